@@ -1,0 +1,5 @@
+//! The engine of leakless, free of any Node.js dependency so that `cargo test`
+//! checks it alone. The N-API layer (`src/` of the root crate) only converts
+//! arguments and reports memory.
+
+pub mod recency;

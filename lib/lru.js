@@ -1,0 +1,713 @@
+'use strict'
+
+// LRU with heap storage: a Map-compatible bounded cache.
+//
+// Layout (see ../shared notes on the JS/Rust boundary): keys map to slot
+// numbers in a JS `Map`; keys and values sit in JS arrays indexed by slot.
+// The recency order and the choice of victims are kept in Rust
+// (core/src/recency.rs). A `get` does not cross into Rust: it appends the
+// slot to `#log`, a Uint32Array that Rust replays when it fills up or when
+// an answer about the order is needed. Victims come from Rust in batches,
+// each marked in `#flags`; touching or deleting an entry clears its flag, so
+// the first victim of the batch whose flag is still set is the exact least
+// recently used entry, and most evictions cost no crossing at all.
+
+const native = require('./native')
+const { LiveSet } = require('./tracker')
+const {
+  invalidArgType,
+  invalidArgValue,
+  leaklessError,
+  outOfRange,
+  validateBoolean,
+  validateInteger,
+  validateNumber,
+  validateOptionalFunction,
+} = require('./errors')
+
+const OP_SET = 0x40000000
+const OP_DELETE = 0x80000000
+const LOG_SIZE = 1024
+const BATCH_SIZE = 128
+// A JS Map holds at most 2**24 entries; slot numbers stay far below the
+// 2**30 the log can carry.
+const MAX_SLOTS = 2 ** 30 - 1
+
+const live = new LiveSet()
+// Every kind of LRU answers `cache[kTotals]()` with `{ entries, bytes }`.
+const kTotals = Symbol('leakless.lruTotals')
+
+/**
+ * A bounded cache with the interface of a `Map`. See index.d.ts for the API.
+ */
+class LRU {
+  #map = new Map()
+  #keys = []
+  #vals = []
+  #free = []
+  #flags = new Uint8Array(0)
+  #sizes = null
+  #expires = null
+  #ttls = null
+
+  #log = new Uint32Array(LOG_SIZE)
+  #logLen = 0
+  #victims = new Uint32Array(BATCH_SIZE)
+  #vi = 0
+  #vn = 0
+  #expiredInBatch = 0
+  #nextExpiry = Infinity
+  #meta = new Float64Array(2)
+  #id
+  #owner
+
+  #max
+  #maxSize
+  #calculatedSize = 0
+  #ttl
+  #updateAgeOnGet
+  #allowStale
+  #onEvict
+  #sizeCalculation
+  #fetchMethod
+  #perf
+  #inflight = null
+
+  #hits = 0
+  #misses = 0
+  #sets = 0
+  #evictions = 0
+  #expirations = 0
+
+  /**
+   * @param {number | object} options `max`, or an options object.
+   */
+  constructor(options) {
+    if (typeof options === 'number') options = { max: options }
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw invalidArgType('options', 'a number (max) or an object', options)
+    }
+    const {
+      max,
+      maxSize,
+      ttl = 0,
+      updateAgeOnGet = false,
+      allowStale = false,
+      onEvict,
+      sizeCalculation,
+      fetchMethod,
+      storage = 'heap',
+      perf,
+    } = options
+    if (storage !== 'heap') {
+      if (storage === 'offheap') {
+        // The off-heap variant has its own class; it inherits from LRU so that
+        // `instanceof LRU` holds.
+        return new (require('./offheap').OffHeapLRU)(options)
+      }
+      throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
+    }
+    if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
+    if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
+    if (max === undefined && maxSize === undefined) {
+      throw leaklessError(
+        RangeError,
+        'ERR_LEAKLESS_UNBOUNDED',
+        'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
+      )
+    }
+    validateNumber(ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
+    validateBoolean(updateAgeOnGet, 'options.updateAgeOnGet')
+    validateBoolean(allowStale, 'options.allowStale')
+    validateOptionalFunction(onEvict, 'options.onEvict')
+    validateOptionalFunction(sizeCalculation, 'options.sizeCalculation')
+    validateOptionalFunction(fetchMethod, 'options.fetchMethod')
+    if (perf !== undefined && (perf === null || typeof perf.now !== 'function')) {
+      throw invalidArgType('options.perf', 'an object with a now() method', perf)
+    }
+
+    this.#max = max === undefined ? Infinity : max
+    this.#maxSize = maxSize === undefined ? Infinity : maxSize
+    this.#ttl = ttl === Infinity ? 0 : ttl
+    this.#updateAgeOnGet = updateAgeOnGet
+    this.#allowStale = allowStale
+    this.#onEvict = onEvict
+    this.#sizeCalculation = sizeCalculation
+    this.#fetchMethod = fetchMethod
+    this.#perf = perf === undefined ? globalThis.performance : perf
+    if (maxSize !== undefined || sizeCalculation !== undefined) this.#sizes = new Float64Array(0)
+    if (this.#ttl > 0) this.#initTTL()
+
+    const [id, owner] = native.lruCreate()
+    this.#id = id
+    this.#owner = owner
+    live.add(this)
+  }
+
+  // ---------------------------------------------------------------- Map API
+
+  /** Number of entries (expired entries count until they are removed). */
+  get size() {
+    return this.#map.size
+  }
+
+  get [Symbol.toStringTag]() {
+    return 'LRU'
+  }
+
+  get(key) {
+    const slot = this.#map.get(key)
+    if (slot === undefined) {
+      this.#misses++
+      return undefined
+    }
+    if (this.#expires !== null) return this.#getTimed(slot)
+    this.#hits++
+    this.#log[this.#logLen++] = slot
+    this.#flags[slot] = 0
+    if (this.#logLen === LOG_SIZE) this.#sync()
+    return this.#vals[slot]
+  }
+
+  #getTimed(slot) {
+    const now = this.#perf.now()
+    if (this.#expires[slot] <= now) {
+      this.#misses++
+      const value = this.#vals[slot]
+      const queue = this.#onEvict === undefined ? null : []
+      this.#removeSlot(slot, 'expire', queue)
+      if (queue !== null) this.#dispose(queue)
+      return this.#allowStale ? value : undefined
+    }
+    this.#hits++
+    if (this.#updateAgeOnGet) {
+      this.#setExpiry(slot, this.#ttls[slot], now)
+      this.#record(slot, OP_SET)
+    } else {
+      this.#record(slot, 0)
+    }
+    return this.#vals[slot]
+  }
+
+  has(key) {
+    const slot = this.#map.get(key)
+    return slot !== undefined && !this.#isExpired(slot)
+  }
+
+  /** Value of `key` without making it more recently used. */
+  peek(key) {
+    const slot = this.#map.get(key)
+    if (slot === undefined) return undefined
+    if (this.#isExpired(slot) && !this.#allowStale) return undefined
+    return this.#vals[slot]
+  }
+
+  set(key, value, options) {
+    let ttl = this.#ttl
+    let size = 0
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') {
+        throw invalidArgType('options', 'of type object', options)
+      }
+      if (options.ttl !== undefined) {
+        validateNumber(options.ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
+        ttl = options.ttl === Infinity ? 0 : options.ttl
+      }
+      if (options.size !== undefined) size = this.#checkSize(options.size, 'options.size')
+    }
+    if (this.#sizes !== null && size === 0) size = this.#calculateSize(value, key)
+    this.#store(key, value, size, ttl, undefined)
+    return this
+  }
+
+  delete(key) {
+    const slot = this.#map.get(key)
+    if (slot === undefined) return false
+    this.#abortFetch(key)
+    const expired = this.#isExpired(slot)
+    const queue = this.#onEvict === undefined ? null : []
+    this.#removeSlot(slot, expired ? 'expire' : 'delete', queue)
+    if (queue !== null) this.#dispose(queue)
+    return !expired
+  }
+
+  clear() {
+    const queue = this.#onEvict === undefined ? null : []
+    if (queue !== null) {
+      for (const [key, slot] of this.#map) queue.push(this.#vals[slot], key, 'clear')
+    }
+    if (this.#inflight !== null) {
+      for (const record of this.#inflight.values()) record.controller.abort()
+      this.#inflight = null
+    }
+    this.#map.clear()
+    this.#keys = []
+    this.#vals = []
+    this.#free = []
+    this.#flags = new Uint8Array(0)
+    if (this.#sizes !== null) this.#sizes = new Float64Array(0)
+    if (this.#expires !== null) this.#initTTL()
+    this.#calculatedSize = 0
+    this.#logLen = 0
+    this.#vi = this.#vn = this.#expiredInBatch = 0
+    this.#nextExpiry = Infinity
+    native.lruReset(this.#id)
+    if (queue !== null) this.#dispose(queue)
+  }
+
+  *keys() {
+    for (const slot of this.#liveSlots()) yield this.#keys[slot]
+  }
+
+  *values() {
+    for (const slot of this.#liveSlots()) yield this.#vals[slot]
+  }
+
+  *entries() {
+    for (const slot of this.#liveSlots()) yield [this.#keys[slot], this.#vals[slot]]
+  }
+
+  [Symbol.iterator]() {
+    return this.entries()
+  }
+
+  forEach(callback, thisArg) {
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
+    for (const slot of this.#liveSlots()) callback.call(thisArg, this.#vals[slot], this.#keys[slot], this)
+  }
+
+  // ------------------------------------------------------------ LRU extras
+
+  get max() {
+    return this.#max
+  }
+
+  get maxSize() {
+    return this.#maxSize
+  }
+
+  get calculatedSize() {
+    return this.#calculatedSize
+  }
+
+  /** Removes and returns the least recently used `[key, value]`. */
+  pop() {
+    while (this.#map.size > 0) {
+      const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#expires ?? undefined)
+      this.#logLen = 0
+      if (slot < 0) break
+      const entry = [this.#keys[slot], this.#vals[slot]]
+      const expired = this.#isExpired(slot)
+      const queue = this.#onEvict === undefined ? null : []
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      if (queue !== null) this.#dispose(queue)
+      if (!expired) return entry
+    }
+    return undefined
+  }
+
+  /** Changes `max` and evicts down to it at once. */
+  resize(max) {
+    validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    this.#max = max
+    const queue = this.#onEvict === undefined ? null : []
+    while (this.#map.size > this.#max) this.#evictOne(queue)
+    if (queue !== null) this.#dispose(queue)
+  }
+
+  /** Milliseconds `key` has left to live: `Infinity` without TTL, 0 if absent. */
+  getRemainingTTL(key) {
+    const slot = this.#map.get(key)
+    if (slot === undefined) return 0
+    if (this.#expires === null || this.#expires[slot] === Infinity) return Infinity
+    return Math.max(0, this.#expires[slot] - this.#perf.now())
+  }
+
+  /** Removes every expired entry; returns how many. */
+  purgeStale() {
+    if (this.#expires === null) return 0
+    const now = this.#perf.now()
+    const queue = this.#onEvict === undefined ? null : []
+    let removed = 0
+    for (const slot of this.#map.values()) {
+      if (this.#expires[slot] <= now) {
+        this.#removeSlot(slot, 'expire', queue)
+        removed++
+      }
+    }
+    if (queue !== null) this.#dispose(queue)
+    return removed
+  }
+
+  stats() {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      sets: this.#sets,
+      evictions: this.#evictions,
+      expirations: this.#expirations,
+      size: this.#map.size,
+      calculatedSize: this.#calculatedSize,
+      externalBytes: native.lruNativeBytes(this.#id),
+    }
+  }
+
+  /**
+   * Value of `key`; on a miss, loads it with `fetcher` (or the `fetchMethod`
+   * option) once, however many callers ask at the same time.
+   */
+  fetch(key, fetcher = this.#fetchMethod) {
+    if (typeof fetcher !== 'function') {
+      return Promise.reject(
+        fetcher === undefined
+          ? invalidArgType('fetcher', 'a function when the cache has no fetchMethod', fetcher)
+          : invalidArgType('fetcher', 'of type function', fetcher),
+      )
+    }
+    const slot = this.#map.get(key)
+    if (slot !== undefined && !this.#isExpired(slot)) return Promise.resolve(this.get(key))
+    if (this.#inflight === null) this.#inflight = new Map()
+    const pending = this.#inflight.get(key)
+    if (pending !== undefined) return pending.promise
+    this.#misses++
+    const controller = new AbortController()
+    const record = { controller, promise: undefined }
+    record.promise = (async () => {
+      let value
+      try {
+        value = await fetcher(key, { signal: controller.signal })
+      } finally {
+        // Settled: later callers load afresh (a rejection is not cached).
+        if (this.#inflight !== null && this.#inflight.get(key) === record) this.#inflight.delete(key)
+      }
+      if (!controller.signal.aborted && value !== undefined) this.set(key, value)
+      return value
+    })()
+    this.#inflight.set(key, record)
+    return record.promise
+  }
+
+  /** Entries as `[key, { value, ttl?, start?, size? }]`, least recently used first. */
+  dump() {
+    const out = []
+    const epochOffset = Date.now() - this.#perf.now()
+    for (const slot of this.#liveSlots()) {
+      const entry = { value: this.#vals[slot] }
+      if (this.#expires !== null && this.#expires[slot] !== Infinity) {
+        entry.ttl = this.#ttls[slot]
+        entry.start = this.#expires[slot] - this.#ttls[slot] + epochOffset
+      }
+      if (this.#sizes !== null) entry.size = this.#sizes[slot]
+      out.push([this.#keys[slot], entry])
+    }
+    return out.reverse()
+  }
+
+  /** Sets entries from `dump()` output, in order; expired ones are skipped. */
+  load(entries) {
+    if (entries === null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
+      throw invalidArgType('entries', 'an iterable of [key, entry] pairs', entries)
+    }
+    const list = Array.from(entries)
+    const epochOffset = Date.now() - this.#perf.now()
+    // Check everything first so that bad input changes nothing.
+    const checked = list.map((pair, i) => {
+      if (!Array.isArray(pair) || pair.length < 2 || pair[1] === null || typeof pair[1] !== 'object') {
+        throw invalidArgType(`entries[${i}]`, 'a [key, { value }] pair', pair)
+      }
+      const [key, entry] = pair
+      let size = 0
+      if (entry.size !== undefined) size = this.#checkSize(entry.size, `entries[${i}].size`)
+      let ttl = 0
+      let expiresAt
+      if (entry.ttl !== undefined && entry.ttl !== 0) {
+        validateNumber(entry.ttl, `entries[${i}].ttl`, 0, Number.MAX_VALUE, true)
+        ttl = entry.ttl === Infinity ? 0 : entry.ttl
+        if (ttl > 0 && entry.start !== undefined) {
+          validateNumber(entry.start, `entries[${i}].start`, 0)
+          expiresAt = entry.start - epochOffset + ttl
+        }
+      }
+      if (this.#sizes !== null && size === 0) size = this.#calculateSize(entry.value, key)
+      return { key, value: entry.value, size, ttl, expiresAt }
+    })
+    const now = this.#perf.now()
+    for (const { key, value, size, ttl, expiresAt } of checked) {
+      if (expiresAt !== undefined && expiresAt <= now) continue
+      this.#store(key, value, size, ttl, expiresAt)
+    }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    const name = `LRU(${this.#map.size}/${this.#max === Infinity ? `${this.#maxSize} bytes` : this.#max})`
+    if (depth < 0) return `[${name}]`
+    const shown = []
+    let n = 0
+    for (const [k, v] of this) {
+      if (n++ === 20) {
+        shown.push(`... ${this.#map.size - 20} more`)
+        break
+      }
+      shown.push(`${inspect(k, { ...options, depth: depth - 1 })} => ${inspect(v, { ...options, depth: depth - 1 })}`)
+    }
+    return `${name} { ${shown.join(', ')} }`
+  }
+
+  // -------------------------------------------------------------- internals
+
+  #initTTL() {
+    this.#expires = new Float64Array(this.#flags.length).fill(Infinity)
+    this.#ttls = new Float64Array(this.#flags.length)
+  }
+
+  #isExpired(slot) {
+    return this.#expires !== null && this.#expires[slot] <= this.#perf.now()
+  }
+
+  #record(slot, op) {
+    this.#log[this.#logLen++] = slot + op
+    this.#flags[slot] = 0
+    if (this.#logLen === LOG_SIZE) this.#sync()
+  }
+
+  #sync() {
+    native.lruApply(this.#id, this.#log, this.#logLen, this.#expires ?? undefined)
+    this.#logLen = 0
+  }
+
+  #checkSize(size, name) {
+    if (typeof size !== 'number') throw invalidArgType(name, 'of type number', size)
+    if (!Number.isSafeInteger(size) || size < 1) throw outOfRange(name, 'a positive integer', size)
+    return size
+  }
+
+  #calculateSize(value, key) {
+    if (this.#sizeCalculation === undefined) {
+      throw invalidArgValue(
+        'options.size',
+        'is required by set() when the cache has maxSize but no sizeCalculation',
+        undefined,
+      )
+    }
+    const size = this.#sizeCalculation(value, key)
+    if (typeof size !== 'number') throw invalidArgType('sizeCalculation(value, key) result', 'of type number', size)
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw outOfRange('sizeCalculation(value, key) result', 'a positive integer', size)
+    }
+    return size
+  }
+
+  #setExpiry(slot, ttl, now) {
+    this.#ttls[slot] = ttl
+    const at = ttl > 0 ? now + ttl : Infinity
+    this.#expires[slot] = at
+    if (at < this.#nextExpiry) this.#nextExpiry = at
+  }
+
+  /** Stores a checked entry; `expiresAt` overrides `ttl` (used by `load`). */
+  #store(key, value, size, ttl, expiresAt) {
+    const queue = this.#onEvict === undefined ? null : []
+    if (size > this.#maxSize) {
+      // Too big to keep: drop any older value of the key, keep nothing.
+      const old = this.#map.get(key)
+      if (old !== undefined) this.#removeSlot(old, 'set', queue)
+      if (queue !== null) {
+        queue.push(value, key, 'set')
+        this.#dispose(queue)
+      }
+      return
+    }
+    if ((ttl > 0 || expiresAt !== undefined) && this.#expires === null) this.#initTTL()
+    if (this.#inflight !== null) this.#abortFetch(key)
+    this.#sets++
+    let slot = this.#map.get(key)
+    if (slot !== undefined) {
+      const old = this.#vals[slot]
+      this.#vals[slot] = value
+      if (queue !== null && old !== value) queue.push(old, key, 'set')
+    } else {
+      if (this.#map.size >= this.#max) {
+        // Reuse the victim's slot: recording it as set moves it to the front,
+        // which is all Rust needs to know.
+        slot = this.#evictOne(queue, true)
+      } else {
+        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+      }
+      this.#keys[slot] = key
+      this.#vals[slot] = value
+      this.#map.set(key, slot)
+    }
+    if (this.#sizes !== null) {
+      this.#calculatedSize += size - this.#sizes[slot]
+      this.#sizes[slot] = size
+    }
+    if (this.#expires !== null) {
+      const now = this.#perf.now()
+      if (expiresAt !== undefined) {
+        this.#ttls[slot] = ttl
+        this.#expires[slot] = expiresAt
+        if (expiresAt < this.#nextExpiry) this.#nextExpiry = expiresAt
+      } else {
+        this.#setExpiry(slot, ttl, now)
+      }
+    }
+    this.#record(slot, OP_SET)
+    while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue)
+    if (queue !== null) this.#dispose(queue)
+  }
+
+  #newSlot() {
+    const slot = this.#keys.length
+    if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
+    if (slot >= this.#flags.length) {
+      const capacity = Math.min(Math.max(16, this.#flags.length * 2), this.#max, MAX_SLOTS + 1)
+      this.#flags = grow(this.#flags, capacity, 0)
+      if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
+      if (this.#expires !== null) {
+        this.#expires = grow(this.#expires, capacity, Infinity)
+        this.#ttls = grow(this.#ttls, capacity, 0)
+      }
+    }
+    this.#keys.push(undefined)
+    this.#vals.push(undefined)
+    return slot
+  }
+
+  /**
+   * Evicts the exact least recently used entry (or an expired one first).
+   * With `reuse`, the slot is returned still linked, for the caller to fill.
+   */
+  #evictOne(queue, reuse = false) {
+    let slot
+    for (;;) {
+      if (
+        this.#vi >= this.#vn ||
+        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= this.#perf.now())
+      ) {
+        this.#refill()
+        if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
+      }
+      slot = this.#victims[this.#vi++]
+      if (this.#flags[slot] === 1) break
+    }
+    const expired = this.#expires !== null && this.#expires[slot] <= this.#perf.now()
+    if (!reuse) {
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      return slot
+    }
+    this.#flags[slot] = 0
+    const key = this.#keys[slot]
+    if (queue !== null) queue.push(this.#vals[slot], key, expired ? 'expire' : 'evict')
+    if (expired) this.#expirations++
+    else this.#evictions++
+    this.#map.delete(key)
+    if (this.#sizes !== null) {
+      this.#calculatedSize -= this.#sizes[slot]
+      this.#sizes[slot] = 0
+    }
+    return slot
+  }
+
+  #refill() {
+    const now = this.#expires === null ? 0 : this.#perf.now()
+    this.#vn = native.lruRefill(
+      this.#id,
+      this.#log,
+      this.#logLen,
+      this.#expires ?? undefined,
+      this.#victims,
+      this.#flags,
+      now,
+      this.#meta,
+    )
+    this.#logLen = 0
+    this.#vi = 0
+    this.#expiredInBatch = this.#meta[0]
+    this.#nextExpiry = this.#meta[1]
+  }
+
+  /** Removes the entry in `slot` entirely; queues `onEvict` when `queue`. */
+  #removeSlot(slot, reason, queue) {
+    const key = this.#keys[slot]
+    if (queue !== null) queue.push(this.#vals[slot], key, reason)
+    if (reason === 'evict') this.#evictions++
+    else if (reason === 'expire') this.#expirations++
+    this.#map.delete(key)
+    this.#keys[slot] = undefined
+    this.#vals[slot] = undefined
+    if (this.#sizes !== null) {
+      this.#calculatedSize -= this.#sizes[slot]
+      this.#sizes[slot] = 0
+    }
+    if (this.#expires !== null) this.#expires[slot] = Infinity
+    this.#record(slot, OP_DELETE)
+    this.#free.push(slot)
+  }
+
+  /** Runs queued `onEvict` calls after the cache is consistent again. */
+  #dispose(queue) {
+    let failure = null
+    for (let i = 0; i < queue.length; i += 3) {
+      try {
+        this.#onEvict(queue[i], queue[i + 1], queue[i + 2])
+      } catch (err) {
+        if (failure === null) failure = err
+      }
+    }
+    if (failure !== null) throw failure
+  }
+
+  #abortFetch(key) {
+    if (this.#inflight === null) return
+    const record = this.#inflight.get(key)
+    if (record !== undefined) {
+      this.#inflight.delete(key)
+      record.controller.abort()
+    }
+  }
+
+  /**
+   * Slots of live entries, most recently used first. The order is taken at
+   * the start; entries deleted meanwhile are skipped, so mutating the cache
+   * while iterating neither throws nor loops.
+   */
+  *#liveSlots() {
+    const n = this.#map.size
+    if (n === 0) return
+    const order = new Uint32Array(n)
+    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#expires ?? undefined, order)
+    this.#logLen = 0
+    const keys = new Array(count)
+    for (let i = 0; i < count; i++) keys[i] = this.#keys[order[i]]
+    for (let i = 0; i < count; i++) {
+      const slot = this.#map.get(keys[i])
+      if (slot === undefined || this.#isExpired(slot)) continue
+      yield slot
+    }
+  }
+
+  [kTotals]() {
+    return { entries: this.#map.size, bytes: native.lruNativeBytes(this.#id) }
+  }
+}
+
+function grow(array, capacity, fillValue) {
+  const next = new array.constructor(capacity)
+  next.set(array)
+  if (fillValue !== 0) next.fill(fillValue, array.length)
+  return next
+}
+
+/** Totals over the live LRUs of this thread, for `leakless.stats()`. */
+function lruTotals() {
+  const totals = { instances: 0, entries: 0, bytes: 0 }
+  live.forEach((cache) => {
+    const { entries, bytes } = cache[kTotals]()
+    totals.instances++
+    totals.entries += entries
+    totals.bytes += bytes
+  })
+  return totals
+}
+
+module.exports = { LRU, lruTotals, liveCaches: live, kTotals }

@@ -1,0 +1,37 @@
+#![deny(clippy::all)]
+//! N-API binding of leakless. Logic lives in `leakless-core`; this crate
+//! converts arguments, owns native structures on behalf of JS objects, and
+//! reports their memory to V8.
+
+mod accounting;
+mod handles;
+mod lru;
+
+use napi_derive::napi;
+
+/// Version of the native addon.
+#[napi]
+pub fn native_version() -> &'static str {
+  env!("CARGO_PKG_VERSION")
+}
+
+/// Native memory accounting of this thread.
+#[napi(object)]
+pub struct NativeStats {
+  /// Net bytes reported to V8 with `napi_adjust_external_memory`.
+  pub external_bytes: f64,
+  /// V8's running total of adjusted memory as of the last report.
+  pub v8_adjusted_total: f64,
+  /// Heap LRUs alive on this thread.
+  pub heap_lru_instances: u32,
+}
+
+/// Flushes pending reports and returns this thread's native accounting.
+#[napi]
+pub fn native_stats() -> NativeStats {
+  NativeStats {
+    external_bytes: accounting::reported() as f64,
+    v8_adjusted_total: accounting::v8_total() as f64,
+    heap_lru_instances: lru::live_instances() as u32,
+  }
+}

@@ -1,0 +1,149 @@
+//! N-API surface of the heap LRU's recency core ([`leakless_core::recency`]).
+//!
+//! The JS side (`lib/lru.js`) keeps keys and values and logs accesses into a
+//! `Uint32Array`; these functions replay that log and answer questions about
+//! the order. Each call takes the pending log so that one crossing does both.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+use leakless_core::recency::Recency;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::accounting::Held;
+use crate::handles::{self, Kind, Table};
+
+/// Recency state of one heap LRU.
+pub struct HeapLru {
+  recency: Recency,
+  held: Held,
+}
+
+thread_local! {
+  static TABLE: RefCell<Table<HeapLru>> = RefCell::new(Table::default());
+}
+
+impl Kind for HeapLru {
+  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
+    &TABLE
+  }
+}
+
+impl HeapLru {
+  fn replay(&mut self, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<()> {
+    let ops = ops
+      .get(..n as usize)
+      .ok_or_else(|| Error::new(Status::InvalidArg, "operation count exceeds the log"))?;
+    match expires {
+      Some(exp) => self.recency.apply(ops, true, |slot| exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)),
+      None => self.recency.apply(ops, false, |_| f64::INFINITY),
+    }
+    self.held.set(self.recency.heap_bytes());
+    Ok(())
+  }
+}
+
+/// Number of heap LRUs alive on this thread.
+pub fn live_instances() -> usize {
+  TABLE.with(|t| t.borrow().live())
+}
+
+/// Creates the recency core of a heap LRU. Returns `[id, owner]`: `id` names
+/// it in the other calls, `owner` frees it when collected.
+#[napi]
+pub fn lru_create(env: &Env) -> Result<Array<'_>> {
+  let (id, owner) = handles::adopt(
+    env,
+    HeapLru {
+      recency: Recency::new(),
+      held: Held::default(),
+    },
+  )?;
+  let mut pair = env.create_array(2)?;
+  pair.set(0, id)?;
+  pair.set(1, owner)?;
+  Ok(pair)
+}
+
+/// Replays the first `n` operations of `ops`. `expires[slot]` is the expiry
+/// time of each slot when the cache has a TTL.
+#[napi]
+pub fn lru_apply(id: u32, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<()> {
+  handles::with::<HeapLru, _>(id, |lru| lru.replay(ops, n, expires))
+}
+
+/// Replays the log, then writes the next victims into `victims` (expired
+/// first, then least recently used), flagging each in `flags`. Writes the
+/// number of expired victims to `meta[0]` and the earliest expiry not in the
+/// batch to `meta[1]`. Returns the number of victims.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn lru_refill(
+  id: u32,
+  ops: &[u32],
+  n: u32,
+  expires: Option<&[f64]>,
+  mut victims: Uint32ArraySlice,
+  mut flags: Uint8ArraySlice,
+  now: f64,
+  mut meta: Float64ArraySlice,
+) -> Result<u32> {
+  // SAFETY: the three arrays are distinct typed arrays owned by the caller,
+  // alive for the duration of this call, and not touched by JS meanwhile.
+  let (victims, flags, meta) = unsafe { (victims.as_mut(), flags.as_mut(), meta.as_mut()) };
+  handles::with::<HeapLru, _>(id, |lru| {
+    lru.replay(ops, n, expires)?;
+    if flags.len() < lru.recency.slots() || meta.len() < 2 {
+      return Err(Error::new(Status::InvalidArg, "flags or meta array too short"));
+    }
+    let batch = lru.recency.victims(victims, flags, now);
+    meta[0] = batch.expired as f64;
+    meta[1] = batch.next_expiry;
+    lru.held.set(lru.recency.heap_bytes());
+    Ok(batch.count as u32)
+  })
+}
+
+/// Replays the log, then writes slots from most to least recently used into
+/// `out`. Returns how many were written.
+#[napi]
+pub fn lru_order(
+  id: u32,
+  ops: &[u32],
+  n: u32,
+  expires: Option<&[f64]>,
+  mut out: Uint32ArraySlice,
+) -> Result<u32> {
+  // SAFETY: a typed array owned by the caller, alive during this call.
+  let out = unsafe { out.as_mut() };
+  handles::with::<HeapLru, _>(id, |lru| {
+    lru.replay(ops, n, expires)?;
+    Ok(lru.recency.order(out) as u32)
+  })
+}
+
+/// Replays the log, then returns the least recently used slot, or -1.
+#[napi]
+pub fn lru_oldest(id: u32, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<i64> {
+  handles::with::<HeapLru, _>(id, |lru| {
+    lru.replay(ops, n, expires)?;
+    Ok(lru.recency.lru().map_or(-1, i64::from))
+  })
+}
+
+/// Forgets every entry and gives the memory back.
+#[napi]
+pub fn lru_reset(id: u32) -> Result<()> {
+  handles::with::<HeapLru, _>(id, |lru| {
+    lru.recency.clear();
+    lru.held.set(0);
+    Ok(())
+  })
+}
+
+/// Native bytes held by the recency core `id`.
+#[napi]
+pub fn lru_native_bytes(id: u32) -> Result<u32> {
+  handles::with::<HeapLru, _>(id, |lru| Ok(lru.held.get() as u32))
+}
