@@ -1,0 +1,25 @@
+'use strict'
+
+// leakless.stats() and leakless.memoryUsage(): one view over every kind of
+// structure on this thread. Each kind contributes a `totals()` function.
+
+const native = require('./native')
+const { lruTotals } = require('./lru')
+
+/**
+ * What leakless holds on this thread, and what it has reported to V8.
+ */
+function stats() {
+  const nativeStats = native.nativeStats()
+  return {
+    externalBytes: nativeStats.externalBytes,
+    lru: lruTotals(),
+  }
+}
+
+/** `process.memoryUsage()` plus `leakless`: the native bytes V8 was told about. */
+function memoryUsage() {
+  return { ...process.memoryUsage(), leakless: native.nativeStats().externalBytes }
+}
+
+module.exports = { stats, memoryUsage }
