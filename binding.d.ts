@@ -21,7 +21,7 @@ export declare function lruApply(id: number, ops: Uint32Array, n: number, expire
  */
 export declare function lruCreate(): unknown[]
 
-/** Native bytes held by the recency core `id`. */
+/** Native bytes held by the recency core `id`; 0 once it was freed. */
 export declare function lruNativeBytes(id: number): number
 
 /** Replays the log, then returns the least recently used slot, or -1. */

@@ -33,9 +33,9 @@ const BATCH_SIZE = 128
 // 2**30 the log can carry.
 const MAX_SLOTS = 2 ** 30 - 1
 
+// Every LRU, heap or off-heap, is tracked through a cell
+// `{ entries, bytes() }` that the cache keeps up to date.
 const live = new LiveSet()
-// Every kind of LRU answers `cache[kTotals]()` with `{ entries, bytes }`.
-const kTotals = Symbol('leakless.lruTotals')
 
 /**
  * A bounded cache with the interface of a `Map`. See index.d.ts for the API.
@@ -60,6 +60,7 @@ class LRU {
   #meta = new Float64Array(2)
   #id
   #owner
+  #cell
 
   #max
   #maxSize
@@ -141,7 +142,7 @@ class LRU {
     const [id, owner] = native.lruCreate()
     this.#id = id
     this.#owner = owner
-    live.add(this)
+    this.#cell = live.add(this, { entries: 0, bytes: () => native.lruNativeBytes(id) })
   }
 
   // ---------------------------------------------------------------- Map API
@@ -221,9 +222,9 @@ class LRU {
   }
 
   delete(key) {
+    this.#abortFetch(key)
     const slot = this.#map.get(key)
     if (slot === undefined) return false
-    this.#abortFetch(key)
     const expired = this.#isExpired(slot)
     const queue = this.#onEvict === undefined ? null : []
     this.#removeSlot(slot, expired ? 'expire' : 'delete', queue)
@@ -241,6 +242,7 @@ class LRU {
       this.#inflight = null
     }
     this.#map.clear()
+    this.#cell.entries = 0
     this.#keys = []
     this.#vals = []
     this.#free = []
@@ -340,6 +342,7 @@ class LRU {
   }
 
   stats() {
+    if (this.#logLen > 0) this.#sync()
     return {
       hits: this.#hits,
       misses: this.#misses,
@@ -532,6 +535,7 @@ class LRU {
         slot = this.#evictOne(queue, true)
       } else {
         slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+        this.#cell.entries++
       }
       this.#keys[slot] = key
       this.#vals[slot] = value
@@ -633,6 +637,7 @@ class LRU {
     if (reason === 'evict') this.#evictions++
     else if (reason === 'expire') this.#expirations++
     this.#map.delete(key)
+    this.#cell.entries--
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     if (this.#sizes !== null) {
@@ -686,9 +691,6 @@ class LRU {
     }
   }
 
-  [kTotals]() {
-    return { entries: this.#map.size, bytes: native.lruNativeBytes(this.#id) }
-  }
 }
 
 function grow(array, capacity, fillValue) {
@@ -701,13 +703,12 @@ function grow(array, capacity, fillValue) {
 /** Totals over the live LRUs of this thread, for `leakless.stats()`. */
 function lruTotals() {
   const totals = { instances: 0, entries: 0, bytes: 0 }
-  live.forEach((cache) => {
-    const { entries, bytes } = cache[kTotals]()
+  live.forEach((cell) => {
     totals.instances++
-    totals.entries += entries
-    totals.bytes += bytes
+    totals.entries += cell.entries
+    totals.bytes += cell.bytes()
   })
   return totals
 }
 
-module.exports = { LRU, lruTotals, liveCaches: live, kTotals }
+module.exports = { LRU, lruTotals, liveCaches: live }

@@ -10,10 +10,13 @@ const { lruTotals } = require('./lru')
  * What leakless holds on this thread, and what it has reported to V8.
  */
 function stats() {
+  // Structures first: reading them replays pending logs, which may move
+  // native memory; the native figure is read last so that it includes that.
+  const lru = lruTotals()
   const nativeStats = native.nativeStats()
   return {
     externalBytes: nativeStats.externalBytes,
-    lru: lruTotals(),
+    lru,
   }
 }
 

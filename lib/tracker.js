@@ -1,34 +1,41 @@
 'use strict'
 
-// Live instances of one kind of structure, held weakly, so that
-// `leakless.stats()` can sum what the living ones hold without keeping any
-// of them alive. Collected instances drop out when their WeakRef empties;
-// the FinalizationRegistry only prunes the set, it is never needed for a
-// correct answer.
+// Live instances of one kind of structure, for `leakless.stats()`.
+//
+// Each instance owns a small plain "cell" object holding the figures stats
+// needs (entry counts, native ids); the set holds the cells, never the
+// instances, so it keeps nothing alive and never has to `deref()` a WeakRef
+// (a deref keeps its target alive until the current job ends, which under
+// some test runners is much later). When an instance is collected, a
+// FinalizationRegistry drops its cell; until then its figures still count.
 
 class LiveSet {
-  #refs = new Set()
-  #registry = new FinalizationRegistry((ref) => this.#refs.delete(ref))
+  #cells = new Set()
+  #registry = new FinalizationRegistry((cell) => {
+    this.#cells.delete(cell)
+    if (typeof cell.onCollected === 'function') cell.onCollected()
+  })
 
-  add(instance) {
-    const ref = new WeakRef(instance)
-    this.#refs.add(ref)
-    this.#registry.register(instance, ref, ref)
-    return ref
+  /** Tracks `instance` through `cell`, which must not reference the instance. */
+  add(instance, cell) {
+    this.#cells.add(cell)
+    this.#registry.register(instance, cell, cell)
+    return cell
   }
 
-  delete(ref) {
-    this.#refs.delete(ref)
-    this.#registry.unregister(ref)
+  /** Stops tracking (for structures closed explicitly). */
+  delete(cell) {
+    this.#cells.delete(cell)
+    this.#registry.unregister(cell)
   }
 
-  /** Calls `fn(instance)` for each instance still alive. */
+  get size() {
+    return this.#cells.size
+  }
+
+  /** Calls `fn(cell)` for each tracked instance not yet collected. */
   forEach(fn) {
-    for (const ref of this.#refs) {
-      const instance = ref.deref()
-      if (instance === undefined) this.#refs.delete(ref)
-      else fn(instance)
-    }
+    for (const cell of this.#cells) fn(cell)
   }
 }
 

@@ -7,67 +7,78 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ffi::c_void;
 use std::thread::LocalKey;
 
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-/// A table of structures of one kind, indexed by small integers.
+/// A table of structures of one kind, named by ids that are never reused
+/// (so a stale id can never reach another structure).
 pub struct Table<T> {
-  entries: Vec<Option<T>>,
-  free: Vec<u32>,
-  live: usize,
+  entries: HashMap<u32, T, BuildHasherDefault<IdHasher>>,
+  next_id: u32,
 }
 
 impl<T> Default for Table<T> {
   fn default() -> Self {
     Table {
-      entries: Vec::new(),
-      free: Vec::new(),
-      live: 0,
+      entries: HashMap::default(),
+      next_id: 1,
     }
   }
 }
 
 impl<T> Table<T> {
   pub fn insert(&mut self, value: T) -> u32 {
-    self.live += 1;
-    match self.free.pop() {
-      Some(id) => {
-        self.entries[id as usize] = Some(value);
-        id
-      }
-      None => {
-        self.entries.push(Some(value));
-        (self.entries.len() - 1) as u32
-      }
+    let mut id = self.next_id;
+    while id == 0 || self.entries.contains_key(&id) {
+      id = id.wrapping_add(1);
     }
+    self.next_id = id.wrapping_add(1);
+    self.entries.insert(id, value);
+    id
   }
 
   pub fn get_mut(&mut self, id: u32) -> Result<&mut T> {
     self
       .entries
-      .get_mut(id as usize)
-      .and_then(Option::as_mut)
+      .get_mut(&id)
       .ok_or_else(|| Error::new(Status::InvalidArg, format!("no live native structure {id}")))
   }
 
+  pub fn get(&self, id: u32) -> Option<&T> {
+    self.entries.get(&id)
+  }
+
   fn remove(&mut self, id: u32) -> Option<T> {
-    let value = self.entries.get_mut(id as usize).and_then(Option::take);
-    if value.is_some() {
-      self.live -= 1;
-      self.free.push(id);
-    }
-    value
+    self.entries.remove(&id)
   }
 
   pub fn live(&self) -> usize {
-    self.live
+    self.entries.len()
+  }
+}
+
+/// Ids are sequential, so they hash to themselves.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+  fn finish(&self) -> u64 {
+    self.0
   }
 
-  pub fn iter(&self) -> impl Iterator<Item = &T> {
-    self.entries.iter().flatten()
+  fn write(&mut self, bytes: &[u8]) {
+    for &b in bytes {
+      self.0 = (self.0 << 8) | u64::from(b);
+    }
+  }
+
+  fn write_u32(&mut self, n: u32) {
+    self.0 = u64::from(n);
   }
 }
 

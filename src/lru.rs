@@ -142,8 +142,8 @@ pub fn lru_reset(id: u32) -> Result<()> {
   })
 }
 
-/// Native bytes held by the recency core `id`.
+/// Native bytes held by the recency core `id`; 0 once it was freed.
 #[napi]
-pub fn lru_native_bytes(id: u32) -> Result<u32> {
-  handles::with::<HeapLru, _>(id, |lru| Ok(lru.held.get() as u32))
+pub fn lru_native_bytes(id: u32) -> f64 {
+  TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
 }
