@@ -10,10 +10,10 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * Replays the first `n` operations of `ops`. `expires[slot]` is the expiry
- * time of each slot when the cache has a TTL.
+ * Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
+ * `expires[slot]` is the expiry time of each slot when the cache has a TTL.
  */
-export declare function lruApply(id: number, ops: Uint32Array, n: number, expires?: Float64Array | undefined | null): void
+export declare function lruApply(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): void
 
 /**
  * Creates the recency core of a heap LRU. Returns `[id, owner]`: `id` names
@@ -25,21 +25,27 @@ export declare function lruCreate(): unknown[]
 export declare function lruNativeBytes(id: number): number
 
 /** Replays the log, then returns the least recently used slot, or -1. */
-export declare function lruOldest(id: number, ops: Uint32Array, n: number, expires?: Float64Array | undefined | null): number
+export declare function lruOldest(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): number
 
 /**
- * Replays the log, then writes slots from most to least recently used into
- * `out`. Returns how many were written.
+ * Replays the log, then writes live slots from most to least recently used
+ * into `out`. Returns how many were written.
  */
-export declare function lruOrder(id: number, ops: Uint32Array, n: number, expires: Float64Array | undefined | null, out: Uint32Array): number
+export declare function lruOrder(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array): number
 
 /**
- * Replays the log, then writes the next victims into `victims` (expired
- * first, then least recently used), flagging each in `flags`. Writes the
- * number of expired victims to `meta[0]` and the earliest expiry not in the
- * batch to `meta[1]`. Returns the number of victims.
+ * Replays the log, then writes the next victims and their stamps (expired
+ * first, then least recently used). Writes the number of expired victims to
+ * `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
+ * the number of victims.
  */
-export declare function lruRefill(id: number, ops: Uint32Array, n: number, expires: Float64Array | undefined | null, victims: Uint32Array, flags: Uint8Array, now: number, meta: Float64Array): number
+export declare function lruRefill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array): number
+
+/**
+ * Replays the log, then renumbers the stamps 1, 2, 3... in the same order.
+ * Returns the largest stamp in use.
+ */
+export declare function lruRenumber(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): number
 
 /** Forgets every entry and gives the memory back. */
 export declare function lruReset(id: number): void

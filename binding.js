@@ -841,6 +841,7 @@ module.exports.lruNativeBytes = nativeBinding.lruNativeBytes
 module.exports.lruOldest = nativeBinding.lruOldest
 module.exports.lruOrder = nativeBinding.lruOrder
 module.exports.lruRefill = nativeBinding.lruRefill
+module.exports.lruRenumber = nativeBinding.lruRenumber
 module.exports.lruReset = nativeBinding.lruReset
 module.exports.nativeStats = nativeBinding.nativeStats
 module.exports.nativeVersion = nativeBinding.nativeVersion

@@ -772,3 +772,14 @@ test('clear resets recency and memory', (t) => {
   for (let i = 0; i < 5; i++) cache.set(i, i)
   t.deepEqual([...cache.keys()], [4, 3, 2, 1, 0])
 })
+
+test('recency and hit counts survive the stamp counter wrapping around', (t) => {
+  const cache = new LRU({ max: 3, [Symbol.for('leakless.test.tickStart')]: 2 ** 32 - 2 - 5 })
+  cache.set('a', 1).set('b', 2).set('c', 3)
+  for (let i = 0; i < 10; i++) cache.get(['a', 'b', 'c'][i % 3])
+  cache.get('b')
+  t.deepEqual([...cache.keys()], ['b', 'a', 'c'])
+  cache.set('d', 4)
+  t.deepEqual([...cache.keys()], ['d', 'b', 'a'])
+  t.like(cache.stats(), { hits: 11, sets: 4, evictions: 1 })
+})

@@ -2,15 +2,16 @@
 
 // LRU with heap storage: a Map-compatible bounded cache.
 //
-// Layout (see ../shared notes on the JS/Rust boundary): keys map to slot
-// numbers in a JS `Map`; keys and values sit in JS arrays indexed by slot.
-// The recency order and the choice of victims are kept in Rust
-// (core/src/recency.rs). A `get` does not cross into Rust: it appends the
-// slot to `#log`, a Uint32Array that Rust replays when it fills up or when
-// an answer about the order is needed. Victims come from Rust in batches,
-// each marked in `#flags`; touching or deleting an entry clears its flag, so
-// the first victim of the batch whose flag is still set is the exact least
-// recently used entry, and most evictions cost no crossing at all.
+// Layout: keys map to slot numbers in a JS `Map`; keys and values sit in JS
+// arrays indexed by slot. Recency is a stamp per slot (`#stamps`, a
+// Uint32Array): every access writes the next value of a counter. The order
+// those stamps define, and the choice of victims, are worked out in Rust
+// (core/src/recency.rs), which reads the stamps only when a victim or the
+// order is needed. So a `get` never crosses into Rust and costs one store.
+// Inserts and deletes are appended to `#log`, which Rust replays in batches.
+// Victims come from Rust in batches with the stamps they had; the first one
+// whose stamp is unchanged is the exact least recently used entry, so most
+// evictions cost no crossing either.
 
 const native = require('./native')
 const { LiveSet } = require('./tracker')
@@ -25,10 +26,16 @@ const {
   validateOptionalFunction,
 } = require('./errors')
 
-const OP_SET = 0x40000000
+// Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
+const OP_INSERT = 0
+const OP_EXPIRY = 0x40000000
 const OP_DELETE = 0x80000000
 const LOG_SIZE = 1024
 const BATCH_SIZE = 128
+// Stamps are u32; before the counter reaches this, Rust renumbers them.
+const STAMP_LIMIT = 0xfffffffe
+// Tests start the counter near the limit to exercise renumbering.
+const kTickStart = Symbol.for('leakless.test.tickStart')
 // A JS Map holds at most 2**24 entries; slot numbers stay far below the
 // 2**30 the log can carry.
 const MAX_SLOTS = 2 ** 30 - 1
@@ -45,7 +52,8 @@ class LRU {
   #keys = []
   #vals = []
   #free = []
-  #flags = new Uint8Array(0)
+  #stamps = new Uint32Array(0)
+  #tick = 0
   #sizes = null
   #expires = null
   #ttls = null
@@ -53,6 +61,7 @@ class LRU {
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
   #victims = new Uint32Array(BATCH_SIZE)
+  #victimStamps = new Uint32Array(BATCH_SIZE)
   #vi = 0
   #vn = 0
   #expiredInBatch = 0
@@ -74,7 +83,10 @@ class LRU {
   #perf
   #inflight = null
 
-  #hits = 0
+  // Every hit, replacement and insert takes one stamp, so hits are counted
+  // for free: ticks taken so far minus sets (see stats()).
+  #tickOffset = 0
+  #plain = true
   #misses = 0
   #sets = 0
   #evictions = 0
@@ -138,6 +150,11 @@ class LRU {
     this.#perf = perf === undefined ? globalThis.performance : perf
     if (maxSize !== undefined || sizeCalculation !== undefined) this.#sizes = new Float64Array(0)
     if (this.#ttl > 0) this.#initTTL()
+    if (typeof options[kTickStart] === 'number') {
+      this.#tick = options[kTickStart]
+      this.#tickOffset = -this.#tick
+    }
+    this.#updatePlain()
 
     const [id, owner] = native.lruCreate()
     this.#id = id
@@ -163,10 +180,9 @@ class LRU {
       return undefined
     }
     if (this.#expires !== null) return this.#getTimed(slot)
-    this.#hits++
-    this.#log[this.#logLen++] = slot
-    this.#flags[slot] = 0
-    if (this.#logLen === LOG_SIZE) this.#sync()
+    const tick = ++this.#tick
+    this.#stamps[slot] = tick
+    if (tick === STAMP_LIMIT) this.#renumber()
     return this.#vals[slot]
   }
 
@@ -180,12 +196,10 @@ class LRU {
       if (queue !== null) this.#dispose(queue)
       return this.#allowStale ? value : undefined
     }
-    this.#hits++
+    this.#touch(slot)
     if (this.#updateAgeOnGet) {
       this.#setExpiry(slot, this.#ttls[slot], now)
-      this.#record(slot, OP_SET)
-    } else {
-      this.#record(slot, 0)
+      this.#log2(OP_EXPIRY + slot, 0)
     }
     return this.#vals[slot]
   }
@@ -204,6 +218,30 @@ class LRU {
   }
 
   set(key, value, options) {
+    if (options === undefined && this.#plain && this.#inflight === null) {
+      // Fast path of a cache with only `max`: what #store does, minus the
+      // sizes, expiry times and onEvict it does not have.
+      this.#sets++
+      let slot = this.#map.get(key)
+      if (slot !== undefined) {
+        this.#vals[slot] = value
+        this.#touch(slot)
+        return this
+      }
+      if (this.#map.size >= this.#max) {
+        slot = this.#nextVictim()
+        this.#map.delete(this.#keys[slot])
+        this.#evictions++
+      } else {
+        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+        this.#cell.entries++
+      }
+      this.#keys[slot] = key
+      this.#vals[slot] = value
+      this.#map.set(key, slot)
+      this.#insertStamp(slot)
+      return this
+    }
     let ttl = this.#ttl
     let size = 0
     if (options !== undefined) {
@@ -246,7 +284,9 @@ class LRU {
     this.#keys = []
     this.#vals = []
     this.#free = []
-    this.#flags = new Uint8Array(0)
+    this.#stamps = new Uint32Array(0)
+    this.#tickOffset += this.#tick
+    this.#tick = 0
     if (this.#sizes !== null) this.#sizes = new Float64Array(0)
     if (this.#expires !== null) this.#initTTL()
     this.#calculatedSize = 0
@@ -295,7 +335,7 @@ class LRU {
   /** Removes and returns the least recently used `[key, value]`. */
   pop() {
     while (this.#map.size > 0) {
-      const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#expires ?? undefined)
+      const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
       this.#logLen = 0
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
@@ -344,7 +384,7 @@ class LRU {
   stats() {
     if (this.#logLen > 0) this.#sync()
     return {
-      hits: this.#hits,
+      hits: this.#tick + this.#tickOffset - this.#sets,
       misses: this.#misses,
       sets: this.#sets,
       evictions: this.#evictions,
@@ -459,23 +499,56 @@ class LRU {
   // -------------------------------------------------------------- internals
 
   #initTTL() {
-    this.#expires = new Float64Array(this.#flags.length).fill(Infinity)
-    this.#ttls = new Float64Array(this.#flags.length)
+    this.#expires = new Float64Array(this.#stamps.length).fill(Infinity)
+    this.#ttls = new Float64Array(this.#stamps.length)
+    this.#updatePlain()
+  }
+
+  /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
+  #updatePlain() {
+    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined
   }
 
   #isExpired(slot) {
     return this.#expires !== null && this.#expires[slot] <= this.#perf.now()
   }
 
-  #record(slot, op) {
-    this.#log[this.#logLen++] = slot + op
-    this.#flags[slot] = 0
+  /** Makes `slot` the most recently used. */
+  #touch(slot) {
+    const tick = ++this.#tick
+    this.#stamps[slot] = tick
+    if (tick === STAMP_LIMIT) this.#renumber()
+  }
+
+  /** Stamps a new entry and logs its insertion. */
+  #insertStamp(slot) {
+    const tick = ++this.#tick
+    this.#stamps[slot] = tick
+    this.#log2(OP_INSERT + slot, tick)
+    if (tick === STAMP_LIMIT) this.#renumber()
+  }
+
+  /** Appends one (word, word) pair to the log. */
+  #log2(op, stamp) {
+    const log = this.#log
+    log[this.#logLen] = op
+    log[this.#logLen + 1] = stamp
+    this.#logLen += 2
     if (this.#logLen === LOG_SIZE) this.#sync()
   }
 
   #sync() {
-    native.lruApply(this.#id, this.#log, this.#logLen, this.#expires ?? undefined)
+    native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
     this.#logLen = 0
+  }
+
+  #renumber() {
+    const before = this.#tick
+    this.#tick = native.lruRenumber(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+    this.#logLen = 0
+    this.#tickOffset += before - this.#tick
+    // Victims were handed out with the old stamps.
+    this.#vi = this.#vn = this.#expiredInBatch = 0
   }
 
   #checkSize(size, name) {
@@ -524,11 +597,13 @@ class LRU {
     if (this.#inflight !== null) this.#abortFetch(key)
     this.#sets++
     let slot = this.#map.get(key)
+    let inserted = false
     if (slot !== undefined) {
       const old = this.#vals[slot]
       this.#vals[slot] = value
       if (queue !== null && old !== value) queue.push(old, key, 'set')
     } else {
+      inserted = true
       if (this.#map.size >= this.#max) {
         // Reuse the victim's slot: recording it as set moves it to the front,
         // which is all Rust needs to know.
@@ -555,7 +630,12 @@ class LRU {
         this.#setExpiry(slot, ttl, now)
       }
     }
-    this.#record(slot, OP_SET)
+    if (inserted) {
+      this.#insertStamp(slot)
+    } else {
+      this.#touch(slot)
+      if (this.#expires !== null) this.#log2(OP_EXPIRY + slot, 0)
+    }
     while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue)
     if (queue !== null) this.#dispose(queue)
   }
@@ -563,9 +643,9 @@ class LRU {
   #newSlot() {
     const slot = this.#keys.length
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
-    if (slot >= this.#flags.length) {
-      const capacity = Math.min(Math.max(16, this.#flags.length * 2), this.#max, MAX_SLOTS + 1)
-      this.#flags = grow(this.#flags, capacity, 0)
+    if (slot >= this.#stamps.length) {
+      const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
+      this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
         this.#expires = grow(this.#expires, capacity, Infinity)
@@ -582,24 +662,12 @@ class LRU {
    * With `reuse`, the slot is returned still linked, for the caller to fill.
    */
   #evictOne(queue, reuse = false) {
-    let slot
-    for (;;) {
-      if (
-        this.#vi >= this.#vn ||
-        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= this.#perf.now())
-      ) {
-        this.#refill()
-        if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
-      }
-      slot = this.#victims[this.#vi++]
-      if (this.#flags[slot] === 1) break
-    }
+    const slot = this.#nextVictim()
     const expired = this.#expires !== null && this.#expires[slot] <= this.#perf.now()
     if (!reuse) {
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       return slot
     }
-    this.#flags[slot] = 0
     const key = this.#keys[slot]
     if (queue !== null) queue.push(this.#vals[slot], key, expired ? 'expire' : 'evict')
     if (expired) this.#expirations++
@@ -612,15 +680,31 @@ class LRU {
     return slot
   }
 
+  /** The slot of the exact next victim, taken from the current batch. */
+  #nextVictim() {
+    for (;;) {
+      if (
+        this.#vi >= this.#vn ||
+        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= this.#perf.now())
+      ) {
+        this.#refill()
+        if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
+      }
+      const slot = this.#victims[this.#vi]
+      if (this.#stamps[slot] === this.#victimStamps[this.#vi++]) return slot
+    }
+  }
+
   #refill() {
     const now = this.#expires === null ? 0 : this.#perf.now()
     this.#vn = native.lruRefill(
       this.#id,
       this.#log,
       this.#logLen,
+      this.#stamps,
       this.#expires ?? undefined,
       this.#victims,
-      this.#flags,
+      this.#victimStamps,
       now,
       this.#meta,
     )
@@ -644,8 +728,12 @@ class LRU {
       this.#calculatedSize -= this.#sizes[slot]
       this.#sizes[slot] = 0
     }
-    if (this.#expires !== null) this.#expires[slot] = Infinity
-    this.#record(slot, OP_DELETE)
+    this.#stamps[slot] = 0
+    // Rust notices a zeroed stamp by itself; only the expiry index needs telling.
+    if (this.#expires !== null) {
+      this.#expires[slot] = Infinity
+      this.#log2(OP_DELETE + slot, 0)
+    }
     this.#free.push(slot)
   }
 
@@ -680,7 +768,7 @@ class LRU {
     const n = this.#map.size
     if (n === 0) return
     const order = new Uint32Array(n)
-    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#expires ?? undefined, order)
+    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
     this.#logLen = 0
     const keys = new Array(count)
     for (let i = 0; i < count; i++) keys[i] = this.#keys[order[i]]

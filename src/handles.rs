@@ -8,8 +8,8 @@
 use std::any::TypeId;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ffi::c_void;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::thread::LocalKey;
 
 use napi::bindgen_prelude::*;
@@ -149,11 +149,20 @@ pub fn adopt<T: Kind>(env: &Env, value: T) -> Result<(u32, Unknown<'_>)> {
   let id = T::table().with(|t| t.borrow_mut().insert(value));
   let mut raw = std::ptr::null_mut();
   let status = unsafe {
-    sys::napi_create_external(env.raw(), id as usize as *mut c_void, Some(finalize::<T>), std::ptr::null_mut(), &mut raw)
+    sys::napi_create_external(
+      env.raw(),
+      id as usize as *mut c_void,
+      Some(finalize::<T>),
+      std::ptr::null_mut(),
+      &mut raw,
+    )
   };
   if status != sys::Status::napi_ok {
     T::table().with(|t| t.borrow_mut().remove(id));
-    return Err(Error::new(Status::GenericFailure, "could not create the native handle"));
+    return Err(Error::new(
+      Status::GenericFailure,
+      "could not create the native handle",
+    ));
   }
   Ok((id, unsafe { Unknown::from_raw_unchecked(env.raw(), raw) }))
 }

@@ -1,8 +1,9 @@
 //! N-API surface of the heap LRU's recency core ([`leakless_core::recency`]).
 //!
-//! The JS side (`lib/lru.js`) keeps keys and values and logs accesses into a
-//! `Uint32Array`; these functions replay that log and answer questions about
-//! the order. Each call takes the pending log so that one crossing does both.
+//! The JS side (`lib/lru.js`) keeps keys, values and a `stamps` array, and
+//! logs inserts and deletes into a `Uint32Array`; these functions replay that
+//! log and answer questions about the order. Each call takes the pending log
+//! so that one crossing does both.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -31,22 +32,21 @@ impl Kind for HeapLru {
 }
 
 impl HeapLru {
-  fn replay(&mut self, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<()> {
-    let ops = ops
+  fn replay(&mut self, log: &[u32], n: u32, stamps: &[u32], expires: Option<&[f64]>) -> Result<()> {
+    let log = log
       .get(..n as usize)
       .ok_or_else(|| Error::new(Status::InvalidArg, "operation count exceeds the log"))?;
-    match expires {
-      Some(exp) => self.recency.apply(ops, true, |slot| exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)),
-      None => self.recency.apply(ops, false, |_| f64::INFINITY),
-    }
+    let result = match expires {
+      Some(exp) => self.recency.apply(log, stamps.len(), true, |slot| {
+        exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)
+      }),
+      None => self
+        .recency
+        .apply(log, stamps.len(), false, |_| f64::INFINITY),
+    };
     self.held.set(self.recency.heap_bytes());
-    Ok(())
+    result.map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
   }
-}
-
-/// Number of heap LRUs alive on this thread.
-pub fn live_instances() -> usize {
-  TABLE.with(|t| t.borrow().live())
 }
 
 /// Creates the recency core of a heap LRU. Returns `[id, owner]`: `id` names
@@ -66,38 +66,46 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
   Ok(pair)
 }
 
-/// Replays the first `n` operations of `ops`. `expires[slot]` is the expiry
-/// time of each slot when the cache has a TTL.
+/// Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
+/// `expires[slot]` is the expiry time of each slot when the cache has a TTL.
 #[napi]
-pub fn lru_apply(id: u32, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<()> {
-  handles::with::<HeapLru, _>(id, |lru| lru.replay(ops, n, expires))
+pub fn lru_apply(
+  id: u32,
+  log: &[u32],
+  n: u32,
+  stamps: &[u32],
+  expires: Option<&[f64]>,
+) -> Result<()> {
+  handles::with::<HeapLru, _>(id, |lru| lru.replay(log, n, stamps, expires))
 }
 
-/// Replays the log, then writes the next victims into `victims` (expired
-/// first, then least recently used), flagging each in `flags`. Writes the
-/// number of expired victims to `meta[0]` and the earliest expiry not in the
-/// batch to `meta[1]`. Returns the number of victims.
+/// Replays the log, then writes the next victims and their stamps (expired
+/// first, then least recently used). Writes the number of expired victims to
+/// `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
+/// the number of victims.
 #[napi]
 #[allow(clippy::too_many_arguments)]
 pub fn lru_refill(
   id: u32,
-  ops: &[u32],
+  log: &[u32],
   n: u32,
+  stamps: &[u32],
   expires: Option<&[f64]>,
   mut victims: Uint32ArraySlice,
-  mut flags: Uint8ArraySlice,
+  mut victim_stamps: Uint32ArraySlice,
   now: f64,
   mut meta: Float64ArraySlice,
 ) -> Result<u32> {
-  // SAFETY: the three arrays are distinct typed arrays owned by the caller,
-  // alive for the duration of this call, and not touched by JS meanwhile.
-  let (victims, flags, meta) = unsafe { (victims.as_mut(), flags.as_mut(), meta.as_mut()) };
+  // SAFETY: distinct typed arrays owned by the caller, alive for the duration
+  // of this call, and not touched by JS meanwhile.
+  let (victims, victim_stamps, meta) =
+    unsafe { (victims.as_mut(), victim_stamps.as_mut(), meta.as_mut()) };
+  if meta.len() < 2 {
+    return Err(Error::new(Status::InvalidArg, "meta array too short"));
+  }
   handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(ops, n, expires)?;
-    if flags.len() < lru.recency.slots() || meta.len() < 2 {
-      return Err(Error::new(Status::InvalidArg, "flags or meta array too short"));
-    }
-    let batch = lru.recency.victims(victims, flags, now);
+    lru.replay(log, n, stamps, expires)?;
+    let batch = lru.recency.victims(victims, victim_stamps, stamps, now);
     meta[0] = batch.expired as f64;
     meta[1] = batch.next_expiry;
     lru.held.set(lru.recency.heap_bytes());
@@ -105,30 +113,62 @@ pub fn lru_refill(
   })
 }
 
-/// Replays the log, then writes slots from most to least recently used into
-/// `out`. Returns how many were written.
+/// Replays the log, then writes live slots from most to least recently used
+/// into `out`. Returns how many were written.
 #[napi]
 pub fn lru_order(
   id: u32,
-  ops: &[u32],
+  log: &[u32],
   n: u32,
+  stamps: &[u32],
   expires: Option<&[f64]>,
   mut out: Uint32ArraySlice,
 ) -> Result<u32> {
   // SAFETY: a typed array owned by the caller, alive during this call.
   let out = unsafe { out.as_mut() };
   handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(ops, n, expires)?;
-    Ok(lru.recency.order(out) as u32)
+    lru.replay(log, n, stamps, expires)?;
+    let order = lru.recency.order(stamps);
+    let count = order.len().min(out.len());
+    out[..count].copy_from_slice(&order[..count]);
+    Ok(count as u32)
   })
 }
 
 /// Replays the log, then returns the least recently used slot, or -1.
 #[napi]
-pub fn lru_oldest(id: u32, ops: &[u32], n: u32, expires: Option<&[f64]>) -> Result<i64> {
+pub fn lru_oldest(
+  id: u32,
+  log: &[u32],
+  n: u32,
+  stamps: &[u32],
+  expires: Option<&[f64]>,
+) -> Result<i64> {
   handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(ops, n, expires)?;
-    Ok(lru.recency.lru().map_or(-1, i64::from))
+    lru.replay(log, n, stamps, expires)?;
+    let oldest = lru.recency.oldest(stamps).map_or(-1, i64::from);
+    lru.held.set(lru.recency.heap_bytes());
+    Ok(oldest)
+  })
+}
+
+/// Replays the log, then renumbers the stamps 1, 2, 3... in the same order.
+/// Returns the largest stamp in use.
+#[napi]
+pub fn lru_renumber(
+  id: u32,
+  log: &[u32],
+  n: u32,
+  mut stamps: Uint32ArraySlice,
+  expires: Option<&[f64]>,
+) -> Result<u32> {
+  // SAFETY: a typed array owned by the caller, alive during this call.
+  let stamps = unsafe { stamps.as_mut() };
+  handles::with::<HeapLru, _>(id, |lru| {
+    lru.replay(log, n, stamps, expires)?;
+    let top = lru.recency.renumber(stamps);
+    lru.held.set(lru.recency.heap_bytes());
+    Ok(top)
   })
 }
 
@@ -146,4 +186,9 @@ pub fn lru_reset(id: u32) -> Result<()> {
 #[napi]
 pub fn lru_native_bytes(id: u32) -> f64 {
   TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
+}
+
+/// Number of heap LRUs alive on this thread.
+pub fn live_instances() -> usize {
+  TABLE.with(|t| t.borrow().live())
 }

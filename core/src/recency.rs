@@ -1,37 +1,50 @@
 //! Recency order and victim selection for an LRU whose keys and values live
 //! elsewhere (in JS arrays, for the heap LRU).
 //!
-//! Entries are named by *slot* numbers chosen by the caller. The caller does
-//! not tell us about each access as it happens: it appends operations to a
-//! log ([`OP_TOUCH`], [`OP_SET`], [`OP_DELETE`] tagged slot numbers) and hands
-//! us the log in batches ([`Recency::apply`]). The order only has to be exact
-//! when somebody asks for victims or for the iteration order, and by then the
-//! log has been replayed.
+//! Entries are named by *slot* numbers chosen by the caller, and recency is
+//! expressed by *stamps*: the caller keeps a `stamps` array (shared with us,
+//! a `Uint32Array` on the JS side) and on every access writes a fresh,
+//! strictly increasing stamp into the entry's slot. A read costs the caller
+//! one store and tells us nothing; we only look at the stamps when somebody
+//! needs a victim or the order. Stamp 0 means "no entry".
 //!
-//! Victims are handed out in batches too ([`Recency::victims`]): the least
-//! recently used slots, oldest first, preceded by the expired ones when
-//! entries have a time to live. Each victim in a batch is marked in a `flags`
-//! byte array shared with the caller, and the caller clears a slot's flag on
-//! every touch or delete. So, between two batches, the true LRU entry is the
-//! first victim of the batch whose flag is still set: untouched entries keep
-//! their relative order, and everything touched since is more recent than all
-//! of them. See `lib/lru.js` for the caller's side.
+//! What we must be told, through an operation log replayed in batches, is
+//! when entries appear ([`OP_INSERT`], with the stamp they were inserted
+//! with), disappear ([`OP_DELETE`]), or change expiry time ([`OP_EXPIRY`]).
+//!
+//! To find the least recently used entry we keep one *record* `(slot,
+//! stamp)` per live entry: `known[slot]` is the stamp of its record. Records
+//! of inserts sit in a FIFO queue, which is sorted by stamp because inserts
+//! happen in stamp order. Popping records in stamp order (the smaller of the
+//! queue's front and a min-heap's top), a record whose stamp still equals the
+//! entry's current stamp belongs to the exact least recently used entry:
+//! every other live entry has a record with a stamp at least as large, and
+//! its current stamp is larger still. A record whose entry was touched since
+//! is moved to the heap under the entry's current stamp. So a read costs
+//! nothing here, and an entry read many times between two evictions is
+//! re-filed at most once.
+//!
+//! Victims are handed out in batches with the stamps they had: the caller
+//! takes the first victim whose current stamp still matches. Entries touched,
+//! deleted or replaced since the batch was made no longer match, untouched
+//! ones keep their relative order, and everything touched since is more
+//! recent than all of them, so this is still the exact LRU entry.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
-/// Operation tags, in the two high bits of each log word.
-pub const OP_TOUCH: u32 = 0;
-/// The entry was written (inserted or replaced): move it to the front and
-/// re-read its expiry time.
-pub const OP_SET: u32 = 1 << 30;
-/// The entry is gone: unlink it.
+/// Log operation tags, in the two high bits of the first word of each pair.
+/// An entry was inserted in the slot; the second word is its stamp.
+pub const OP_INSERT: u32 = 0;
+/// The entry's expiry time changed (the second word is unused).
+pub const OP_EXPIRY: u32 = 1 << 30;
+/// The entry is gone (the second word is unused).
 pub const OP_DELETE: u32 = 2 << 30;
 const OP_KIND: u32 = 3 << 30;
 /// Largest slot number the log can carry.
 pub const MAX_SLOT: u32 = (1 << 30) - 1;
-
-const NIL: u32 = u32::MAX;
-const UNLINKED: u32 = u32::MAX - 1;
+/// Stamps must stay below this; [`Recency::renumber`] makes room.
+pub const STAMP_LIMIT: u32 = u32::MAX - 1;
 
 /// What [`Recency::victims`] found.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,7 +59,7 @@ pub struct VictimBatch {
   pub next_expiry: f64,
 }
 
-/// A totally ordered expiry time (finite, non-negative milliseconds).
+/// A totally ordered expiry time.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 struct Expiry(f64);
 impl Eq for Expiry {}
@@ -56,133 +69,140 @@ impl Ord for Expiry {
   }
 }
 
-/// Doubly linked recency list over slot numbers, plus an index of expiry
-/// times for entries that have one.
+/// Errors from malformed input (a log or stamps array that does not fit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecencyError {
+  /// A slot number is beyond the stamps array.
+  SlotOutOfRange(u32),
+  /// The log holds an odd number of words.
+  OddLog,
+}
+
+impl std::fmt::Display for RecencyError {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match self {
+      RecencyError::SlotOutOfRange(s) => write!(f, "slot {s} is beyond the stamps array"),
+      RecencyError::OddLog => write!(f, "the operation log must hold pairs of words"),
+    }
+  }
+}
+
+impl std::error::Error for RecencyError {}
+
+/// Recency bookkeeping over stamps kept by the caller.
 #[derive(Debug, Default)]
 pub struct Recency {
-  prev: Vec<u32>,
-  next: Vec<u32>,
-  /// Most recently used slot.
-  head: u32,
-  /// Least recently used slot.
-  tail: u32,
-  len: usize,
+  /// Stamp of each slot's live record; 0 when the slot holds no entry.
+  known: Vec<u32>,
+  /// Records of inserts, in stamp order.
+  queue: VecDeque<(u32, u32)>,
+  /// Records of entries found touched, by stamp.
+  heap: BinaryHeap<Reverse<(u32, u32)>>,
+  /// Number of live entries.
+  live: usize,
+  /// Records popped for the last batch of victims, to file again.
+  last_batch: Vec<(u32, u32)>,
   /// Expiry time each slot is indexed under (`INFINITY`: not indexed).
   indexed_expiry: Vec<f64>,
   by_expiry: BTreeSet<(Expiry, u32)>,
-  /// The victims handed out by the last call to [`Recency::victims`], whose
-  /// flags are still ours to clear.
-  last_batch: Vec<u32>,
 }
 
 impl Recency {
   pub fn new() -> Self {
-    Recency {
-      head: NIL,
-      tail: NIL,
-      ..Default::default()
-    }
+    Recency::default()
   }
 
-  /// Number of linked slots.
+  /// Number of live entries.
   pub fn len(&self) -> usize {
-    self.len
+    self.live
   }
 
   pub fn is_empty(&self) -> bool {
-    self.len == 0
+    self.live == 0
   }
 
   /// Bytes of native memory held, for accounting.
   pub fn heap_bytes(&self) -> usize {
-    self.prev.capacity() * 4
-      + self.next.capacity() * 4
+    self.known.capacity() * 4
+      + self.queue.capacity() * 8
+      + self.heap.capacity() * 8
+      + self.last_batch.capacity() * 8
       + self.indexed_expiry.capacity() * 8
-      + self.last_batch.capacity() * 4
       // A B-tree node holds up to 11 keys of 16 bytes plus edges; about 24
       // bytes per key is what it costs when nodes are two-thirds full.
       + self.by_expiry.len() * 24
   }
 
-  /// One more than the largest slot number seen: the length a `flags`
-  /// array passed to [`Recency::victims`] must have at least.
-  pub fn slots(&self) -> usize {
-    self.prev.len()
-  }
-
-  /// Whether `slot` is in the list.
-  pub fn contains(&self, slot: u32) -> bool {
-    (slot as usize) < self.prev.len() && self.prev[slot as usize] != UNLINKED
-  }
-
-  fn ensure(&mut self, slot: u32) {
-    let need = slot as usize + 1;
-    if need > self.prev.len() {
-      // Grow like a Vec would, but never by less than what is needed.
-      let target = need.max(self.prev.len() * 2).max(16);
-      self.prev.reserve_exact(target - self.prev.len());
-      self.next.reserve_exact(target - self.next.len());
-      self.prev.resize(need, UNLINKED);
-      self.next.resize(need, NIL);
+  fn grow<T: Copy>(v: &mut Vec<T>, need: usize, fill: T) {
+    if need > v.len() {
+      if need > v.capacity() {
+        let target = need.max(v.capacity() * 2).max(16);
+        v.reserve_exact(target - v.len());
+      }
+      v.resize(need, fill);
     }
   }
 
-  fn unlink(&mut self, slot: u32) {
-    let s = slot as usize;
-    let (p, n) = (self.prev[s], self.next[s]);
-    if p == NIL {
-      self.head = n;
-    } else {
-      self.next[p as usize] = n;
+  /// Replays an operation log of `(op | slot, stamp)` pairs. `expiry_of(slot)`
+  /// gives the current expiry time of a slot (only called when `track_expiry`).
+  pub fn apply(
+    &mut self,
+    log: &[u32],
+    stamps_len: usize,
+    track_expiry: bool,
+    expiry_of: impl Fn(u32) -> f64,
+  ) -> Result<(), RecencyError> {
+    if log.len() % 2 != 0 {
+      return Err(RecencyError::OddLog);
     }
-    if n == NIL {
-      self.tail = p;
-    } else {
-      self.prev[n as usize] = p;
+    for pair in log.chunks_exact(2) {
+      let slot = pair[0] & !OP_KIND;
+      if slot as usize >= stamps_len {
+        return Err(RecencyError::SlotOutOfRange(slot));
+      }
+      match pair[0] & OP_KIND {
+        OP_INSERT => {
+          let stamp = pair[1];
+          Self::grow(&mut self.known, slot as usize + 1, 0);
+          if self.known[slot as usize] == 0 {
+            self.live += 1;
+          }
+          self.known[slot as usize] = stamp;
+          self.queue.push_back((slot, stamp));
+          if track_expiry {
+            self.set_expiry(slot, expiry_of(slot));
+          }
+        }
+        OP_EXPIRY => {
+          if track_expiry && self.is_live(slot) {
+            self.set_expiry(slot, expiry_of(slot));
+          }
+        }
+        _ => {
+          if self.is_live(slot) {
+            self.known[slot as usize] = 0;
+            self.live -= 1;
+          }
+          self.set_expiry(slot, f64::INFINITY);
+        }
+      }
     }
-    self.prev[s] = UNLINKED;
-    self.next[s] = NIL;
-    self.len -= 1;
+    self.compact_if_sparse();
+    Ok(())
   }
 
-  fn push_front(&mut self, slot: u32) {
-    let s = slot as usize;
-    self.prev[s] = NIL;
-    self.next[s] = self.head;
-    if self.head == NIL {
-      self.tail = slot;
-    } else {
-      self.prev[self.head as usize] = slot;
-    }
-    self.head = slot;
-    self.len += 1;
-  }
-
-  /// Makes `slot` the most recently used, linking it if it was not linked.
-  pub fn touch(&mut self, slot: u32) {
-    assert!(slot <= MAX_SLOT, "slot {slot} out of range");
-    self.ensure(slot);
-    if self.head == slot {
-      return;
-    }
-    if self.prev[slot as usize] != UNLINKED {
-      self.unlink(slot);
-    }
-    self.push_front(slot);
-  }
-
-  /// Removes `slot` from the list and the expiry index; absent slots are ignored.
-  pub fn remove(&mut self, slot: u32) {
-    if self.contains(slot) {
-      self.unlink(slot);
-    }
-    self.set_expiry(slot, f64::INFINITY);
+  fn is_live(&self, slot: u32) -> bool {
+    self.known.get(slot as usize).is_some_and(|&k| k != 0)
   }
 
   /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
-  pub fn set_expiry(&mut self, slot: u32, expiry: f64) {
+  fn set_expiry(&mut self, slot: u32, expiry: f64) {
     let s = slot as usize;
-    let expiry = if expiry.is_nan() { f64::INFINITY } else { expiry };
+    let expiry = if expiry.is_nan() {
+      f64::INFINITY
+    } else {
+      expiry
+    };
     let old = self.indexed_expiry.get(s).copied().unwrap_or(f64::INFINITY);
     if old == expiry {
       return;
@@ -191,11 +211,7 @@ impl Recency {
       self.by_expiry.remove(&(Expiry(old), slot));
     }
     if expiry != f64::INFINITY {
-      if s >= self.indexed_expiry.len() {
-        let target = (s + 1).max(self.indexed_expiry.len() * 2).max(16);
-        self.indexed_expiry.reserve_exact(target - self.indexed_expiry.len());
-        self.indexed_expiry.resize(s + 1, f64::INFINITY);
-      }
+      Self::grow(&mut self.indexed_expiry, s + 1, f64::INFINITY);
       self.by_expiry.insert((Expiry(expiry), slot));
     }
     if s < self.indexed_expiry.len() {
@@ -203,57 +219,108 @@ impl Recency {
     }
   }
 
-  /// Replays an operation log. `expiry_of(slot)` gives the current expiry
-  /// time of a slot for [`OP_SET`] entries (only called when `track_expiry`).
-  pub fn apply(&mut self, ops: &[u32], track_expiry: bool, expiry_of: impl Fn(u32) -> f64) {
-    for &op in ops {
-      let slot = op & !OP_KIND;
-      match op & OP_KIND {
-        OP_TOUCH => self.touch(slot),
-        OP_SET => {
-          self.touch(slot);
-          if track_expiry {
-            self.set_expiry(slot, expiry_of(slot));
-          }
-        }
-        _ => self.remove(slot),
+  /// Dead records (of deleted or re-filed entries) are dropped lazily; when
+  /// they outnumber the live ones, rebuild from `known`.
+  fn compact_if_sparse(&mut self) {
+    let records = self.queue.len() + self.heap.len() + self.last_batch.len();
+    if records > 2 * self.live + 1024 {
+      let mut live: Vec<(u32, u32)> = self
+        .known
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| k != 0)
+        .map(|(slot, &k)| (k, slot as u32))
+        .collect();
+      live.sort_unstable();
+      self.queue = live.into_iter().map(|(k, slot)| (slot, k)).collect();
+      self.heap = BinaryHeap::new();
+      self.last_batch = Vec::new();
+    }
+  }
+
+  /// Pops records in stamp order until one belongs to an untouched live
+  /// entry; re-files touched ones. Returns `(slot, stamp)`.
+  fn pop_oldest(&mut self, stamps: &[u32]) -> Option<(u32, u32)> {
+    loop {
+      let from_queue = match (self.queue.front(), self.heap.peek()) {
+        (None, None) => return None,
+        (Some(_), None) => true,
+        (None, Some(_)) => false,
+        (Some(&(_, q)), Some(&Reverse((h, _)))) => q <= h,
+      };
+      let (slot, stamp) = if from_queue {
+        self.queue.pop_front()?
+      } else {
+        let Reverse((stamp, slot)) = self.heap.pop()?;
+        (slot, stamp)
+      };
+      let s = slot as usize;
+      if self.known.get(s) != Some(&stamp) {
+        continue; // superseded: the entry was deleted, replaced or re-filed
+      }
+      let current = stamps.get(s).copied().unwrap_or(0);
+      if current == stamp {
+        return Some((slot, stamp));
+      }
+      if current == 0 {
+        // The caller dropped it without logging a delete: forget it.
+        self.known[s] = 0;
+        self.live -= 1;
+        continue;
+      }
+      self.known[s] = current;
+      self.heap.push(Reverse((current, slot)));
+    }
+  }
+
+  /// Files again the records popped for the previous batch that still
+  /// belong to live entries.
+  fn readmit_last_batch(&mut self) {
+    for (slot, stamp) in std::mem::take(&mut self.last_batch) {
+      if self.known.get(slot as usize) == Some(&stamp) {
+        self.heap.push(Reverse((stamp, slot)));
       }
     }
   }
 
-  /// Fills `out` with the next victims, oldest first: entries expired at
-  /// `now` first, then the least recently used. Sets `flags[slot] = 1` for
-  /// each victim and clears the flags of the previous batch. `flags` must be
-  /// at least as long as the largest slot number plus one.
-  pub fn victims(&mut self, out: &mut [u32], flags: &mut [u8], now: f64) -> VictimBatch {
-    for &slot in &self.last_batch {
-      if let Some(f) = flags.get_mut(slot as usize) {
-        *f = 0;
-      }
-    }
-    self.last_batch.clear();
+  /// Fills `out_slots`/`out_stamps` with the next victims, oldest first:
+  /// entries expired at `now` first, then the least recently used.
+  pub fn victims(
+    &mut self,
+    out_slots: &mut [u32],
+    out_stamps: &mut [u32],
+    stamps: &[u32],
+    now: f64,
+  ) -> VictimBatch {
+    self.readmit_last_batch();
+    let cap = out_slots.len().min(out_stamps.len());
     let mut count = 0;
     let mut next_expiry = f64::INFINITY;
     for &(Expiry(at), slot) in &self.by_expiry {
-      if at > now || count == out.len() {
+      if at > now || count == cap {
         next_expiry = at;
         break;
       }
-      out[count] = slot;
-      flags[slot as usize] = 1;
+      let stamp = stamps.get(slot as usize).copied().unwrap_or(0);
+      if stamp == 0 {
+        continue;
+      }
+      out_slots[count] = slot;
+      out_stamps[count] = stamp;
       count += 1;
     }
     let expired = count;
-    let mut cursor = self.tail;
-    while cursor != NIL && count < out.len() {
-      if flags[cursor as usize] == 0 {
-        out[count] = cursor;
-        flags[cursor as usize] = 1;
+    while count < cap {
+      let Some((slot, stamp)) = self.pop_oldest(stamps) else {
+        break;
+      };
+      self.last_batch.push((slot, stamp));
+      if !out_slots[..expired].contains(&slot) {
+        out_slots[count] = slot;
+        out_stamps[count] = stamp;
         count += 1;
       }
-      cursor = self.prev[cursor as usize];
     }
-    self.last_batch.extend_from_slice(&out[..count]);
     VictimBatch {
       count,
       expired,
@@ -262,28 +329,47 @@ impl Recency {
   }
 
   /// The least recently used slot.
-  pub fn lru(&self) -> Option<u32> {
-    (self.tail != NIL).then_some(self.tail)
+  pub fn oldest(&mut self, stamps: &[u32]) -> Option<u32> {
+    self.readmit_last_batch();
+    let (slot, stamp) = self.pop_oldest(stamps)?;
+    self.heap.push(Reverse((stamp, slot)));
+    Some(slot)
   }
 
-  /// Writes slots from most to least recently used into `out`; returns how many.
-  pub fn order(&self, out: &mut [u32]) -> usize {
-    let mut cursor = self.head;
-    let mut count = 0;
-    while cursor != NIL && count < out.len() {
-      out[count] = cursor;
-      count += 1;
-      cursor = self.next[cursor as usize];
+  /// Live slots from most to least recently used.
+  pub fn order(&self, stamps: &[u32]) -> Vec<u32> {
+    let mut live: Vec<(u32, u32)> = self
+      .known
+      .iter()
+      .enumerate()
+      .filter(|(_, &k)| k != 0)
+      .map(|(slot, _)| (stamps.get(slot).copied().unwrap_or(0), slot as u32))
+      .filter(|&(stamp, _)| stamp != 0)
+      .collect();
+    live.sort_unstable_by(|a, b| b.cmp(a));
+    live.into_iter().map(|(_, slot)| slot).collect()
+  }
+
+  /// Rewrites every live stamp as 1, 2, 3... in the same order, so that
+  /// stamps can keep growing without reaching [`STAMP_LIMIT`]. Returns the
+  /// largest stamp now in use. Victims handed out before are void.
+  pub fn renumber(&mut self, stamps: &mut [u32]) -> u32 {
+    let order = self.order(stamps);
+    self.queue.clear();
+    self.heap.clear();
+    self.last_batch.clear();
+    for s in self.known.iter_mut() {
+      *s = 0;
     }
-    count
-  }
-
-  /// Slots from most to least recently used.
-  pub fn order_vec(&self) -> Vec<u32> {
-    let mut out = vec![0; self.len];
-    let n = self.order(&mut out);
-    out.truncate(n);
-    out
+    let n = order.len() as u32;
+    for (i, &slot) in order.iter().rev().enumerate() {
+      let stamp = i as u32 + 1;
+      stamps[slot as usize] = stamp;
+      self.known[slot as usize] = stamp;
+      self.queue.push_back((slot, stamp));
+    }
+    self.live = order.len();
+    n
   }
 
   /// Forgets everything and gives the memory back.
@@ -296,79 +382,197 @@ impl Recency {
 mod tests {
   use super::*;
 
-  #[test]
-  fn touch_orders_most_recent_first() {
-    let mut r = Recency::new();
-    r.apply(&[0, 1, 2, 1], false, |_| f64::INFINITY);
-    assert_eq!(r.order_vec(), vec![1, 2, 0]);
-    assert_eq!(r.lru(), Some(0));
-    r.apply(&[OP_DELETE], false, |_| f64::INFINITY);
-    assert_eq!(r.order_vec(), vec![1, 2]);
-    assert_eq!(r.len(), 2);
+  /// A caller's side: stamps and a log, as lib/lru.js keeps them.
+  struct Caller {
+    stamps: Vec<u32>,
+    log: Vec<u32>,
+    tick: u32,
+    expires: Vec<f64>,
+  }
+
+  impl Caller {
+    fn new(slots: usize) -> Self {
+      Caller {
+        stamps: vec![0; slots],
+        log: Vec::new(),
+        tick: 0,
+        expires: vec![f64::INFINITY; slots],
+      }
+    }
+    fn insert(&mut self, slot: u32) {
+      self.tick += 1;
+      self.stamps[slot as usize] = self.tick;
+      self.log.extend([OP_INSERT | slot, self.tick]);
+    }
+    fn touch(&mut self, slot: u32) {
+      self.tick += 1;
+      self.stamps[slot as usize] = self.tick;
+    }
+    fn delete(&mut self, slot: u32) {
+      self.stamps[slot as usize] = 0;
+      self.log.extend([OP_DELETE | slot, 0]);
+    }
+    fn sync(&mut self, r: &mut Recency) {
+      let exp = self.expires.clone();
+      r.apply(&self.log, self.stamps.len(), true, |s| exp[s as usize])
+        .unwrap();
+      self.log.clear();
+    }
+    fn batch(&mut self, r: &mut Recency, n: usize, now: f64) -> (Vec<u32>, VictimBatch) {
+      self.sync(r);
+      let mut slots = vec![0; n];
+      let mut stamps = vec![0; n];
+      let b = r.victims(&mut slots, &mut stamps, &self.stamps, now);
+      slots.truncate(b.count);
+      (slots, b)
+    }
   }
 
   #[test]
-  fn deleting_an_absent_slot_is_harmless() {
+  fn untouched_entries_come_out_in_insert_order() {
     let mut r = Recency::new();
-    r.apply(&[OP_DELETE | 7, 3, OP_DELETE | 3, OP_DELETE | 3], false, |_| 0.0);
-    assert!(r.is_empty());
-    assert_eq!(r.lru(), None);
-  }
-
-  #[test]
-  fn victims_are_oldest_first_and_flagged() {
-    let mut r = Recency::new();
-    r.apply(&[0, 1, 2, 3, 4], false, |_| f64::INFINITY);
-    let mut out = [0u32; 3];
-    let mut flags = [0u8; 5];
-    let b = r.victims(&mut out, &mut flags, 0.0);
-    assert_eq!(b.count, 3);
+    let mut c = Caller::new(8);
+    for s in 0..5 {
+      c.insert(s);
+    }
+    let (v, b) = c.batch(&mut r, 3, 0.0);
+    assert_eq!(v, vec![0, 1, 2]);
     assert_eq!(b.expired, 0);
-    assert_eq!(out, [0, 1, 2]);
-    assert_eq!(flags, [1, 1, 1, 0, 0]);
-    // A second batch clears the first one's flags.
-    r.apply(&[0], false, |_| f64::INFINITY);
-    let b = r.victims(&mut out, &mut flags, 0.0);
-    assert_eq!(&out[..b.count], &[1, 2, 3]);
-    assert_eq!(flags, [0, 1, 1, 1, 0]);
+  }
+
+  #[test]
+  fn touched_entries_move_behind_untouched_ones() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(8);
+    for s in 0..5 {
+      c.insert(s);
+    }
+    c.touch(0);
+    c.touch(2);
+    c.touch(0);
+    c.sync(&mut r);
+    assert_eq!(r.order(&c.stamps), vec![0, 2, 4, 3, 1]);
+    let (v, _) = c.batch(&mut r, 5, 0.0);
+    assert_eq!(v, vec![1, 3, 4, 2, 0]);
+  }
+
+  #[test]
+  fn unconsumed_victims_are_filed_again() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(8);
+    for s in 0..4 {
+      c.insert(s);
+    }
+    let (v, _) = c.batch(&mut r, 2, 0.0);
+    assert_eq!(v, vec![0, 1]);
+    // The caller evicts 0 by reusing its slot, touches 1, and asks again.
+    c.insert(0);
+    c.touch(1);
+    let (v, _) = c.batch(&mut r, 4, 0.0);
+    assert_eq!(v, vec![2, 3, 0, 1]);
+    assert_eq!(r.len(), 4);
+  }
+
+  #[test]
+  fn deleted_entries_are_never_victims() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(8);
+    for s in 0..4 {
+      c.insert(s);
+    }
+    c.delete(1);
+    c.delete(3);
+    let (v, _) = c.batch(&mut r, 4, 0.0);
+    assert_eq!(v, vec![0, 2]);
+    assert_eq!(r.len(), 2);
+    c.insert(3);
+    c.sync(&mut r);
+    assert_eq!(r.order(&c.stamps), vec![3, 2, 0]);
   }
 
   #[test]
   fn expired_entries_come_first() {
     let mut r = Recency::new();
-    let expiry = [10.0, f64::INFINITY, 5.0, 50.0];
-    r.apply(&[OP_SET, OP_SET | 1, OP_SET | 2, OP_SET | 3], true, |s| expiry[s as usize]);
-    let mut out = [0u32; 4];
-    let mut flags = [0u8; 4];
-    let b = r.victims(&mut out, &mut flags, 20.0);
+    let mut c = Caller::new(4);
+    c.expires = vec![10.0, f64::INFINITY, 5.0, 50.0];
+    for s in 0..4 {
+      c.insert(s);
+    }
+    let (v, b) = c.batch(&mut r, 4, 20.0);
     assert_eq!(b.expired, 2);
     assert_eq!(b.next_expiry, 50.0);
-    assert_eq!(&out[..b.count], &[2, 0, 1, 3]);
+    assert_eq!(v, vec![2, 0, 1, 3]);
   }
 
   #[test]
-  fn expiry_index_follows_rewrites_and_deletes() {
+  fn expiry_index_follows_changes_and_deletes() {
     let mut r = Recency::new();
-    let mut expiry = [10.0, 20.0];
-    r.apply(&[OP_SET, OP_SET | 1], true, |s| expiry[s as usize]);
-    expiry[0] = 30.0;
-    r.apply(&[OP_SET], true, |s| expiry[s as usize]);
-    r.apply(&[OP_DELETE | 1], true, |s| expiry[s as usize]);
-    let mut out = [0u32; 2];
-    let mut flags = [0u8; 2];
-    let b = r.victims(&mut out, &mut flags, 25.0);
+    let mut c = Caller::new(2);
+    c.expires = vec![10.0, 20.0];
+    c.insert(0);
+    c.insert(1);
+    c.sync(&mut r);
+    c.expires[0] = 30.0;
+    c.log.extend([OP_EXPIRY, 0]);
+    c.delete(1);
+    let (v, b) = c.batch(&mut r, 2, 25.0);
     assert_eq!(b.expired, 0);
     assert_eq!(b.next_expiry, 30.0);
-    assert_eq!(&out[..b.count], &[0]);
+    assert_eq!(v, vec![0]);
   }
 
   #[test]
-  fn memory_grows_with_slots_not_up_front() {
+  fn renumber_keeps_the_order() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(6);
+    c.tick = STAMP_LIMIT - 20;
+    for s in 0..6 {
+      c.insert(s);
+    }
+    c.touch(1);
+    c.delete(4);
+    c.sync(&mut r);
+    let before = r.order(&c.stamps);
+    let top = r.renumber(&mut c.stamps);
+    assert_eq!(top, 5);
+    assert_eq!(r.order(&c.stamps), before);
+    assert_eq!(c.stamps.iter().copied().max(), Some(5));
+    c.tick = top;
+    let (v, _) = c.batch(&mut r, 6, 0.0);
+    assert_eq!(v, vec![0, 2, 3, 5, 1]);
+  }
+
+  #[test]
+  fn dead_records_are_compacted() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(2);
+    for _ in 0..10_000 {
+      c.insert(0);
+      c.delete(0);
+      c.sync(&mut r);
+    }
+    assert!(r.heap_bytes() < 64 * 1024, "{} bytes", r.heap_bytes());
+    assert!(r.is_empty());
+  }
+
+  #[test]
+  fn malformed_logs_are_refused() {
+    let mut r = Recency::new();
+    assert_eq!(r.apply(&[1], 4, false, |_| 0.0), Err(RecencyError::OddLog));
+    assert_eq!(
+      r.apply(&[9, 1], 4, false, |_| 0.0),
+      Err(RecencyError::SlotOutOfRange(9))
+    );
+  }
+
+  #[test]
+  fn memory_grows_with_entries_not_up_front() {
     let mut r = Recency::new();
     assert_eq!(r.heap_bytes(), 0);
-    r.touch(0);
-    let small = r.heap_bytes();
-    assert!(small > 0 && small < 1024);
+    let mut c = Caller::new(1);
+    c.insert(0);
+    c.sync(&mut r);
+    assert!(r.heap_bytes() > 0 && r.heap_bytes() < 1024);
     r.clear();
     assert_eq!(r.heap_bytes(), 0);
   }
