@@ -60,9 +60,19 @@ pub struct VictimBatch {
 }
 
 /// A totally ordered expiry time.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy)]
 struct Expiry(f64);
+impl PartialEq for Expiry {
+  fn eq(&self, other: &Self) -> bool {
+    self.cmp(other).is_eq()
+  }
+}
 impl Eq for Expiry {}
+impl PartialOrd for Expiry {
+  fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+    Some(self.cmp(other))
+  }
+}
 impl Ord for Expiry {
   fn cmp(&self, other: &Self) -> std::cmp::Ordering {
     self.0.total_cmp(&other.0)
@@ -152,7 +162,7 @@ impl Recency {
     track_expiry: bool,
     expiry_of: impl Fn(u32) -> f64,
   ) -> Result<(), RecencyError> {
-    if log.len() % 2 != 0 {
+    if !log.len().is_multiple_of(2) {
       return Err(RecencyError::OddLog);
     }
     for pair in log.chunks_exact(2) {
