@@ -61,7 +61,55 @@ export interface NativeStats {
   v8AdjustedTotal: number
   /** Heap LRUs alive on this thread. */
   heapLruInstances: number
+  /** Off-heap LRUs alive on this thread. */
+  offheapLruInstances: number
 }
 
 /** Version of the native addon. */
 export declare function nativeVersion(): string
+
+/** Removes every entry. */
+export declare function offClear(id: number): void
+
+/**
+ * Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
+ * that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
+ * cache has `onEvict`). Returns `[id, owner]`.
+ */
+export declare function offCreate(max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean): unknown[]
+
+/**
+ * Live entries, least recently used first, as a flat array
+ * `[key, value, ttl, expires, ...]` (for `dump`).
+ */
+export declare function offDump(id: number, now: number): unknown[]
+
+/** Bytes charged per entry on top of key and value. */
+export declare function offEntryOverhead(): number
+
+/** Keys of live entries, most recently used first. */
+export declare function offKeys(id: number, now: number): unknown[]
+
+/** Native bytes held by off-heap LRU `id`; 0 once it was freed. */
+export declare function offNativeBytes(id: number): number
+
+/** Removes and returns the least recently used `[key, value]`, or `undefined`. */
+export declare function offPop(id: number, now: number): unknown[] | null
+
+/** Removes expired entries; returns how many. */
+export declare function offPurgeStale(id: number, now: number): number
+
+/** Changes `max`, evicting down to it. */
+export declare function offResize(id: number, max: number, now: number): void
+
+/**
+ * Writes `[hits, misses, sets, evictions, expirations, size, calculatedSize,
+ * nativeBytes]` into `out`.
+ */
+export declare function offStats(id: number, out: Float64Array): void
+
+/**
+ * Takes what left the cache since the last call, as a flat array
+ * `[value, key, reason, value, key, reason, ...]` in the order it left.
+ */
+export declare function offTakeRemoved(id: number): unknown[]

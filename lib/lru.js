@@ -14,17 +14,10 @@
 // evictions cost no crossing either.
 
 const native = require('./native')
+const { Inflight, pickFetcher } = require('./fetch')
 const { LiveSet } = require('./tracker')
-const {
-  invalidArgType,
-  invalidArgValue,
-  leaklessError,
-  outOfRange,
-  validateBoolean,
-  validateInteger,
-  validateNumber,
-  validateOptionalFunction,
-} = require('./errors')
+const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger, validateNumber } = require('./errors')
+const { parseOptions, parseEntryTTL } = require('./lru-options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
 const OP_INSERT = 0
@@ -96,59 +89,22 @@ class LRU {
    * @param {number | object} options `max`, or an options object.
    */
   constructor(options) {
-    if (typeof options === 'number') options = { max: options }
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw invalidArgType('options', 'a number (max) or an object', options)
+    const o = parseOptions(options)
+    if (o.storage === 'offheap') {
+      // The off-heap variant is its own class; its prototype inherits from
+      // LRU's so that `instanceof LRU` holds.
+      return new (require('./offheap').OffHeapLRU)(o)
     }
-    const {
-      max,
-      maxSize,
-      ttl = 0,
-      updateAgeOnGet = false,
-      allowStale = false,
-      onEvict,
-      sizeCalculation,
-      fetchMethod,
-      storage = 'heap',
-      perf,
-    } = options
-    if (storage !== 'heap') {
-      if (storage === 'offheap') {
-        // The off-heap variant has its own class; it inherits from LRU so that
-        // `instanceof LRU` holds.
-        return new (require('./offheap').OffHeapLRU)(options)
-      }
-      throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
-    }
-    if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
-    if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
-    if (max === undefined && maxSize === undefined) {
-      throw leaklessError(
-        RangeError,
-        'ERR_LEAKLESS_UNBOUNDED',
-        'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
-      )
-    }
-    validateNumber(ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
-    validateBoolean(updateAgeOnGet, 'options.updateAgeOnGet')
-    validateBoolean(allowStale, 'options.allowStale')
-    validateOptionalFunction(onEvict, 'options.onEvict')
-    validateOptionalFunction(sizeCalculation, 'options.sizeCalculation')
-    validateOptionalFunction(fetchMethod, 'options.fetchMethod')
-    if (perf !== undefined && (perf === null || typeof perf.now !== 'function')) {
-      throw invalidArgType('options.perf', 'an object with a now() method', perf)
-    }
-
-    this.#max = max === undefined ? Infinity : max
-    this.#maxSize = maxSize === undefined ? Infinity : maxSize
-    this.#ttl = ttl === Infinity ? 0 : ttl
-    this.#updateAgeOnGet = updateAgeOnGet
-    this.#allowStale = allowStale
-    this.#onEvict = onEvict
-    this.#sizeCalculation = sizeCalculation
-    this.#fetchMethod = fetchMethod
-    this.#perf = perf === undefined ? globalThis.performance : perf
-    if (maxSize !== undefined || sizeCalculation !== undefined) this.#sizes = new Float64Array(0)
+    this.#max = o.max
+    this.#maxSize = o.maxSize
+    this.#ttl = o.ttl
+    this.#updateAgeOnGet = o.updateAgeOnGet
+    this.#allowStale = o.allowStale
+    this.#onEvict = o.onEvict
+    this.#sizeCalculation = o.sizeCalculation
+    this.#fetchMethod = o.fetchMethod
+    this.#perf = o.perf
+    if (o.maxSize !== Infinity || o.sizeCalculation !== undefined) this.#sizes = new Float64Array(0)
     if (this.#ttl > 0) this.#initTTL()
     if (typeof options[kTickStart] === 'number') {
       this.#tick = options[kTickStart]
@@ -218,7 +174,7 @@ class LRU {
   }
 
   set(key, value, options) {
-    if (options === undefined && this.#plain && this.#inflight === null) {
+    if (options === undefined && this.#plain && (this.#inflight === null || this.#inflight.size === 0)) {
       // Fast path of a cache with only `max`: what #store does, minus the
       // sizes, expiry times and onEvict it does not have.
       this.#sets++
@@ -248,10 +204,7 @@ class LRU {
       if (options === null || typeof options !== 'object') {
         throw invalidArgType('options', 'of type object', options)
       }
-      if (options.ttl !== undefined) {
-        validateNumber(options.ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
-        ttl = options.ttl === Infinity ? 0 : options.ttl
-      }
+      if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
       if (options.size !== undefined) size = this.#checkSize(options.size, 'options.size')
     }
     if (this.#sizes !== null && size === 0) size = this.#calculateSize(value, key)
@@ -275,10 +228,7 @@ class LRU {
     if (queue !== null) {
       for (const [key, slot] of this.#map) queue.push(this.#vals[slot], key, 'clear')
     }
-    if (this.#inflight !== null) {
-      for (const record of this.#inflight.values()) record.controller.abort()
-      this.#inflight = null
-    }
+    if (this.#inflight !== null) this.#inflight.abortAll()
     this.#map.clear()
     this.#cell.entries = 0
     this.#keys = []
@@ -399,35 +349,16 @@ class LRU {
    * Value of `key`; on a miss, loads it with `fetcher` (or the `fetchMethod`
    * option) once, however many callers ask at the same time.
    */
-  fetch(key, fetcher = this.#fetchMethod) {
-    if (typeof fetcher !== 'function') {
-      return Promise.reject(
-        fetcher === undefined
-          ? invalidArgType('fetcher', 'a function when the cache has no fetchMethod', fetcher)
-          : invalidArgType('fetcher', 'of type function', fetcher),
-      )
-    }
+  fetch(key, fetcher) {
+    const chosen = pickFetcher(fetcher, this.#fetchMethod, invalidArgType)
+    if (typeof chosen !== 'function') return chosen
     const slot = this.#map.get(key)
     if (slot !== undefined && !this.#isExpired(slot)) return Promise.resolve(this.get(key))
-    if (this.#inflight === null) this.#inflight = new Map()
-    const pending = this.#inflight.get(key)
-    if (pending !== undefined) return pending.promise
+    if (this.#inflight === null) this.#inflight = new Inflight()
+    const pending = this.#inflight.pending(key)
+    if (pending !== undefined) return pending
     this.#misses++
-    const controller = new AbortController()
-    const record = { controller, promise: undefined }
-    record.promise = (async () => {
-      let value
-      try {
-        value = await fetcher(key, { signal: controller.signal })
-      } finally {
-        // Settled: later callers load afresh (a rejection is not cached).
-        if (this.#inflight !== null && this.#inflight.get(key) === record) this.#inflight.delete(key)
-      }
-      if (!controller.signal.aborted && value !== undefined) this.set(key, value)
-      return value
-    })()
-    this.#inflight.set(key, record)
-    return record.promise
+    return this.#inflight.load(key, chosen, (value) => this.set(key, value))
   }
 
   /** Entries as `[key, { value, ttl?, start?, size? }]`, least recently used first. */
@@ -464,8 +395,7 @@ class LRU {
       let ttl = 0
       let expiresAt
       if (entry.ttl !== undefined && entry.ttl !== 0) {
-        validateNumber(entry.ttl, `entries[${i}].ttl`, 0, Number.MAX_VALUE, true)
-        ttl = entry.ttl === Infinity ? 0 : entry.ttl
+        ttl = parseEntryTTL(entry.ttl, `entries[${i}].ttl`)
         if (ttl > 0 && entry.start !== undefined) {
           validateNumber(entry.start, `entries[${i}].start`, 0)
           expiresAt = entry.start - epochOffset + ttl
@@ -751,12 +681,7 @@ class LRU {
   }
 
   #abortFetch(key) {
-    if (this.#inflight === null) return
-    const record = this.#inflight.get(key)
-    if (record !== undefined) {
-      this.#inflight.delete(key)
-      record.controller.abort()
-    }
+    if (this.#inflight !== null) this.#inflight.abort(key)
   }
 
   /**

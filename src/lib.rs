@@ -6,6 +6,8 @@
 mod accounting;
 mod handles;
 mod lru;
+mod offheap;
+mod raw;
 
 use napi_derive::napi;
 
@@ -24,6 +26,8 @@ pub struct NativeStats {
   pub v8_adjusted_total: f64,
   /// Heap LRUs alive on this thread.
   pub heap_lru_instances: u32,
+  /// Off-heap LRUs alive on this thread.
+  pub offheap_lru_instances: u32,
 }
 
 /// Flushes pending reports and returns this thread's native accounting.
@@ -33,5 +37,13 @@ pub fn native_stats() -> NativeStats {
     external_bytes: accounting::reported() as f64,
     v8_adjusted_total: accounting::v8_total() as f64,
     heap_lru_instances: lru::live_instances() as u32,
+    offheap_lru_instances: offheap::live_instances() as u32,
   }
+}
+
+/// Adds the entry points written against plain N-API (see `raw.rs`).
+#[napi(module_exports)]
+pub fn init(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
+  offheap::register(env.raw(), napi::bindgen_prelude::JsValue::raw(&exports));
+  Ok(())
 }

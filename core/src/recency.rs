@@ -171,34 +171,63 @@ impl Recency {
         return Err(RecencyError::SlotOutOfRange(slot));
       }
       match pair[0] & OP_KIND {
-        OP_INSERT => {
-          let stamp = pair[1];
-          Self::grow(&mut self.known, slot as usize + 1, 0);
-          if self.known[slot as usize] == 0 {
-            self.live += 1;
-          }
-          self.known[slot as usize] = stamp;
-          self.queue.push_back((slot, stamp));
+        OP_INSERT => self.insert(
+          slot,
+          pair[1],
           if track_expiry {
-            self.set_expiry(slot, expiry_of(slot));
-          }
-        }
+            expiry_of(slot)
+          } else {
+            f64::INFINITY
+          },
+        ),
         OP_EXPIRY => {
-          if track_expiry && self.is_live(slot) {
-            self.set_expiry(slot, expiry_of(slot));
+          if track_expiry {
+            self.expiry_changed(slot, expiry_of(slot));
           }
         }
-        _ => {
-          if self.is_live(slot) {
-            self.known[slot as usize] = 0;
-            self.live -= 1;
-          }
-          self.set_expiry(slot, f64::INFINITY);
-        }
+        _ => self.remove(slot),
       }
     }
     self.compact_if_sparse();
     Ok(())
+  }
+
+  /// An entry was inserted in `slot` with `stamp` (and expires at `expiry`).
+  pub fn insert(&mut self, slot: u32, stamp: u32, expiry: f64) {
+    Self::grow(&mut self.known, slot as usize + 1, 0);
+    if self.known[slot as usize] == 0 {
+      self.live += 1;
+    }
+    self.known[slot as usize] = stamp;
+    self.queue.push_back((slot, stamp));
+    self.set_expiry(slot, expiry);
+  }
+
+  /// The entry in `slot` now expires at `expiry` (`INFINITY`: never).
+  pub fn expiry_changed(&mut self, slot: u32, expiry: f64) {
+    if self.is_live(slot) {
+      self.set_expiry(slot, expiry);
+    }
+  }
+
+  /// The entry in `slot` is gone.
+  pub fn remove(&mut self, slot: u32) {
+    if self.is_live(slot) {
+      self.known[slot as usize] = 0;
+      self.live -= 1;
+    }
+    self.set_expiry(slot, f64::INFINITY);
+    self.compact_if_sparse();
+  }
+
+  /// Slots of entries expired at `now`, earliest expiry first.
+  pub fn expired(&self, now: f64) -> Vec<u32> {
+    self
+      .by_expiry
+      .iter()
+      .take_while(|&&(Expiry(at), _)| at <= now)
+      .map(|&(_, slot)| slot)
+      .collect()
   }
 
   fn is_live(&self, slot: u32) -> bool {

@@ -1,0 +1,856 @@
+//! The off-heap LRU: keys and values held as bytes in native memory, exact
+//! LRU order, per-entry expiry, and a byte-exact size bound.
+//!
+//! Keys are numbers or strings; values are strings or byte arrays. Strings
+//! are kept as UTF-8 when that is exact, else as UTF-16 code units (a JS
+//! string with a lone surrogate has no UTF-8 form), so that two keys are
+//! equal here exactly when they are equal in JS.
+//!
+//! Layout, chosen for the fewest cache misses per lookup: a slab of small
+//! entries indexed by slot number; a `HashTable<u32>` that finds a slot by
+//! key without storing the key twice; each entry's key and value bytes in
+//! one allocation, so comparing the key brings the value's first bytes in.
+//! Recency is a stamp per slot, ordered by [`Recency`] (the same engine as
+//! the heap LRU): a read writes one `u32` and touches no other entry.
+
+use std::hash::{BuildHasher, Hasher};
+
+use hashbrown::HashTable;
+
+use crate::recency::{Recency, STAMP_LIMIT};
+
+/// Bookkeeping bytes charged to each entry on top of its key and value:
+/// the slab slot, its stamp, its share of the hash table and of the recency
+/// records, and the allocator's header of the block holding the bytes.
+pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Option<Entry>>() + 4 + 5 + 12 + 16;
+
+/// How a key's bytes are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+  /// A JS number: 8 bytes, the bits of its value (`-0` as `0`, one NaN).
+  Num,
+  /// A string whose UTF-8 form is exact.
+  Utf8,
+  /// A string with a lone surrogate, as UTF-16 code units.
+  Utf16,
+}
+
+/// How a value's bytes are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+  /// A string whose UTF-8 form is exact.
+  Utf8,
+  /// A string with a lone surrogate, as UTF-16 code units.
+  Utf16,
+  /// Bytes of a Buffer or Uint8Array.
+  Bytes,
+}
+
+/// A key borrowed from the caller or from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRef<'a> {
+  Num(u64),
+  Utf8(&'a [u8]),
+  Utf16(&'a [u16]),
+}
+
+/// A value borrowed from the caller or from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+  Utf8(&'a [u8]),
+  Utf16(&'a [u16]),
+  Bytes(&'a [u8]),
+}
+
+/// The key of a JS number, with `-0` and `0` one key and every NaN one key
+/// (SameValueZero).
+pub fn number_key(n: f64) -> u64 {
+  if n == 0.0 {
+    0f64.to_bits()
+  } else if n.is_nan() {
+    f64::NAN.to_bits()
+  } else {
+    n.to_bits()
+  }
+}
+
+fn as_bytes_u16(units: &[u16]) -> &[u8] {
+  // SAFETY: any u16 slice is a valid byte slice of twice the length.
+  unsafe { std::slice::from_raw_parts(units.as_ptr() as *const u8, units.len() * 2) }
+}
+
+impl<'a> KeyRef<'a> {
+  fn parts(self) -> (KeyKind, &'a [u8], u64) {
+    match self {
+      KeyRef::Num(n) => (KeyKind::Num, &[], n),
+      KeyRef::Utf8(b) => (KeyKind::Utf8, b, 0),
+      KeyRef::Utf16(u) => (KeyKind::Utf16, as_bytes_u16(u), 0),
+    }
+  }
+
+  /// Bytes the key occupies when stored.
+  pub fn byte_len(self) -> usize {
+    match self {
+      KeyRef::Num(_) => 8,
+      KeyRef::Utf8(b) => b.len(),
+      KeyRef::Utf16(u) => u.len() * 2,
+    }
+  }
+
+  fn hash_with(self, state: &foldhash::fast::RandomState) -> u64 {
+    let mut h = state.build_hasher();
+    match self {
+      KeyRef::Num(n) => {
+        h.write_u8(0);
+        h.write_u64(n);
+      }
+      KeyRef::Utf8(b) => {
+        h.write_u8(1);
+        h.write(b);
+      }
+      KeyRef::Utf16(u) => {
+        h.write_u8(2);
+        h.write(as_bytes_u16(u));
+      }
+    }
+    h.finish()
+  }
+}
+
+impl<'a> ValueRef<'a> {
+  fn parts(self) -> (ValueKind, &'a [u8]) {
+    match self {
+      ValueRef::Utf8(b) => (ValueKind::Utf8, b),
+      ValueRef::Utf16(u) => (ValueKind::Utf16, as_bytes_u16(u)),
+      ValueRef::Bytes(b) => (ValueKind::Bytes, b),
+    }
+  }
+
+  /// Bytes the value occupies when stored.
+  pub fn byte_len(self) -> usize {
+    self.parts().1.len()
+  }
+}
+
+/// Why an entry left the store; the names are those of `onEvict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+  Evict,
+  Expire,
+  Delete,
+  Set,
+  Clear,
+}
+
+impl Reason {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      Reason::Evict => "evict",
+      Reason::Expire => "expire",
+      Reason::Delete => "delete",
+      Reason::Set => "set",
+      Reason::Clear => "clear",
+    }
+  }
+}
+
+fn pad8(n: usize) -> usize {
+  n.div_ceil(8) * 8
+}
+
+/// One stored entry: key and value bytes in one 8-aligned block.
+#[derive(Debug, Clone)]
+pub struct Entry {
+  data: Box<[u64]>,
+  key_len: u32,
+  value_len: u32,
+  key_kind: KeyKind,
+  value_kind: ValueKind,
+  /// Absolute expiry time in the caller's clock (`INFINITY`: never).
+  pub expires: f64,
+  /// The TTL it was set with (0: none), for `updateAgeOnGet` and `dump`.
+  pub ttl: f64,
+}
+
+impl Entry {
+  fn new(key: KeyRef<'_>, value: ValueRef<'_>) -> Entry {
+    let (key_kind, key_bytes, num) = key.parts();
+    let (value_kind, value_bytes) = value.parts();
+    let key_len = if key_kind == KeyKind::Num {
+      8
+    } else {
+      key_bytes.len()
+    };
+    let value_at = pad8(key_len);
+    let mut data = vec![0u64; (value_at + value_bytes.len()).div_ceil(8)].into_boxed_slice();
+    {
+      // SAFETY: viewing u64 storage as bytes, within its length.
+      let bytes =
+        unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr() as *mut u8, data.len() * 8) };
+      if key_kind == KeyKind::Num {
+        bytes[..8].copy_from_slice(&num.to_ne_bytes());
+      } else {
+        bytes[..key_len].copy_from_slice(key_bytes);
+      }
+      bytes[value_at..value_at + value_bytes.len()].copy_from_slice(value_bytes);
+    }
+    Entry {
+      data,
+      key_len: key_len as u32,
+      value_len: value_bytes.len() as u32,
+      key_kind,
+      value_kind,
+      expires: f64::INFINITY,
+      ttl: 0.0,
+    }
+  }
+
+  fn bytes(&self) -> &[u8] {
+    // SAFETY: viewing u64 storage as bytes, within its length.
+    unsafe { std::slice::from_raw_parts(self.data.as_ptr() as *const u8, self.data.len() * 8) }
+  }
+
+  /// The stored key.
+  pub fn key(&self) -> KeyRef<'_> {
+    let b = &self.bytes()[..self.key_len as usize];
+    match self.key_kind {
+      KeyKind::Num => KeyRef::Num(u64::from_ne_bytes(b.try_into().expect("8 bytes"))),
+      KeyKind::Utf8 => KeyRef::Utf8(b),
+      // SAFETY: the block is 8-aligned and the key starts at offset 0.
+      KeyKind::Utf16 => {
+        KeyRef::Utf16(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const u16, b.len() / 2) })
+      }
+    }
+  }
+
+  /// The stored value.
+  pub fn value(&self) -> ValueRef<'_> {
+    let at = pad8(self.key_len as usize);
+    let b = &self.bytes()[at..at + self.value_len as usize];
+    match self.value_kind {
+      ValueKind::Utf8 => ValueRef::Utf8(b),
+      ValueKind::Bytes => ValueRef::Bytes(b),
+      // SAFETY: the block is 8-aligned and the value starts at a multiple of 8.
+      ValueKind::Utf16 => ValueRef::Utf16(unsafe {
+        std::slice::from_raw_parts(b.as_ptr() as *const u16, b.len() / 2)
+      }),
+    }
+  }
+
+  /// Bytes charged to `calculated_size` for this entry.
+  pub fn size(&self) -> usize {
+    self.key_len as usize + self.value_len as usize + ENTRY_OVERHEAD
+  }
+
+  fn key_is(&self, key: KeyRef<'_>) -> bool {
+    self.key() == key
+  }
+}
+
+/// Options fixed at construction.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+  /// Most entries (`usize::MAX`: no bound by count).
+  pub max: usize,
+  /// Most bytes of key + value + [`ENTRY_OVERHEAD`] (`usize::MAX`: none).
+  pub max_size: usize,
+  pub update_age_on_get: bool,
+  pub allow_stale: bool,
+}
+
+/// Counters behind `cache.stats()`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+  pub hits: u64,
+  pub misses: u64,
+  pub sets: u64,
+  pub evictions: u64,
+  pub expirations: u64,
+}
+
+/// What a `get` found.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+  Hit(ValueRef<'a>),
+  /// Expired, returned once because of `allowStale`, and now removed.
+  Stale(Entry),
+  Miss,
+}
+
+/// What a `set` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+  Yes,
+  /// Larger than `max_size`: not stored (and any older value removed).
+  TooLarge,
+}
+
+/// The off-heap store.
+pub struct OffHeap {
+  slots: Vec<Option<Entry>>,
+  free: Vec<u32>,
+  index: HashTable<u32>,
+  hasher: foldhash::fast::RandomState,
+  stamps: Vec<u32>,
+  tick: u32,
+  recency: Recency,
+  len: usize,
+  limits: Limits,
+  calculated: usize,
+  counters: Counters,
+  /// When `Some`, entries that leave are kept here for `onEvict`.
+  removed: Option<Vec<(Entry, Reason)>>,
+}
+
+impl OffHeap {
+  pub fn new(limits: Limits, collect_removed: bool) -> Self {
+    OffHeap {
+      slots: Vec::new(),
+      free: Vec::new(),
+      index: HashTable::new(),
+      hasher: foldhash::fast::RandomState::default(),
+      stamps: Vec::new(),
+      tick: 0,
+      recency: Recency::new(),
+      len: 0,
+      limits,
+      calculated: 0,
+      counters: Counters::default(),
+      removed: collect_removed.then(Vec::new),
+    }
+  }
+
+  pub fn len(&self) -> usize {
+    self.len
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.len == 0
+  }
+
+  pub fn limits(&self) -> Limits {
+    self.limits
+  }
+
+  /// Sum of the entries' charged sizes.
+  pub fn calculated_size(&self) -> usize {
+    self.calculated
+  }
+
+  pub fn counters(&self) -> Counters {
+    self.counters
+  }
+
+  /// Native bytes held: the entries' charged sizes plus the spare capacity
+  /// of the slab, stamps, free list, hash table and recency records.
+  pub fn heap_bytes(&self) -> usize {
+    if self.slots.capacity() == 0 {
+      return 0;
+    }
+    let spare_slots = self.slots.capacity() - self.len;
+    self.calculated
+      + spare_slots * (std::mem::size_of::<Option<Entry>>() + 4)
+      + self.free.capacity() * 4
+      + (self.index.capacity() - self.len) * 5
+      + self.recency.heap_bytes().saturating_sub(self.len * 12)
+  }
+
+  fn entry(&self, slot: u32) -> &Entry {
+    self.slots[slot as usize]
+      .as_ref()
+      .expect("indexed slot holds an entry")
+  }
+
+  fn entry_mut(&mut self, slot: u32) -> &mut Entry {
+    self.slots[slot as usize]
+      .as_mut()
+      .expect("indexed slot holds an entry")
+  }
+
+  fn find(&self, key: KeyRef<'_>) -> Option<u32> {
+    let hash = key.hash_with(&self.hasher);
+    let slots = &self.slots;
+    self
+      .index
+      .find(hash, |&s| {
+        slots[s as usize].as_ref().is_some_and(|e| e.key_is(key))
+      })
+      .copied()
+  }
+
+  fn next_stamp(&mut self) -> u32 {
+    if self.tick >= STAMP_LIMIT - 1 {
+      self.tick = self.recency.renumber(&mut self.stamps);
+    }
+    self.tick += 1;
+    self.tick
+  }
+
+  fn touch(&mut self, slot: u32) {
+    let stamp = self.next_stamp();
+    self.stamps[slot as usize] = stamp;
+  }
+
+  fn set_expiry(&mut self, slot: u32, expires: f64) {
+    if self.entry(slot).expires != expires {
+      self.entry_mut(slot).expires = expires;
+      self.recency.expiry_changed(slot, expires);
+    }
+  }
+
+  /// Removes the entry in `slot` and returns it.
+  fn remove_slot(&mut self, slot: u32, reason: Reason) -> Entry {
+    let hash = self.entry(slot).key().hash_with(&self.hasher);
+    if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
+      found.remove();
+    }
+    let entry = self.slots[slot as usize]
+      .take()
+      .expect("slot holds an entry");
+    self.stamps[slot as usize] = 0;
+    self.recency.remove(slot);
+    self.free.push(slot);
+    self.len -= 1;
+    self.calculated -= entry.size();
+    match reason {
+      Reason::Evict => self.counters.evictions += 1,
+      Reason::Expire => self.counters.expirations += 1,
+      _ => {}
+    }
+    entry
+  }
+
+  /// Removes `slot`, keeping the entry for `onEvict` when collecting.
+  fn drop_slot(&mut self, slot: u32, reason: Reason) {
+    let entry = self.remove_slot(slot, reason);
+    if let Some(removed) = self.removed.as_mut() {
+      removed.push((entry, reason));
+    }
+  }
+
+  /// Takes the entries removed since the last call (when collecting).
+  pub fn take_removed(&mut self) -> Vec<(Entry, Reason)> {
+    self
+      .removed
+      .as_mut()
+      .map(std::mem::take)
+      .unwrap_or_default()
+  }
+
+  /// Whether removed entries are waiting in [`OffHeap::take_removed`].
+  pub fn has_removed(&self) -> bool {
+    self.removed.as_ref().is_some_and(|r| !r.is_empty())
+  }
+
+  fn is_expired(&self, slot: u32, now: f64) -> bool {
+    self.entry(slot).expires <= now
+  }
+
+  /// The value of `key`, which becomes the most recently used.
+  pub fn get(&mut self, key: KeyRef<'_>, now: f64) -> Lookup<'_> {
+    let Some(slot) = self.find(key) else {
+      self.counters.misses += 1;
+      return Lookup::Miss;
+    };
+    if self.is_expired(slot, now) {
+      self.counters.misses += 1;
+      let entry = self.remove_slot(slot, Reason::Expire);
+      if let Some(removed) = self.removed.as_mut() {
+        removed.push((entry.clone(), Reason::Expire));
+      }
+      return if self.limits.allow_stale {
+        Lookup::Stale(entry)
+      } else {
+        Lookup::Miss
+      };
+    }
+    self.counters.hits += 1;
+    self.touch(slot);
+    if self.limits.update_age_on_get {
+      let ttl = self.entry(slot).ttl;
+      if ttl > 0.0 {
+        self.set_expiry(slot, now + ttl);
+      }
+    }
+    Lookup::Hit(self.entry(slot).value())
+  }
+
+  /// The value of `key` without changing recency; an expired entry only
+  /// when `allow_stale`.
+  pub fn peek(&self, key: KeyRef<'_>, now: f64, allow_stale: bool) -> Option<ValueRef<'_>> {
+    let slot = self.find(key)?;
+    if self.is_expired(slot, now) && !allow_stale {
+      return None;
+    }
+    Some(self.entry(slot).value())
+  }
+
+  /// Whether `key` has a live entry.
+  pub fn has(&self, key: KeyRef<'_>, now: f64) -> bool {
+    self
+      .find(key)
+      .is_some_and(|slot| !self.is_expired(slot, now))
+  }
+
+  /// Milliseconds `key` has left: `INFINITY` without TTL, 0 if absent.
+  pub fn remaining_ttl(&self, key: KeyRef<'_>, now: f64) -> f64 {
+    match self.find(key) {
+      None => 0.0,
+      Some(slot) => {
+        let expires = self.entry(slot).expires;
+        if expires == f64::INFINITY {
+          f64::INFINITY
+        } else {
+          (expires - now).max(0.0)
+        }
+      }
+    }
+  }
+
+  /// Stores `value` under `key` as the most recently used entry. `ttl` in
+  /// ms (0: none); `expires_at` overrides it (used by `load`).
+  pub fn set(
+    &mut self,
+    key: KeyRef<'_>,
+    value: ValueRef<'_>,
+    ttl: f64,
+    now: f64,
+    expires_at: Option<f64>,
+  ) -> Stored {
+    let existing = self.find(key);
+    let entry = Entry::new(key, value);
+    let size = entry.size();
+    if size > self.limits.max_size {
+      if let Some(slot) = existing {
+        self.drop_slot(slot, Reason::Set);
+      }
+      if let Some(removed) = self.removed.as_mut() {
+        removed.push((entry, Reason::Set));
+      }
+      return Stored::TooLarge;
+    }
+    self.counters.sets += 1;
+    let expires = expires_at.unwrap_or(if ttl > 0.0 { now + ttl } else { f64::INFINITY });
+    let slot = match existing {
+      Some(slot) => {
+        let mut entry = entry;
+        entry.ttl = ttl;
+        entry.expires = self.entry(slot).expires;
+        let old = std::mem::replace(self.entry_mut(slot), entry);
+        self.calculated = self.calculated - old.size() + size;
+        let replaced = old.value() != self.entry(slot).value();
+        if let Some(removed) = self.removed.as_mut() {
+          if replaced {
+            removed.push((old, Reason::Set));
+          }
+        }
+        self.touch(slot);
+        self.set_expiry(slot, expires);
+        slot
+      }
+      None => {
+        if self.len >= self.limits.max {
+          self.evict_one(now, u32::MAX);
+        }
+        let mut entry = entry;
+        entry.ttl = ttl;
+        entry.expires = expires;
+        let slot = match self.free.pop() {
+          Some(slot) => {
+            self.slots[slot as usize] = Some(entry);
+            slot
+          }
+          None => {
+            self.slots.push(Some(entry));
+            self.stamps.push(0);
+            (self.slots.len() - 1) as u32
+          }
+        };
+        let hash = key.hash_with(&self.hasher);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.insert_unique(hash, slot, |&s| {
+          slots[s as usize]
+            .as_ref()
+            .expect("indexed slot")
+            .key()
+            .hash_with(hasher)
+        });
+        self.len += 1;
+        self.calculated += size;
+        let stamp = self.next_stamp();
+        self.stamps[slot as usize] = stamp;
+        self.recency.insert(slot, stamp, expires);
+        slot
+      }
+    };
+    while self.calculated > self.limits.max_size {
+      // The entry just stored fits alone, so others go first.
+      if !self.evict_one(now, slot) {
+        break;
+      }
+    }
+    Stored::Yes
+  }
+
+  /// Evicts one entry other than `keep`: an expired one if any, else the
+  /// least recently used. Returns false when there is none.
+  fn evict_one(&mut self, now: f64, keep: u32) -> bool {
+    let mut victim = [0u32];
+    let mut stamp = [0u32];
+    let batch = self
+      .recency
+      .victims(&mut victim, &mut stamp, &self.stamps, now);
+    if batch.count == 0 || victim[0] == keep {
+      return false;
+    }
+    let reason = if batch.expired > 0 {
+      Reason::Expire
+    } else {
+      Reason::Evict
+    };
+    self.drop_slot(victim[0], reason);
+    true
+  }
+
+  /// Removes `key`. Returns whether a live entry was removed (an expired
+  /// one is removed too, with reason `expire`).
+  pub fn delete(&mut self, key: KeyRef<'_>, now: f64) -> bool {
+    let Some(slot) = self.find(key) else {
+      return false;
+    };
+    let expired = self.is_expired(slot, now);
+    self.drop_slot(
+      slot,
+      if expired {
+        Reason::Expire
+      } else {
+        Reason::Delete
+      },
+    );
+    !expired
+  }
+
+  /// Removes everything and gives the memory back.
+  pub fn clear(&mut self) {
+    if let Some(removed) = self.removed.as_mut() {
+      let order = self.recency.order(&self.stamps);
+      for slot in order {
+        if let Some(e) = self.slots[slot as usize].take() {
+          removed.push((e, Reason::Clear));
+        }
+      }
+    }
+    self.slots = Vec::new();
+    self.free = Vec::new();
+    self.index = HashTable::new();
+    self.stamps = Vec::new();
+    self.tick = 0;
+    self.recency.clear();
+    self.len = 0;
+    self.calculated = 0;
+  }
+
+  /// Removes and returns the least recently used live entry (expired ones
+  /// met on the way are removed as expired).
+  pub fn pop(&mut self, now: f64) -> Option<Entry> {
+    while let Some(slot) = self.recency.oldest(&self.stamps) {
+      if self.is_expired(slot, now) {
+        self.drop_slot(slot, Reason::Expire);
+        continue;
+      }
+      let entry = self.remove_slot(slot, Reason::Evict);
+      if let Some(removed) = self.removed.as_mut() {
+        removed.push((entry.clone(), Reason::Evict));
+      }
+      return Some(entry);
+    }
+    None
+  }
+
+  /// Changes `max`, evicting down to it.
+  pub fn resize(&mut self, max: usize, now: f64) {
+    self.limits.max = max;
+    while self.len > max {
+      if !self.evict_one(now, u32::MAX) {
+        break;
+      }
+    }
+  }
+
+  /// Removes every expired entry; returns how many.
+  pub fn purge_stale(&mut self, now: f64) -> usize {
+    let expired = self.recency.expired(now);
+    for &slot in &expired {
+      self.drop_slot(slot, Reason::Expire);
+    }
+    expired.len()
+  }
+
+  /// Live entries from most to least recently used.
+  pub fn entries_mru(&self, now: f64) -> Vec<&Entry> {
+    self
+      .recency
+      .order(&self.stamps)
+      .into_iter()
+      .map(|slot| self.entry(slot))
+      .filter(|e| e.expires > now)
+      .collect()
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn s(text: &str) -> KeyRef<'_> {
+    KeyRef::Utf8(text.as_bytes())
+  }
+
+  fn v(text: &str) -> ValueRef<'_> {
+    ValueRef::Utf8(text.as_bytes())
+  }
+
+  fn store(max: usize) -> OffHeap {
+    OffHeap::new(
+      Limits {
+        max,
+        max_size: usize::MAX,
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    )
+  }
+
+  fn keys(st: &OffHeap) -> Vec<String> {
+    st.entries_mru(0.0)
+      .into_iter()
+      .map(|e| match e.key() {
+        KeyRef::Utf8(b) => String::from_utf8(b.to_vec()).unwrap(),
+        KeyRef::Num(n) => f64::from_bits(n).to_string(),
+        KeyRef::Utf16(u) => String::from_utf16_lossy(u),
+      })
+      .collect()
+  }
+
+  #[test]
+  fn lru_order_and_eviction() {
+    let mut st = store(3);
+    for k in ["a", "b", "c"] {
+      st.set(s(k), v(k), 0.0, 0.0, None);
+    }
+    assert!(matches!(st.get(s("a"), 0.0), Lookup::Hit(_)));
+    st.set(s("d"), v("d"), 0.0, 0.0, None);
+    assert_eq!(keys(&st), ["d", "a", "c"]);
+    let removed = st.take_removed();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].0.key(), s("b"));
+    assert_eq!(removed[0].1, Reason::Evict);
+    assert_eq!(st.counters().evictions, 1);
+  }
+
+  #[test]
+  fn keys_and_values_round_trip() {
+    let mut st = store(10);
+    let lone = [0xd800u16, 0x41];
+    st.set(KeyRef::Utf16(&lone), ValueRef::Utf16(&lone), 0.0, 0.0, None);
+    st.set(
+      KeyRef::Num(number_key(1.5)),
+      ValueRef::Bytes(&[1, 2, 3]),
+      0.0,
+      0.0,
+      None,
+    );
+    st.set(s("odd"), v("x"), 0.0, 0.0, None);
+    assert_eq!(
+      st.peek(KeyRef::Utf16(&lone), 0.0, false),
+      Some(ValueRef::Utf16(&lone))
+    );
+    assert_eq!(
+      st.peek(KeyRef::Num(number_key(1.5)), 0.0, false),
+      Some(ValueRef::Bytes(&[1, 2, 3]))
+    );
+    assert_eq!(st.peek(s("odd"), 0.0, false), Some(v("x")));
+    assert!(!st.has(KeyRef::Utf16(&[0xd801, 0x41]), 0.0));
+  }
+
+  #[test]
+  fn numbers_follow_same_value_zero() {
+    let mut st = store(10);
+    st.set(KeyRef::Num(number_key(-0.0)), v("zero"), 0.0, 0.0, None);
+    st.set(KeyRef::Num(number_key(f64::NAN)), v("nan"), 0.0, 0.0, None);
+    assert!(st.has(KeyRef::Num(number_key(0.0)), 0.0));
+    assert!(st.has(KeyRef::Num(number_key(-f64::NAN)), 0.0));
+    assert!(!st.has(s("0"), 0.0));
+  }
+
+  #[test]
+  fn max_size_counts_bytes() {
+    let mut st = OffHeap::new(
+      Limits {
+        max: usize::MAX,
+        max_size: 3 * (ENTRY_OVERHEAD + 11),
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    );
+    for k in ["k1", "k2", "k3", "k4"] {
+      st.set(s(k), v("123456789"), 0.0, 0.0, None);
+    }
+    assert_eq!(st.len(), 3);
+    assert_eq!(st.calculated_size(), 3 * (ENTRY_OVERHEAD + 11));
+    let big = "x".repeat(4 * ENTRY_OVERHEAD);
+    assert_eq!(st.set(s("big"), v(&big), 0.0, 0.0, None), Stored::TooLarge);
+    assert!(!st.has(s("big"), 0.0));
+  }
+
+  #[test]
+  fn expired_entries_go_first_and_are_never_returned() {
+    let mut st = store(2);
+    st.set(s("old"), v("1"), 0.0, 0.0, None);
+    st.set(s("brief"), v("2"), 10.0, 0.0, None);
+    assert!(matches!(st.get(s("brief"), 5.0), Lookup::Hit(_)));
+    st.set(s("new"), v("3"), 0.0, 20.0, None);
+    assert_eq!(keys(&st), ["new", "old"]);
+    assert_eq!(st.take_removed()[0].1, Reason::Expire);
+    st.set(s("t"), v("4"), 5.0, 20.0, None);
+    assert!(matches!(st.get(s("t"), 30.0), Lookup::Miss));
+    assert_eq!(st.purge_stale(30.0), 0);
+  }
+
+  #[test]
+  fn clear_reports_every_entry_and_frees() {
+    let mut st = store(10);
+    for i in 0..5 {
+      st.set(
+        KeyRef::Num(number_key(i as f64)),
+        ValueRef::Bytes(&[0; 100]),
+        0.0,
+        0.0,
+        None,
+      );
+    }
+    assert!(st.heap_bytes() >= 5 * 100);
+    st.take_removed();
+    st.clear();
+    assert_eq!(st.take_removed().len(), 5);
+    assert_eq!(st.heap_bytes(), 0);
+    assert!(st.is_empty());
+  }
+
+  #[test]
+  fn stamps_renumber_without_losing_order() {
+    let mut st = store(3);
+    st.tick = STAMP_LIMIT - 4;
+    for k in ["a", "b", "c"] {
+      st.set(s(k), v(k), 0.0, 0.0, None);
+    }
+    for _ in 0..5 {
+      st.get(s("a"), 0.0);
+    }
+    st.set(s("d"), v("d"), 0.0, 0.0, None);
+    assert_eq!(keys(&st), ["d", "a", "c"]);
+  }
+}

@@ -1,0 +1,403 @@
+//! N-API surface of the off-heap LRU ([`leakless_core::offheap`]).
+//!
+//! Entry points called once per cache operation (`get`, `set`, `has`,
+//! `peek`, `delete`, `size`) are plain `napi_callback`s (see `raw.rs`); the
+//! rest use napi-rs. Every change of the bytes held is reported to V8
+//! through [`Held`].
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, Stored};
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+use crate::accounting::Held;
+use crate::handles::{self, Kind, Table};
+use crate::raw::{self, Scratch};
+
+/// One off-heap LRU.
+pub struct OffHeapLru {
+  store: OffHeap,
+  held: Held,
+}
+
+impl OffHeapLru {
+  fn account(&mut self) {
+    self.held.set(self.store.heap_bytes());
+  }
+}
+
+thread_local! {
+  static TABLE: RefCell<Table<OffHeapLru>> = RefCell::new(Table::default());
+  static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+  static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Kind for OffHeapLru {
+  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
+    &TABLE
+  }
+}
+
+/// Number of off-heap LRUs alive on this thread.
+pub fn live_instances() -> usize {
+  TABLE.with(|t| t.borrow().live())
+}
+
+const KEY_TYPE: &std::ffi::CStr = c"The \"key\" argument must be of type string or number";
+const VALUE_TYPE: &std::ffi::CStr =
+  c"The \"value\" argument must be a string, Buffer or Uint8Array";
+const INVALID_ARG_TYPE: &std::ffi::CStr = c"ERR_INVALID_ARG_TYPE";
+
+/// Runs `f` with the store `id` and the key read from `key`, or throws.
+unsafe fn with_key(
+  env: sys::napi_env,
+  id: sys::napi_value,
+  key: sys::napi_value,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> sys::napi_value,
+) -> sys::napi_value {
+  let id = unsafe { raw::get_u32(env, id) };
+  SCRATCH.with(|scratch| {
+    let mut scratch = scratch.borrow_mut();
+    let Some(key) = (unsafe { scratch.key(env, key) }) else {
+      return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) };
+    };
+    let outcome = TABLE.with(|t| {
+      let mut table = t.borrow_mut();
+      match table.get_mut(id) {
+        Ok(lru) => Ok(f(lru, key)),
+        Err(e) => Err(e),
+      }
+    });
+    match outcome {
+      Ok(v) => v,
+      Err(e) => unsafe { raw::throw_error(env, &e.reason) },
+    }
+  })
+}
+
+/// `offGet(id, key, now)`: the value, or `undefined`.
+unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      let out = match lru.store.get(key, now) {
+        Lookup::Hit(v) => raw::value_to_js(env, v),
+        Lookup::Stale(e) => raw::value_to_js(env, e.value()),
+        Lookup::Miss => raw::undefined(env),
+      };
+      lru.account();
+      out
+    })
+  }
+}
+
+/// `offPeek(id, key, now, allowStale)`: the value without touching recency.
+unsafe extern "C" fn off_peek(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let [id, key, now, stale] = unsafe { raw::args::<4>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  let mut allow_stale = false;
+  unsafe { sys::napi_get_value_bool(env, stale, &mut allow_stale) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      match lru.store.peek(key, now, allow_stale) {
+        Some(v) => raw::value_to_js(env, v),
+        None => raw::undefined(env),
+      }
+    })
+  }
+}
+
+/// `offHas(id, key, now)`.
+unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      raw::boolean(env, lru.store.has(key, now))
+    })
+  }
+}
+
+/// `offDelete(id, key, now)`: whether a live entry was removed.
+unsafe extern "C" fn off_delete(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      let removed = lru.store.delete(key, now);
+      lru.account();
+      raw::boolean(env, removed)
+    })
+  }
+}
+
+/// `offRemainingTtl(id, key, now)`.
+unsafe extern "C" fn off_remaining_ttl(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      raw::number(env, lru.store.remaining_ttl(key, now))
+    })
+  }
+}
+
+/// Set outcome bits returned by `offSet`.
+const REMOVED_PENDING: f64 = 1.0;
+const TOO_LARGE: f64 = 2.0;
+
+/// `offSet(id, key, value, ttl, now, expiresAt?)`: a bit set of
+/// `REMOVED_PENDING` (entries wait in `offTakeRemoved`) and `TOO_LARGE`.
+unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  let [id, key, value, ttl, now, expires_at] = unsafe { raw::args::<6>(env, info) };
+  let ttl = unsafe { raw::get_f64(env, ttl) };
+  let now = unsafe { raw::get_f64(env, now) };
+  let expires_at = match unsafe { raw::type_of(env, expires_at) } {
+    sys::ValueType::napi_number => Some(unsafe { raw::get_f64(env, expires_at) }),
+    _ => None,
+  };
+  VALUE_SCRATCH.with(|scratch| {
+    let mut scratch = scratch.borrow_mut();
+    let Some(value) = (unsafe { scratch.value(env, value) }) else {
+      return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, VALUE_TYPE) };
+    };
+    unsafe {
+      with_key(env, id, key, |lru, key| {
+        let stored = lru.store.set(key, value, ttl, now, expires_at);
+        lru.account();
+        let mut bits = 0.0;
+        if lru.store.has_removed() {
+          bits += REMOVED_PENDING;
+        }
+        if stored == Stored::TooLarge {
+          bits += TOO_LARGE;
+        }
+        raw::number(env, bits)
+      })
+    }
+  })
+}
+
+/// `offSize(id)`: number of entries.
+unsafe extern "C" fn off_size(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let [id] = unsafe { raw::args::<1>(env, info) };
+  let id = unsafe { raw::get_u32(env, id) };
+  let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.store.len()));
+  unsafe { raw::number(env, size as f64) }
+}
+
+/// Registers the plain N-API entry points.
+pub fn register(env: sys::napi_env, exports: sys::napi_value) {
+  unsafe {
+    raw::define(env, exports, c"offGet", off_get);
+    raw::define(env, exports, c"offPeek", off_peek);
+    raw::define(env, exports, c"offHas", off_has);
+    raw::define(env, exports, c"offDelete", off_delete);
+    raw::define(env, exports, c"offSet", off_set);
+    raw::define(env, exports, c"offSize", off_size);
+    raw::define(env, exports, c"offRemainingTtl", off_remaining_ttl);
+  }
+}
+
+fn limit(n: f64) -> usize {
+  if n.is_finite() && n >= 0.0 {
+    n as usize
+  } else {
+    usize::MAX
+  }
+}
+
+/// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
+/// that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
+/// cache has `onEvict`). Returns `[id, owner]`.
+#[napi]
+pub fn off_create(
+  env: &Env,
+  max: f64,
+  max_size: f64,
+  update_age_on_get: bool,
+  allow_stale: bool,
+  collect: bool,
+) -> Result<Array<'_>> {
+  let limits = Limits {
+    max: limit(max),
+    max_size: limit(max_size),
+    update_age_on_get,
+    allow_stale,
+  };
+  let (id, owner) = handles::adopt(
+    env,
+    OffHeapLru {
+      store: OffHeap::new(limits, collect),
+      held: Held::default(),
+    },
+  )?;
+  let mut pair = env.create_array(2)?;
+  pair.set(0, id)?;
+  pair.set(1, owner)?;
+  Ok(pair)
+}
+
+fn js_key<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
+  unsafe { Unknown::from_raw_unchecked(env.raw(), raw::key_to_js(env.raw(), entry.key())) }
+}
+
+fn js_value<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
+  unsafe { Unknown::from_raw_unchecked(env.raw(), raw::value_to_js(env.raw(), entry.value())) }
+}
+
+/// Takes what left the cache since the last call, as a flat array
+/// `[value, key, reason, value, key, reason, ...]` in the order it left.
+#[napi]
+pub fn off_take_removed(env: &Env, id: u32) -> Result<Array<'_>> {
+  let removed = handles::with::<OffHeapLru, _>(id, |lru| Ok(lru.store.take_removed()))?;
+  let mut out = env.create_array(removed.len() as u32 * 3)?;
+  for (i, (entry, reason)) in removed.iter().enumerate() {
+    let i = i as u32 * 3;
+    out.set(i, js_value(env, entry))?;
+    out.set(i + 1, js_key(env, entry))?;
+    out.set(i + 2, reason.as_str())?;
+  }
+  Ok(out)
+}
+
+/// Removes every entry.
+#[napi]
+pub fn off_clear(id: u32) -> Result<()> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    lru.store.clear();
+    lru.account();
+    Ok(())
+  })
+}
+
+/// Removes and returns the least recently used `[key, value]`, or `undefined`.
+#[napi]
+pub fn off_pop(env: &Env, id: u32, now: f64) -> Result<Option<Array<'_>>> {
+  let popped = handles::with::<OffHeapLru, _>(id, |lru| {
+    let popped = lru.store.pop(now);
+    lru.account();
+    Ok(popped)
+  })?;
+  match popped {
+    None => Ok(None),
+    Some(entry) => {
+      let mut pair = env.create_array(2)?;
+      pair.set(0, js_key(env, &entry))?;
+      pair.set(1, js_value(env, &entry))?;
+      Ok(Some(pair))
+    }
+  }
+}
+
+/// Changes `max`, evicting down to it.
+#[napi]
+pub fn off_resize(id: u32, max: f64, now: f64) -> Result<()> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    lru.store.resize(limit(max), now);
+    lru.account();
+    Ok(())
+  })
+}
+
+/// Removes expired entries; returns how many.
+#[napi]
+pub fn off_purge_stale(id: u32, now: f64) -> Result<u32> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    let n = lru.store.purge_stale(now);
+    lru.account();
+    Ok(n as u32)
+  })
+}
+
+/// Keys of live entries, most recently used first.
+#[napi]
+pub fn off_keys(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
+  // Copy the keys out first: creating JS values while the table is borrowed
+  // could run finalizers that need it.
+  let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
+    Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
+  })?;
+  let mut out = env.create_array(entries.len() as u32)?;
+  for (i, entry) in entries.iter().enumerate() {
+    out.set(i as u32, js_key(env, entry))?;
+  }
+  Ok(out)
+}
+
+/// Live entries, least recently used first, as a flat array
+/// `[key, value, ttl, expires, ...]` (for `dump`).
+#[napi]
+pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
+  let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
+    Ok(
+      lru
+        .store
+        .entries_mru(now)
+        .into_iter()
+        .rev()
+        .cloned()
+        .collect(),
+    )
+  })?;
+  let mut out = env.create_array(entries.len() as u32 * 4)?;
+  for (i, entry) in entries.iter().enumerate() {
+    let i = i as u32 * 4;
+    out.set(i, js_key(env, entry))?;
+    out.set(i + 1, js_value(env, entry))?;
+    out.set(i + 2, entry.ttl)?;
+    out.set(i + 3, entry.expires)?;
+  }
+  Ok(out)
+}
+
+/// Writes `[hits, misses, sets, evictions, expirations, size, calculatedSize,
+/// nativeBytes]` into `out`.
+#[napi]
+pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
+  // SAFETY: a typed array owned by the caller, alive during this call.
+  let out = unsafe { out.as_mut() };
+  if out.len() < 8 {
+    return Err(Error::new(Status::InvalidArg, "stats array too short"));
+  }
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    let c = lru.store.counters();
+    out[0] = c.hits as f64;
+    out[1] = c.misses as f64;
+    out[2] = c.sets as f64;
+    out[3] = c.evictions as f64;
+    out[4] = c.expirations as f64;
+    out[5] = lru.store.len() as f64;
+    out[6] = lru.store.calculated_size() as f64;
+    out[7] = lru.held.get() as f64;
+    Ok(())
+  })
+}
+
+/// Native bytes held by off-heap LRU `id`; 0 once it was freed.
+#[napi]
+pub fn off_native_bytes(id: u32) -> f64 {
+  TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
+}
+
+/// Bytes charged per entry on top of key and value.
+#[napi]
+pub fn off_entry_overhead() -> u32 {
+  leakless_core::offheap::ENTRY_OVERHEAD as u32
+}
