@@ -345,7 +345,7 @@ function detachFrom(kind, target, event, fn) {
   else target.removeEventListener(event, fn)
 }
 
-/** Removes one registration from its target and from the registry. True if it was still there. */
+/** Removes one registration from its target and from the registry. True if it was still attached. */
 function removeEntry(entry) {
   const bucket = entry.bucket
   if (bucket === null) return false
@@ -378,7 +378,8 @@ function removeEntry(entry) {
     bucket.node.size--
   }
   if (x !== null && x.hook !== null) unhookSignal(bucket.node.root, x)
-  return true
+  // A collected target took its listeners with it: nothing was removed here.
+  return target !== undefined
 }
 
 function makeDisposer(entry) {
@@ -509,6 +510,10 @@ function locationOf(stack) {
   return m ? m[1] : first
 }
 
+function times(n) {
+  return n === 1 ? '1 time' : `${n} times`
+}
+
 function eventName(event) {
   return typeof event === 'symbol' ? String(event) : JSON.stringify(event)
 }
@@ -525,7 +530,7 @@ function nearLimit(config, target, ev, n) {
       'ERR_LEAKLESS_TOO_MANY_LISTENERS',
       `Refused to add listener ${n} for ${eventName(ev.event)} on ${describe(target)}: ` +
         `refuseAt is ${config.refuseAt} (maxListeners ${config.maxListeners})` +
-        (top === null ? '' : `. Most frequent registration (${topCount} times) at ${locationOf(top)}\n${top}`),
+        (top === null ? '' : `. Most frequent registration (${times(topCount)}) at ${locationOf(top)}\n${top}`),
     )
   }
   const stack = captureStack()
@@ -548,7 +553,7 @@ function warnLeak(config, target, ev, n) {
   const message =
     `Possible listener leak: ${n} listeners for ${eventName(ev.event)} on ${what} ` +
     `(maxListeners is ${config.maxListeners}, refuseAt is ${config.refuseAt}). ` +
-    `Most frequent registration (${topCount} times) at ${locationOf(top)}\n${top}`
+    `Most frequent registration (${times(topCount)}) at ${locationOf(top)}\n${top}`
   // One rate-limit key per kind of target, event and threshold: a thousand
   // sockets leaking alike make one warning, while further growth still shows.
   emitWarning(message, WARNING_CODE, { key: `${WARNING_CODE} ${what} ${eventName(ev.event)} ${n}` })
