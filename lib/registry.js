@@ -87,6 +87,16 @@ class TargetRecord {
     this.wraps = wraps
     this.events = []
     this.map = null
+    // What to undo if the target is collected while listeners with a signal
+    // are registered on it: held by the FinalizationRegistry, so it holds
+    // neither the target nor any listener.
+    this.tomb = new Tomb()
+  }
+}
+
+class Tomb {
+  constructor() {
+    this.hooks = null // SignalHub[]
   }
 }
 
@@ -107,6 +117,7 @@ class Bucket {
     this.slot = slot
     this.head = null
     this.tail = null
+    this.hubs = null // Map<AbortSignal, SignalHub>
   }
 }
 
@@ -126,8 +137,7 @@ class Entry {
 class Extra {
   constructor(stack) {
     this.stack = stack
-    this.signal = null
-    this.hook = null
+    this.hub = null
   }
 }
 
@@ -149,7 +159,6 @@ class RegistryNode {
     // Root only.
     this.records = parent === null ? new WeakMap() : null
     this.finalizer = null
-    this.signalFinalizer = null
     this.sweepPending = false
   }
 }
@@ -247,8 +256,13 @@ function recordOf(root, target) {
   if (record === undefined) {
     record = new TargetRecord(new WeakRef(target), kindOf(target), wrapsOf(target))
     root.records.set(target, record)
-    if (root.finalizer === null) root.finalizer = new FinalizationRegistry(() => scheduleSweep(root))
-    root.finalizer.register(target, undefined)
+    if (root.finalizer === null) {
+      root.finalizer = new FinalizationRegistry((tomb) => {
+        if (tomb.hooks !== null) for (const hub of tomb.hooks) hub.signal.removeEventListener('abort', hub.hook)
+        scheduleSweep(root)
+      })
+    }
+    root.finalizer.register(target, record.tomb)
   }
   return record
 }
@@ -377,7 +391,7 @@ function removeEntry(entry) {
     if (ev.count === 0 && bucket.record.map !== null) bucket.record.map.delete(ev.event)
     bucket.node.size--
   }
-  if (x !== null && x.hook !== null) unhookSignal(bucket.node.root, x)
+  if (x !== null && x.hub !== null) leaveHub(bucket, x.hub)
   // A collected target took its listeners with it: nothing was removed here.
   return target !== undefined
 }
@@ -417,33 +431,60 @@ function plainWrapper(listener) {
 // ------------------------------------------------------------------- signals
 
 /**
- * The abort hook holds the entry weakly: a long-lived signal must not keep a
- * target alive through a listener that closes over it. If the target is
- * collected first, the finalizer takes the hook off the signal.
+ * Registrations on one target (in one node) with one signal share one abort
+ * hook. The hook reaches its hub only through the target's WeakRef and the
+ * node's WeakMap: a long-lived signal must not keep a target alive through
+ * listeners that close over it (and a WeakRef per hook would pin every hook
+ * until the end of the current job). If the target is collected first, the
+ * finalizer takes the hook off the signal (the record's tomb lists it). The
+ * last registration to go takes the hook off at once.
  */
-function hookSignal(root, entry, x, signal, target) {
-  const ref = new WeakRef(entry)
-  const hook = () => {
-    const e = ref.deref()
-    if (e !== undefined) removeEntry(e)
+class SignalHub {
+  constructor(node, record, signal) {
+    this.count = 0 // registrations sharing the hook
+    this.signal = signal
+    this.hook = () => abortHub(node, record.ref, signal)
+    this.index = -1 // in the record's tomb
   }
-  x.signal = signal
-  x.hook = hook
-  signal.addEventListener('abort', hook, ONCE)
-  if (root.signalFinalizer === null) {
-    root.signalFinalizer = new FinalizationRegistry((held) => {
-      const s = held.signal.deref()
-      if (s !== undefined) s.removeEventListener('abort', held.hook)
-    })
-  }
-  root.signalFinalizer.register(target, { signal: new WeakRef(signal), hook }, hook)
 }
 
-function unhookSignal(root, x) {
-  x.signal.removeEventListener('abort', x.hook)
-  root.signalFinalizer.unregister(x.hook)
-  x.signal = null
-  x.hook = null
+/** On abort: removes the registrations of one bucket that share this signal. */
+function abortHub(node, ref, signal) {
+  const target = ref.deref()
+  const bucket = target === undefined ? undefined : node.buckets.get(target)
+  const hub = bucket === undefined || bucket.hubs === null ? undefined : bucket.hubs.get(signal)
+  if (hub === undefined) return
+  const doomed = []
+  for (let e = bucket.head; e !== null; e = e.next) if (e.x !== null && e.x.hub === hub) doomed.push(e)
+  removeEntries(doomed)
+}
+
+function joinHub(bucket, signal) {
+  if (bucket.hubs === null) bucket.hubs = new Map()
+  let hub = bucket.hubs.get(signal)
+  if (hub === undefined) {
+    hub = new SignalHub(bucket.node, bucket.record, signal)
+    signal.addEventListener('abort', hub.hook, ONCE)
+    bucket.hubs.set(signal, hub)
+    const tomb = bucket.record.tomb
+    if (tomb.hooks === null) tomb.hooks = []
+    hub.index = tomb.hooks.length
+    tomb.hooks.push(hub)
+  }
+  hub.count++
+  return hub
+}
+
+function leaveHub(bucket, hub) {
+  if (--hub.count > 0) return
+  hub.signal.removeEventListener('abort', hub.hook)
+  bucket.hubs.delete(hub.signal)
+  const hooks = bucket.record.tomb.hooks
+  const last = hooks.pop()
+  if (last !== hub) {
+    hooks[hub.index] = last
+    last.index = hub.index
+  }
 }
 
 function validateSignal(signal) {
@@ -618,9 +659,8 @@ function add(node, target, event, listener, once, signal) {
     const x = (entry.x = new Extra(stack))
     if (signal !== null) {
       try {
-        hookSignal(node.root, entry, x, signal, target)
+        x.hub = joinHub(bucket, signal)
       } catch (err) {
-        x.hook = null
         removeEntry(entry)
         throw err
       }
