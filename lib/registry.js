@@ -313,7 +313,7 @@ function scheduleSweep(root) {
   })
 }
 
-/** Calls `fn(node)` for `node` and every descendant that holds listeners. */
+/** Calls `fn(node)` for `node` and every attached descendant (those holding, or lately holding, listeners). */
 function forEachNode(node, fn) {
   fn(node)
   if (node.children !== null) for (const child of [...node.children]) forEachNode(child, fn)
