@@ -170,7 +170,10 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
  * sockets...) or with `addListener`/`removeListener`.
  */
 export type EventEmitterLike =
-  | { on(event: string | symbol, listener: (...args: any[]) => void): unknown; off(event: string | symbol, listener: (...args: any[]) => void): unknown }
+  | {
+      on(event: string | symbol, listener: (...args: any[]) => void): unknown
+      off(event: string | symbol, listener: (...args: any[]) => void): unknown
+    }
   | {
       addListener(event: string | symbol, listener: (...args: any[]) => void): unknown
       removeListener(event: string | symbol, listener: (...args: any[]) => void): unknown
@@ -280,12 +283,28 @@ export declare class ListenerRegistry {
    * `ERR_LEAKLESS_DISPOSED` once disposed, and `RangeError`
    * `ERR_LEAKLESS_TOO_MANY_LISTENERS` past `refuseAt`.
    */
-  on(target: EventEmitterLike | EventTarget, event: string | symbol, listener: (...args: any[]) => void, options?: ListenerOptions): Disposer
+  on(
+    target: EventEmitterLike | EventTarget,
+    event: string | symbol,
+    listener: (...args: any[]) => void,
+    options?: ListenerOptions,
+  ): Disposer
   /** `on` with `once: true`. */
-  once(target: EventEmitterLike | EventTarget, event: string | symbol, listener: (...args: any[]) => void, options?: { signal?: AbortSignal }): Disposer
-  /** Removes the most recent registration of `listener` for `event` on `target` (here or in a scope). `true` if one was removed. */
+  once(
+    target: EventEmitterLike | EventTarget,
+    event: string | symbol,
+    listener: (...args: any[]) => void,
+    options?: { signal?: AbortSignal },
+  ): Disposer
+  /**
+   * Removes the most recent registration of `listener` for `event` on
+   * `target` (here or in a scope). `true` if one was removed.
+   */
   off(target: EventEmitterLike | EventTarget, event: string | symbol, listener: (...args: any[]) => void): boolean
-  /** Removes the listeners this registry and its scopes hold (on `target`, for `event`); returns how many. The registry stays usable. */
+  /**
+   * Removes the listeners this registry and its scopes hold (on `target`,
+   * for `event`); returns how many. The registry stays usable.
+   */
   removeAll(target?: EventEmitterLike | EventTarget, event?: string | symbol): number
   /** Listeners this registry and its scopes hold (on `target`, for `event`). */
   count(target?: EventEmitterLike | EventTarget, event?: string | symbol): number
@@ -299,7 +318,10 @@ export declare class ListenerRegistry {
    * scope.dispose()
    */
   scope(): ListenerRegistry
-  /** Removes every listener this registry and its scopes added, and refuses new ones. Returns how many were removed (0 the second time). */
+  /**
+   * Removes every listener this registry and its scopes added, and refuses
+   * new ones. Returns how many were removed (0 the second time).
+   */
   dispose(): number
   /** `dispose()`, for `using reg = new ListenerRegistry()`. */
   [Symbol.dispose](): void

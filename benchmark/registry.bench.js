@@ -201,7 +201,11 @@ function memory() {
     ],
     [
       'reg.on, one emitter, disposers dropped',
-      () => ({ e: new EventEmitter().setMaxListeners(0), fns: listeners(LIVE), r: new ListenerRegistry({ maxListeners: Infinity }) }),
+      () => ({
+        e: new EventEmitter().setMaxListeners(0),
+        fns: listeners(LIVE),
+        r: new ListenerRegistry({ maxListeners: Infinity }),
+      }),
       ({ e, fns, r }) => {
         for (const fn of fns) r.on(e, 'data', fn)
         return r
@@ -209,7 +213,11 @@ function memory() {
     ],
     [
       'reg.on, one emitter, disposers kept',
-      () => ({ e: new EventEmitter().setMaxListeners(0), fns: listeners(LIVE), r: new ListenerRegistry({ maxListeners: Infinity }) }),
+      () => ({
+        e: new EventEmitter().setMaxListeners(0),
+        fns: listeners(LIVE),
+        r: new ListenerRegistry({ maxListeners: Infinity }),
+      }),
       ({ e, fns, r }) => fns.map((fn) => r.on(e, 'data', fn)),
     ],
     [
@@ -222,7 +230,11 @@ function memory() {
     ],
     [
       `reg.on, ${TARGETS.toLocaleString('en-US')} emitters x 5, disposers dropped`,
-      () => ({ es: Array.from({ length: TARGETS }, () => new EventEmitter()), fns: listeners(LIVE), r: new ListenerRegistry() }),
+      () => ({
+        es: Array.from({ length: TARGETS }, () => new EventEmitter()),
+        fns: listeners(LIVE),
+        r: new ListenerRegistry(),
+      }),
       ({ es, fns, r }) => {
         for (let i = 0; i < LIVE; i++) r.on(es[i % TARGETS], 'data', fns[i])
         return r
@@ -240,7 +252,12 @@ console.log(`Time: one on+off pair per op, median (and best) of ${ROUNDS} rounds
 const timeRows = timeAll()
 printTable(
   ['case', 'ns/op', 'best', 'ratio'],
-  timeRows.map((r) => [r.case, r.nsPerOp.toFixed(1), r.bestNsPerOp.toFixed(1), r.ratio === null ? '' : `${r.ratio.toFixed(2)}x ${r.vs}`]),
+  timeRows.map((r) => [
+    r.case,
+    r.nsPerOp.toFixed(1),
+    r.bestNsPerOp.toFixed(1),
+    r.ratio === null ? '' : `${r.ratio.toFixed(2)}x ${r.vs}`,
+  ]),
 )
 const main = timeRows.find((r) => r.case === 'EventEmitter: reg.on + dispose')
 console.log(`\nreg.on + dispose is ${main.ratio.toFixed(2)}x the raw pair (target: at most 3x)\n`)
