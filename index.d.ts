@@ -162,6 +162,192 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
   load(entries: Iterable<[K, LRUDumpEntry<V>]>): void
 }
 
+// ----------------------------------------------------------- ListenerRegistry
+
+/**
+ * Anything {@link ListenerRegistry.on} can attach to without an EventTarget:
+ * an object with `on`/`off` (Node's `EventEmitter`, `MessagePort`, streams,
+ * sockets...) or with `addListener`/`removeListener`.
+ */
+export type EventEmitterLike =
+  | {
+      on(event: string | symbol, listener: (...args: any[]) => void): unknown
+      off(event: string | symbol, listener: (...args: any[]) => void): unknown
+    }
+  | {
+      addListener(event: string | symbol, listener: (...args: any[]) => void): unknown
+      removeListener(event: string | symbol, listener: (...args: any[]) => void): unknown
+    }
+
+/**
+ * Removes one registration. Returns `true` the first time, when the listener
+ * was still attached; `false` after that, after a `once` listener fired, after
+ * its signal aborted, or when its target was garbage collected.
+ * `[Symbol.dispose]` does the same, so `using off = reg.on(...)` works.
+ *
+ * A disposer references its listener: keeping the disposer keeps the listener
+ * (and what the listener closes over), not the target itself.
+ */
+export type Disposer = (() => boolean) & { [Symbol.dispose](): void }
+
+/** Per-registration options of {@link ListenerRegistry.on}. */
+export interface ListenerOptions {
+  /** Removed (and forgotten by the registry) after it first runs. */
+  once?: boolean
+  /**
+   * Aborting removes the listener. Removing the listener first takes the
+   * registry's abort hook off the signal, so a long-lived signal does not
+   * accumulate hooks. An already aborted signal adds nothing.
+   */
+  signal?: AbortSignal
+}
+
+/** Options of {@link ListenerRegistry}. A registry's scopes share them. */
+export interface ListenerRegistryOptions {
+  /**
+   * Listeners on one target+event (counted over the registry and all its
+   * scopes) past which a `LeaklessWarning` and `onLeak` fire. Another warning
+   * follows each time the count grows by another half of it. A positive
+   * integer, or `Infinity` to disable leak detection. Default 10.
+   */
+  maxListeners?: number
+  /**
+   * Count past which `on` throws `RangeError` `ERR_LEAKLESS_TOO_MANY_LISTENERS`
+   * instead of adding. At least `maxListeners`. Default `maxListeners ** 2`
+   * (and at least `maxListeners + 1`).
+   */
+  refuseAt?: number
+  /**
+   * Called with each leak report, alongside the warning. If it throws, the
+   * registration that crossed the threshold is not made and `on` rethrows:
+   * a test can fail on the first leak.
+   */
+  onLeak?: (report: ListenerLeakReport) => void
+}
+
+/** What {@link ListenerRegistryOptions.onLeak} receives. */
+export interface ListenerLeakReport {
+  /** The target with too many listeners. */
+  target: object
+  event: string | symbol
+  /** Listeners on this target+event, counting the one being added. */
+  count: number
+  maxListeners: number
+  /**
+   * The most frequent registration stack (`    at ...` lines, without
+   * leakless's own frames or Node's internals); its first line is the
+   * user's file:line:column. Stacks are recorded only past half of `maxListeners`.
+   */
+  topStack: string
+  /** How many recorded registrations share `topStack`. */
+  topStackCount: number
+  /** The text of the warning. */
+  message: string
+}
+
+/** One line of {@link ListenerRegistry.report}. */
+export interface ListenerReportEntry {
+  target: object
+  event: string | symbol
+  /** Listeners this registry (and its scopes) hold on this target+event. */
+  count: number
+  /** Most frequent registration stack, or `null` when the count never came near `maxListeners`. */
+  topStack: string | null
+}
+
+/**
+ * Listeners that cannot outlive their scope. Each registration returns a
+ * disposer; `dispose()` removes everything a registry and its scopes added.
+ * Targets are held weakly: a registry never keeps an emitter alive. Too many
+ * listeners on one target+event raise a `LeaklessWarning` naming the line
+ * that keeps adding them.
+ *
+ * @example
+ * const reg = new ListenerRegistry({ maxListeners: 10 })
+ * const off = reg.on(socket, 'data', onData)
+ * reg.once(worker, 'exit', onExit, { signal })
+ * off()          // or: using off = reg.on(...)
+ * reg.dispose()  // removes the rest; returns how many
+ */
+export declare class ListenerRegistry {
+  /** Throws `RangeError` `ERR_OUT_OF_RANGE` for a bad `maxListeners` or `refuseAt`. */
+  constructor(options?: ListenerRegistryOptions)
+  /**
+   * Attaches `listener` through the target's own API (`on`/`off`,
+   * `addListener`/`removeListener`, or `addEventListener`/`removeEventListener`,
+   * in that order of preference) and returns its disposer. On an EventTarget,
+   * each registration attaches its own function, so registering one listener
+   * twice attaches it twice, as on an EventEmitter.
+   *
+   * Throws `TypeError` `ERR_INVALID_ARG_TYPE` for a bad argument,
+   * `ERR_LEAKLESS_DISPOSED` once disposed, and `RangeError`
+   * `ERR_LEAKLESS_TOO_MANY_LISTENERS` past `refuseAt`.
+   */
+  on(
+    target: EventEmitterLike | EventTarget,
+    event: string | symbol,
+    listener: (...args: any[]) => void,
+    options?: ListenerOptions,
+  ): Disposer
+  /** `on` with `once: true`. */
+  once(
+    target: EventEmitterLike | EventTarget,
+    event: string | symbol,
+    listener: (...args: any[]) => void,
+    options?: { signal?: AbortSignal },
+  ): Disposer
+  /**
+   * Removes the most recent registration of `listener` for `event` on
+   * `target` (here or in a scope). `true` if one was removed.
+   */
+  off(target: EventEmitterLike | EventTarget, event: string | symbol, listener: (...args: any[]) => void): boolean
+  /**
+   * Removes the listeners this registry and its scopes hold (on `target`,
+   * for `event`); returns how many. The registry stays usable.
+   */
+  removeAll(target?: EventEmitterLike | EventTarget, event?: string | symbol): number
+  /** Listeners this registry and its scopes hold (on `target`, for `event`). */
+  count(target?: EventEmitterLike | EventTarget, event?: string | symbol): number
+  /**
+   * A child registry with the same options: disposed when this one is.
+   * Leak detection counts a target+event over the whole tree.
+   *
+   * @example
+   * const scope = reg.scope()
+   * scope.on(bus, 'job', onJob)
+   * scope.dispose()
+   */
+  scope(): ListenerRegistry
+  /**
+   * Removes every listener this registry and its scopes added, and refuses
+   * new ones. Returns how many were removed (0 the second time).
+   */
+  dispose(): number
+  /** `dispose()`, for `using reg = new ListenerRegistry()`. */
+  [Symbol.dispose](): void
+  /** Whether this registry or an ancestor was disposed. */
+  readonly disposed: boolean
+  /** Listeners per target and event, most numerous first. */
+  report(): { total: number; entries: ListenerReportEntry[] }
+  /** `'ListenerRegistry'`. */
+  readonly [Symbol.toStringTag]: string
+  /**
+   * Express middleware giving each request `req.listeners`, a scope of one
+   * registry disposed once when the response finishes or closes, whichever
+   * comes first. (`req.listeners` shadows `EventEmitter#listeners()` on the
+   * request object.) The middleware's `registry` is that registry.
+   *
+   * @example
+   * app.use(ListenerRegistry.express())
+   * app.get('/events', (req, res) => {
+   *   req.listeners.on(bus, 'tick', (t) => res.write(`data: ${t}\n\n`))
+   * })
+   */
+  static express(options?: ListenerRegistryOptions): ((req: any, res: any, next: (err?: unknown) => void) => void) & {
+    registry: ListenerRegistry
+  }
+}
+
 // ----------------------------------------------------------------- accounting
 
 /** What leakless holds on the current thread, from {@link stats}. */
@@ -170,6 +356,8 @@ export interface LeaklessStats {
   externalBytes: number
   /** Live LRUs: how many, their entries, their native bytes. */
   lru: { instances: number; entries: number; bytes: number }
+  /** Live ListenerRegistries (roots and scopes, not disposed) and the listeners they hold. */
+  registries: { instances: number; listeners: number }
 }
 
 /** What leakless holds on the current thread. */

@@ -1,7 +1,8 @@
 'use strict'
 
 const { LRU } = require('./lib/lru')
+const { ListenerRegistry } = require('./lib/registry')
 const { stats, memoryUsage } = require('./lib/stats')
 const { version } = require('./package.json')
 
-module.exports = { LRU, stats, memoryUsage, version }
+module.exports = { LRU, ListenerRegistry, stats, memoryUsage, version }

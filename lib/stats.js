@@ -5,6 +5,7 @@
 
 const native = require('./native')
 const { lruTotals } = require('./lru')
+const { registryTotals } = require('./registry')
 
 /**
  * What leakless holds on this thread, and what it has reported to V8.
@@ -17,6 +18,7 @@ function stats() {
   return {
     externalBytes: nativeStats.externalBytes,
     lru,
+    registries: registryTotals(),
   }
 }
 
