@@ -2,6 +2,8 @@
 
 const { LRU } = require('./lib/lru')
 const { stats, memoryUsage } = require('./lib/stats')
+const { monitor } = require('./lib/monitor')
+const { collectMetrics } = require('./lib/metrics')
 const { version } = require('./package.json')
 
-module.exports = { LRU, stats, memoryUsage, version }
+module.exports = { LRU, stats, memoryUsage, monitor, collectMetrics, version }
