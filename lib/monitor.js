@@ -398,7 +398,9 @@ class Monitor {
 
   // ------------------------------------------------------------- trends
 
-  #trend(metric) {
+  // The values of `metric` in the window, with times relative to the first
+  // (small numbers keep the sums of squares exact).
+  #series(metric) {
     const field = FIELDS[metric]
     const postGcOnly = POST_GC_ONLY.has(metric)
     const times = []
@@ -411,10 +413,14 @@ class Monitor {
       if (value === null) continue
       if (first === null) first = sample
       last = sample
-      // Relative times keep the sums small enough to stay exact.
       times.push(sample.time - first.time)
       values.push(value)
     }
+    return { field, times, values, first, last }
+  }
+
+  #trend(metric, series = this.#series(metric)) {
+    const { field, times, values, first, last } = series
     if (times.length < this.#minSamples) return null
     const line = fitLine(times, values)
     if (line === null) return null
@@ -433,10 +439,12 @@ class Monitor {
   #evaluate() {
     let alerted = false
     for (const metric of this.#alertOn) {
-      const trend = this.#trend(metric)
+      const series = this.#series(metric)
+      const trend = this.#trend(metric, series)
       if (trend === null) continue
       if (!(trend.bytesPerMin > this.#minGrowthBytesPerMin) || trend.r2 < this.#minR2) continue
       if (trend.toTime - trend.fromTime < this.#windowMs * MIN_SPAN_FRACTION) continue
+      if (!this.#grewInBothHalves(series)) continue
       const previous = this.#lastAlerts.get(metric)
       // Again only when growth went on for another whole window.
       if (previous !== undefined && (trend.toTime - previous.toTime < this.#windowMs || trend.to <= previous.to)) {
@@ -447,6 +455,19 @@ class Monitor {
       alerted = true
     }
     if (alerted) this.#scheduleSnapshot()
+  }
+
+  // Sustained growth grows in both halves of the window. A one-off step (a
+  // cache filled at once, a burst of compiled code) fits a line with R² up
+  // to 0.75 when it sits mid-window, but each half on its own is flat.
+  #grewInBothHalves({ times, values }) {
+    const middle = times.at(-1) / 2
+    const split = times.findIndex((time) => time > middle)
+    const firstHalf = fitLine(times.slice(0, split), values.slice(0, split))
+    const secondHalf = fitLine(times.slice(split), values.slice(split))
+    if (firstHalf === null || secondHalf === null) return false
+    const floor = this.#minGrowthBytesPerMin / 2 / 60_000
+    return firstHalf.slope > floor && secondHalf.slope > floor
   }
 
   #alert(trend) {
