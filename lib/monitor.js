@@ -64,6 +64,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 // A trend is judged only when its samples span at least this part of the
 // window: a minute of boot-time growth is not a sustained trend.
 const MIN_SPAN_FRACTION = 0.5
+// Each half of the window must grow at least at this share of the window's slope.
+const HALF_SHARE = 0.25
 // A process doing many major GCs a second must not make the monitor itself
 // grow: past this many samples the oldest go, whatever their age.
 const MAX_SAMPLES = 4096
@@ -444,7 +446,7 @@ class Monitor {
       if (trend === null) continue
       if (!(trend.bytesPerMin > this.#minGrowthBytesPerMin) || trend.r2 < this.#minR2) continue
       if (trend.toTime - trend.fromTime < this.#windowMs * MIN_SPAN_FRACTION) continue
-      if (!this.#grewInBothHalves(series)) continue
+      if (!this.#grewInBothHalves(series, trend)) continue
       const previous = this.#lastAlerts.get(metric)
       // Again only when growth went on for another whole window.
       if (previous !== undefined && (trend.toTime - previous.toTime < this.#windowMs || trend.to <= previous.to)) {
@@ -459,15 +461,18 @@ class Monitor {
 
   // Sustained growth grows in both halves of the window. A one-off step (a
   // cache filled at once, a burst of compiled code) fits a line with R² up
-  // to 0.75 when it sits mid-window, but each half on its own is flat.
-  #grewInBothHalves({ times, values }) {
+  // to 0.75 when it sits mid-window, but one half on its own is flat. Each
+  // half must climb at a fair share of the whole window's slope; comparing
+  // with the window's slope rather than with minGrowthBytesPerMin keeps the
+  // test above the noise of post-GC figures.
+  #grewInBothHalves({ times, values }, trend) {
     const middle = times.at(-1) / 2
     const split = times.findIndex((time) => time > middle)
     const firstHalf = fitLine(times.slice(0, split), values.slice(0, split))
     const secondHalf = fitLine(times.slice(split), values.slice(split))
     if (firstHalf === null || secondHalf === null) return false
-    const floor = this.#minGrowthBytesPerMin / 2 / 60_000
-    return firstHalf.slope > floor && secondHalf.slope > floor
+    const floor = (trend.bytesPerMin / 60_000) * HALF_SHARE
+    return firstHalf.slope >= floor && secondHalf.slope >= floor
   }
 
   #alert(trend) {
