@@ -19,7 +19,7 @@ const { Registry } = require('prom-client')
 
 const leakless = require('../index.js')
 const { LRU, monitor, collectMetrics, stats } = leakless
-const { fitLine, latestMonitor } = require('../lib/monitor')
+const { fitLine, latestMonitor, takeLock } = require('../lib/monitor')
 const { resetWarnings } = require('../lib/warnings')
 
 const ROOT = path.join(__dirname, '..')
@@ -502,7 +502,7 @@ test.serial('heap snapshots: written on growth and further growth, valid JSON, n
   t.true(alerts.length >= 3, `alerts: ${alerts.length}`)
   t.true(Math.max(...counts) <= 2)
   const files = fs.readdirSync(dir).sort()
-  t.is(files.length, 2, 'one on detection, one after further growth, none past max')
+  t.is(files.length, 2, 'one on detection, one after further growth, none past max; no lock left')
   for (const name of files) {
     t.regex(name, /^leakless-\d{8}T\d{6}Z-\d+-\d+-\d+\.heapsnapshot$/)
     const snapshot = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'))
@@ -566,6 +566,63 @@ test.serial('a snapshot dir that disappears is reported, and sampling goes on', 
   await gcStep(m, clock) // throws if the GC was not recorded
   t.true(m.running)
   t.false(fs.existsSync(dir))
+})
+
+test('the snapshot lock: held by a live owner, taken over from a dead or earlier one', async (t) => {
+  const dir = tempDir(t)
+  const lock = path.join(dir, '.leakless-snapshot.lock')
+  const write = (owner) => fs.writeFileSync(lock, JSON.stringify({ host: os.hostname(), ...owner }))
+  const startedAt = Math.round(Date.now() - process.uptime() * 1000)
+
+  t.true(takeLock(lock))
+  t.false(takeLock(lock), 'this process holds it (another thread writing)')
+
+  const exited = await runNode(['-e', 'process.stdout.write(String(process.pid))'])
+  write({ pid: Number(exited.stdout), startedAt: 0 })
+  t.true(takeLock(lock), 'its owner is dead')
+
+  write({ pid: process.pid, startedAt: startedAt - 60_000 })
+  t.true(takeLock(lock), 'an earlier process with our pid (a restarted container)')
+
+  write({ pid: process.ppid, startedAt: 0 })
+  t.false(takeLock(lock), 'a live process holds it')
+
+  fs.writeFileSync(lock, JSON.stringify({ host: 'elsewhere', pid: Number(exited.stdout), startedAt: 0 }))
+  t.false(takeLock(lock), 'another host: only age can tell')
+  const old = new Date(Date.now() - 2 * 60 * 60_000)
+  fs.utimesSync(lock, old, old)
+  t.true(takeLock(lock), 'older than an hour')
+
+  fs.writeFileSync(lock, '')
+  t.false(takeLock(lock), 'being written')
+})
+
+test.serial('a snapshot is skipped while another process holds the lock', async (t) => {
+  const dir = tempDir(t)
+  fs.writeFileSync(
+    path.join(dir, '.leakless-snapshot.lock'),
+    JSON.stringify({ host: os.hostname(), pid: process.ppid, startedAt: 0 }),
+  )
+  const clock = fakeClock()
+  const alerts = []
+  const warnings = captureWarnings()
+  const m = monitor({
+    perf: clock,
+    windowMs: 10_000,
+    intervalMs: NO_INTERVAL,
+    snapshots: { dir },
+    onGrowth: (trend) => alerts.push(trend),
+  })
+  t.teardown(() => {
+    m.stop()
+    warnings.stop()
+  })
+  const leak = leaker()
+  for (let i = 0; i < 30 && alerts.length === 0; i++) await gcStep(m, clock, () => leak.grow(5000))
+  await settle()
+  t.is(alerts.length, 1)
+  t.deepEqual(fs.readdirSync(dir), ['.leakless-snapshot.lock'])
+  t.true(warnings.seen.some((w) => w.code === 'LEAKLESS_HEAP_SNAPSHOT' && /another heap snapshot/.test(w.message)))
 })
 
 // ---------------------------------------------------------------- Prometheus

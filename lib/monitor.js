@@ -23,6 +23,7 @@
 // leakless's native bytes grow by design while bounded caches fill up.
 
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { PerformanceObserver, constants } = require('node:perf_hooks')
@@ -80,9 +81,11 @@ const epochClock = { now: () => performance.timeOrigin + performance.now() }
 
 // Running monitors of this thread, oldest first (collectMetrics reads the newest).
 const running = new Set()
-// One heap snapshot at a time on this thread; the lock file covers other
-// threads and processes writing into the same directory.
-let snapshotInProgress = false
+// One heap snapshot at a time on this thread, scheduled or being written,
+// whichever monitor asked: two monitors alerting on the same GC want the same
+// picture. The lock file covers other threads and processes writing into the
+// same directory.
+let snapshotBusy = false
 let snapshotSeq = 0
 
 /**
@@ -203,21 +206,47 @@ function processAlive(pid) {
   }
 }
 
-// Takes the directory's snapshot lock: true when taken. A lock left by a dead
-// process, or older than an hour, is taken over once.
+// When this process started, the same in every thread (to the millisecond or so).
+function processStartedAt() {
+  return Math.round(Date.now() - process.uptime() * 1000)
+}
+
+// Who holds a lock: pid alone is not enough, since a container restarted
+// after dying mid-snapshot (a near-OOM heap often does) gets the same pid.
+function lockOwner() {
+  return JSON.stringify({ pid: process.pid, startedAt: processStartedAt(), host: os.hostname() })
+}
+
+// A lock is stale when it is older than STALE_LOCK_MS, or when its owner is
+// on this host and is gone: a dead pid, or our pid from an earlier process.
+function lockIsStale(lockPath) {
+  if (Date.now() - fs.statSync(lockPath).mtimeMs > STALE_LOCK_MS) return true
+  let owner
+  try {
+    owner = JSON.parse(fs.readFileSync(lockPath, 'utf8'))
+  } catch (err) {
+    if (err.code === 'ENOENT') throw err
+    return false // being written right now
+  }
+  if (owner === null || typeof owner !== 'object' || owner.host !== os.hostname() || !Number.isInteger(owner.pid)) {
+    return false
+  }
+  if (owner.pid === process.pid) return Math.abs(owner.startedAt - processStartedAt()) > 2000
+  return !processAlive(owner.pid)
+}
+
+// Takes the directory's snapshot lock: true when taken. A stale lock is taken over once.
 function takeLock(lockPath) {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lockPath, String(process.pid), { flag: 'wx' })
+      fs.writeFileSync(lockPath, lockOwner(), { flag: 'wx' })
       return true
     } catch (err) {
       if (err.code !== 'EEXIST') throw err
     }
-    let stale = false
+    let stale
     try {
-      const pid = Number.parseInt(fs.readFileSync(lockPath, 'utf8'), 10)
-      const age = Date.now() - fs.statSync(lockPath).mtimeMs
-      stale = age > STALE_LOCK_MS || (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid))
+      stale = lockIsStale(lockPath)
     } catch (err) {
       if (err.code === 'ENOENT') continue // released meanwhile: try again
       throw err
@@ -253,6 +282,7 @@ class Monitor {
   #clock
 
   #samples = []
+  #lastGcTime = -Infinity
   #lastAlerts = new Map() // metric -> the trend of its last alert
   #observer = null
   #timer = null
@@ -328,6 +358,7 @@ class Monitor {
     if (this.#pendingSnapshot !== null) {
       clearImmediate(this.#pendingSnapshot)
       this.#pendingSnapshot = null
+      snapshotBusy = false
     }
   }
 
@@ -361,9 +392,8 @@ class Monitor {
   #onTimer() {
     try {
       if (this.#stopped) return
-      const last = this.#samples.at(-1)
-      // A fallback: a recent sample of either kind makes it unnecessary.
-      if (last !== undefined && this.#clock.now() - last.time < this.#intervalMs) return
+      // A fallback: a major GC within the interval made it unnecessary.
+      if (this.#clock.now() - this.#lastGcTime < this.#intervalMs) return
       this.#record('interval')
     } catch (err) {
       this.#reportError('sampling on the fallback timer', err)
@@ -379,8 +409,13 @@ class Monitor {
       // Reading RSS can fail when the process is out of file descriptors.
     }
     let leakless = null
-    const current = stats()
-    if (typeof current?.externalBytes === 'number') leakless = current.externalBytes
+    try {
+      const current = stats()
+      if (typeof current?.externalBytes === 'number') leakless = current.externalBytes
+    } catch (err) {
+      // The heap figures are still worth keeping.
+      this.#reportError('leakless.stats()', err)
+    }
     const sample = Object.freeze({
       time: this.#clock.now(),
       kind,
@@ -389,6 +424,7 @@ class Monitor {
       rss,
       leakless,
     })
+    if (postGc) this.#lastGcTime = sample.time
     const samples = this.#samples
     samples.push(sample)
     const oldest = sample.time - this.#windowMs
@@ -502,22 +538,28 @@ class Monitor {
   // ------------------------------------------------------------- snapshots
 
   #scheduleSnapshot() {
-    if (this.#snapshots === null || this.#pendingSnapshot !== null) return
+    if (this.#snapshots === null || snapshotBusy) return
+    snapshotBusy = true
     // On a later turn, so the growth warning is printed before the (seconds
     // long, blocking) snapshot starts.
     this.#pendingSnapshot = setImmediate(() => {
       this.#pendingSnapshot = null
-      this.#writeSnapshot()
+      try {
+        this.#writeSnapshot()
+      } catch (err) {
+        this.#reportError('writing a heap snapshot', err)
+      } finally {
+        snapshotBusy = false
+      }
     })
     this.#pendingSnapshot.unref()
   }
 
   #writeSnapshot() {
-    if (this.#stopped || snapshotInProgress) return
+    if (this.#stopped) return
     const { dir, max } = this.#snapshots
     const lockPath = path.join(dir, LOCK_NAME)
     let locked = false
-    snapshotInProgress = true
     try {
       locked = takeLock(lockPath)
       if (!locked) {
@@ -552,7 +594,6 @@ class Monitor {
         { key: `monitor:snapshot-failed:${dir}` },
       )
     } finally {
-      snapshotInProgress = false
       if (locked) {
         try {
           fs.unlinkSync(lockPath)
@@ -578,4 +619,4 @@ function latestMonitor() {
   return latest
 }
 
-module.exports = { monitor, Monitor, latestMonitor, fitLine, METRICS }
+module.exports = { monitor, Monitor, latestMonitor, fitLine, takeLock, METRICS }
