@@ -309,7 +309,7 @@ class Monitor {
     validateNumber(minGrowthBytesPerMin, 'options.minGrowthBytesPerMin', 0)
     validateNumber(minR2, 'options.minR2', 0, 1)
     validateInteger(minSamples, 'options.minSamples', 3)
-    if (perf !== undefined && (perf === null || typeof perf !== 'object' || typeof perf.now !== 'function')) {
+    if (perf !== undefined && (perf === null || typeof perf.now !== 'function')) {
       throw invalidArgType('options.perf', 'an object with a now() method', perf)
     }
     this.#onGrowth = onGrowth
