@@ -368,3 +368,200 @@ export declare function memoryUsage(): NodeJS.MemoryUsage & { leakless: number }
 
 /** The package version. */
 export declare const version: string
+
+// -------------------------------------------------------------------- monitor
+
+/**
+ * A memory figure a {@link Monitor} follows.
+ * - `'heap'`: heap used right after major GCs, without the young generation.
+ * - `'external'`: V8's external memory (Buffers, ArrayBuffers) right after major GCs.
+ * - `'rss'`: resident set size of the process.
+ * - `'leakless'`: native bytes leakless reported to V8 (`stats().externalBytes`).
+ */
+export type MonitorMetric = 'heap' | 'external' | 'rss' | 'leakless'
+
+/** One reading of a {@link Monitor}, from {@link Monitor.samples}. Samples are frozen. */
+export interface MonitorSample {
+  /** When it was taken: `perf.now()`, by default epoch milliseconds that never go backwards. */
+  time: number
+  /**
+   * `'gc'`: taken just after a major GC (on the next turn of the event loop).
+   * `'interval'`: taken by the fallback timer because no major GC happened for `intervalMs`.
+   */
+  kind: 'gc' | 'interval'
+  /**
+   * Bytes of heap in use after the GC, not counting the young generation (the
+   * GC emptied it; what sits there now was allocated after). `null` on
+   * `'interval'` samples: between GCs the heap holds garbage.
+   */
+  heapUsed: number | null
+  /** V8's external memory after the GC (`process.memoryUsage().external`); `null` on `'interval'` samples. */
+  external: number | null
+  /** Resident set size in bytes (`null` if the system refused to tell, e.g. out of file descriptors). */
+  rss: number | null
+  /** `leakless.stats().externalBytes`: native bytes leakless reported to V8. */
+  leakless: number | null
+}
+
+/**
+ * A least-squares line through one metric's samples in the current window:
+ * what `onGrowth` receives, and what the growth `LeaklessWarning` carries as
+ * properties.
+ */
+export interface GrowthTrend {
+  /** The metric the line was fitted to. */
+  metric: MonitorMetric
+  /** Slope of the line, in bytes per minute. */
+  bytesPerMin: number
+  /** Coefficient of determination of the line, 0 to 1: how well a steady climb explains the samples. */
+  r2: number
+  /** The metric's value in the first sample of the window, in bytes. */
+  from: number
+  /** The metric's value in the last sample of the window, in bytes. */
+  to: number
+  /** Time of the first sample of the window (same clock as {@link MonitorSample.time}). */
+  fromTime: number
+  /** Time of the last sample of the window. */
+  toTime: number
+  /** Number of samples the line was fitted to. */
+  samples: number
+}
+
+/** Where and how many heap snapshots a {@link Monitor} writes when it detects growth. */
+export interface MonitorSnapshotOptions {
+  /**
+   * Directory for the `.heapsnapshot` files, created if missing. It must be
+   * writable when `monitor()` is called (else `ERR_INVALID_ARG_VALUE`); later
+   * failures are reported as a `LeaklessWarning` (`LEAKLESS_HEAP_SNAPSHOT_FAILED`).
+   */
+  dir: string
+  /**
+   * Most leakless snapshots (`leakless-*.heapsnapshot`) kept in `dir`, counting
+   * those left by earlier processes, so a leaking service that restarts cannot
+   * fill the disk. Default 2: one on detection, one after further growth.
+   */
+  max?: number
+}
+
+/** Options of {@link monitor}. Every one is optional. */
+export interface MonitorOptions {
+  /**
+   * Called with the trend when sustained growth is detected, and again only
+   * after growth went on for another whole window. If it throws, the error is
+   * reported as a `LeaklessWarning` (`LEAKLESS_MONITOR_ERROR`) and sampling goes on.
+   */
+  onGrowth?: (trend: GrowthTrend) => void
+  /**
+   * Milliseconds without a major GC after which the fallback timer takes an
+   * `'interval'` sample (RSS and leakless bytes only). Default 10 000. The
+   * timer is unref'd: it never keeps the process alive.
+   */
+  intervalMs?: number
+  /** Length of the sliding window the line is fitted over, in milliseconds. Default 300 000 (5 min). */
+  windowMs?: number
+  /** Growth below this many bytes per minute is never reported. Default 1 MiB (1 048 576). */
+  minGrowthBytesPerMin?: number
+  /** Least R² for a line to count as sustained growth, 0 to 1. Default 0.7. */
+  minR2?: number
+  /** Fewest samples a line is fitted to (at least 3). Default 6. */
+  minSamples?: number
+  /**
+   * Metrics whose growth raises alerts. Default `['heap', 'external']`; `[]`
+   * measures without alerting. `'rss'` follows the allocator more than the
+   * program, and `'leakless'` grows by design while bounded caches fill up.
+   */
+  alertOn?: MonitorMetric[]
+  /** Write heap snapshots on detection. Off unless given. */
+  snapshots?: MonitorSnapshotOptions
+  /** Clock for sample times, in milliseconds. Tests can pass a fake one. Default: epoch milliseconds. */
+  perf?: { now(): number }
+}
+
+/**
+ * A running memory monitor, from {@link monitor}. Stop it with `stop()` or
+ * `using m = monitor()`.
+ */
+export interface Monitor {
+  /** The samples of the current window, oldest first (a copy). */
+  samples(): MonitorSample[]
+  /**
+   * The line fitted to each metric over the current window, whether or not it
+   * crosses the thresholds; `null` for a metric with fewer than `minSamples` samples.
+   * `'heap'` and `'external'` use `'gc'` samples only; `'rss'` and `'leakless'` use all.
+   */
+  trends(): Record<MonitorMetric, GrowthTrend | null>
+  /** `true` until `stop()`. */
+  readonly running: boolean
+  /** Removes the GC observer and every timer the monitor made. Calling it again does nothing. */
+  stop(): void
+  /** Same as `stop()`. */
+  [Symbol.dispose](): void
+}
+
+/**
+ * Watches memory for sustained growth. Samples the heap right after each major
+ * GC, so garbage waiting to be collected never looks like a leak. Growth is
+ * reported (`onGrowth` and a `LeaklessWarning` with code `LEAKLESS_MEMORY_GROWTH`)
+ * when, over the window, the least-squares slope exceeds
+ * `minGrowthBytesPerMin`, R² is at least `minR2`, there are at least
+ * `minSamples` samples spanning at least half the window, and each half of the
+ * window grows at a quarter of the slope or more (a one-off step is not a trend).
+ *
+ * @example
+ * const m = monitor({ onGrowth: (trend) => log.warn(trend), snapshots: { dir: '/tmp/heaps', max: 2 } })
+ * m.stop()
+ */
+export declare function monitor(options?: MonitorOptions): Monitor
+
+/** Names of the gauges {@link collectMetrics} registers. */
+export type LeaklessMetricName =
+  | 'leakless_external_bytes'
+  | 'leakless_lru_entries'
+  | 'leakless_pool_in_use_bytes'
+  | 'leakless_pool_leaked_total'
+  | 'leakless_listeners'
+  | 'leakless_heap_growth_bytes_per_minute'
+
+/** The part of a prom-client `Registry` that {@link collectMetrics} uses. */
+export interface PrometheusRegistry {
+  getSingleMetric(name: string): unknown
+  registerMetric(metric: any): void
+}
+
+/** The part of a prom-client `Gauge` worth reading back. */
+export interface PrometheusGauge {
+  /** The gauge's current value, read at call time. */
+  get(): Promise<{ name: string; values: Array<{ value: number }> }>
+}
+
+/** Options of {@link collectMetrics}. */
+export interface CollectMetricsOptions {
+  /** The prom-client registry to register into. Default: prom-client's global `register`. */
+  register?: PrometheusRegistry
+  /**
+   * Where `leakless_heap_growth_bytes_per_minute` comes from. A {@link Monitor}:
+   * its heap slope (NaN once it is stopped). Omitted: the most recently started
+   * monitor still running at scrape time; when none is running at the call,
+   * collectMetrics starts one of its own (default options, `alertOn: []`, one
+   * per thread, unref'd). `false`: never start one.
+   */
+  monitor?: Monitor | false
+}
+
+/**
+ * Registers Prometheus gauges through prom-client, an optional peer
+ * dependency (`ERR_LEAKLESS_MISSING_PEER` when it is not installed). Every
+ * gauge reads its value at scrape time; the heap growth gauge is NaN while no
+ * trend is known. Calling it again with the same registry returns the same
+ * gauges; a registry holding one of these names from elsewhere is refused
+ * with `ERR_LEAKLESS_METRIC_EXISTS`, before anything is registered.
+ *
+ * @example
+ * const { Registry } = require('prom-client')
+ * const register = new Registry()
+ * leakless.monitor({ onGrowth: (trend) => log.warn(trend) })
+ * leakless.collectMetrics({ register })
+ */
+export declare function collectMetrics(
+  options?: CollectMetricsOptions,
+): Readonly<Record<LeaklessMetricName, PrometheusGauge>>

@@ -10,8 +10,10 @@ const lastEmitted = new Map() // code -> { at, suppressed }
  * Emits `message` as a `LeaklessWarning` with `code`, at most once per
  * `intervalMs` per `key` (default: the code). Returns true when emitted.
  * Suppressed repeats are counted and mentioned in the next emitted warning.
+ * `fields` (optional) are set as properties of the emitted warning, so a
+ * `process.on('warning')` listener can read them without parsing the text.
  */
-function emitWarning(message, code, { key = code, intervalMs = DEFAULT_INTERVAL_MS } = {}) {
+function emitWarning(message, code, { key = code, intervalMs = DEFAULT_INTERVAL_MS, fields } = {}) {
   const now = Date.now()
   const state = lastEmitted.get(key)
   if (state !== undefined && now - state.at < intervalMs) {
@@ -24,7 +26,16 @@ function emitWarning(message, code, { key = code, intervalMs = DEFAULT_INTERVAL_
   }
   if (lastEmitted.size > 1000) lastEmitted.clear()
   lastEmitted.set(key, { at: now, suppressed: 0 })
-  process.emitWarning(text, { type: 'LeaklessWarning', code })
+  if (fields === undefined) {
+    process.emitWarning(text, { type: 'LeaklessWarning', code })
+  } else {
+    const warning = new Error(text)
+    warning.name = 'LeaklessWarning'
+    warning.code = code
+    Object.assign(warning, fields)
+    Error.captureStackTrace(warning, emitWarning)
+    process.emitWarning(warning)
+  }
   return true
 }
 
