@@ -1,0 +1,51 @@
+// The public types as a TypeScript user meets them, checked with
+// `tsc --noEmit --strict`. Lines marked @ts-expect-error must fail to compile.
+import { EventEmitter } from 'node:events'
+import * as leakless from 'leakless'
+import { LRU, BufferPool, ListenerRegistry, type LeaklessStats } from 'leakless'
+
+interface User {
+  id: string
+  name: string
+}
+
+const users = new LRU<string, User>({
+  max: 1000,
+  ttl: 60_000,
+  onEvict: (user, id, reason) => void [user.name, id, reason],
+})
+users.set('u1', { id: 'u1', name: 'Ada' }).set('u2', { id: 'u2', name: 'Lin' })
+const ada: User | undefined = users.get('u1')
+const name: string | undefined = ada?.name
+for (const [id, user] of users) {
+  const check: [string, User] = [id, user]
+  void check
+}
+users.forEach((user, id) => void [user.id, id])
+const loaded: Promise<User | undefined> = users.fetch('u3', async (id) => ({ id, name: 'fetched' }))
+// @ts-expect-error keys are strings
+users.set(1, { id: '1', name: 'x' })
+// @ts-expect-error values are Users
+users.set('u4', { id: 'u4' })
+
+const bytes = new LRU<string, Buffer>({ maxSize: 1 << 20, storage: 'offheap' })
+bytes.set('k', Buffer.from('v'))
+
+const pool = new BufferPool({ bufferSize: 16384, maxBytes: 64 * 2 ** 20, leakDetection: 'sample' })
+const buf: Buffer = pool.acquire(1500)
+pool.release(buf)
+const size: Promise<number> = pool.using(4096, async (b) => b.length)
+const inUse: number = pool.stats().inUseBytes
+
+const reg = new ListenerRegistry({ maxListeners: 10 })
+const off = reg.on(new EventEmitter(), 'data', (chunk: unknown) => void chunk)
+const removed: boolean = off()
+const scope: ListenerRegistry = reg.scope()
+scope.dispose()
+
+const s: LeaklessStats = leakless.stats()
+const external: number = s.externalBytes + leakless.memoryUsage().leakless
+const m = leakless.monitor({ windowMs: 60_000, onGrowth: (trend) => void trend.bytesPerMin })
+m.stop()
+
+export { name, loaded, size, inUse, removed, external }
