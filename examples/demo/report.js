@@ -153,7 +153,7 @@ function ticks(max, wanted = 5) {
 function chart(title, series) {
   const width = 760
   const height = 300
-  const m = { left: 70, right: 20, top: 36, bottom: 46 }
+  const m = { left: 70, right: 40, top: 36, bottom: 46 }
   const all = series.flatMap((s) => s.points)
   const xTicks = ticks(Math.max(1, ...all.map(([x]) => x)))
   const yTicks = ticks(Math.max(1, ...all.map(([, y]) => y / MiB)))

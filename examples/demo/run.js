@@ -70,17 +70,18 @@ function options() {
   return { seconds, requests, connections, out: values.out, apps }
 }
 
-// The harness's sampling: a sample every 250 ms, and a forced full GC every
-// 250 ms to 1 s, so that the monitor gets 20 or more post-GC samples per
-// window. The monitor's window is the length of the run, and at least 10 s:
-// in the first seconds a process still compiles its hot code (V8's code
-// space grows by a few hundred KiB), which a shorter window would take for a
-// trend. A run counted in requests, whose length is not known up front, uses
-// 20 s.
+// The harness's sampling: a sample every 250 ms, and one in so many of them
+// right after a forced full GC, so that the monitor gets about 15 post-GC
+// samples per window (a forced GC of a large leaking heap takes a few hundred
+// ms, so they are kept few). The monitor's window is the length of the run,
+// and at least 10 s: in the first seconds a process still compiles its hot
+// code (V8's code space grows by a few hundred KiB), which a shorter window
+// would take for a trend. A run counted in requests, whose length is not
+// known up front, uses 20 s.
 function harnessConfig({ seconds }) {
   const windowMs = seconds === undefined ? 20_000 : Math.max(10, seconds) * 1000
   const sampleMs = 250
-  const gcEvery = Math.max(1, Math.min(4, Math.floor(windowMs / 20 / sampleMs)))
+  const gcEvery = Math.max(1, Math.min(8, Math.floor(windowMs / 15 / sampleMs)))
   return { sampleMs, gcEvery, windowMs }
 }
 

@@ -59,8 +59,10 @@ const gcObserver = new PerformanceObserver((list) => {
 //
 // - Forced GCs. The harness calls gc() (a full, synchronous mark-compact)
 //   every `gcEvery` samples, in both apps alike, so the monitor gets a
-//   post-GC sample about once a second: the heap as it really is, with no
+//   post-GC sample every 0.5 to 2 s: the heap as it really is, with no
 //   garbage in it. This is what a long window gives a real service for free.
+//   They cost the app time (the table shows how much), the leaking app more,
+//   since a full GC takes longer the more the heap holds.
 // - A window as long as the run (`windowMs`, set by run.js). The monitor only
 //   judges a window its samples span at least half of, and asks that both
 //   halves grow: a cache that fills up in the first seconds and then stays
@@ -104,6 +106,7 @@ function sample(forceGc) {
 
 function start() {
   startedAt = Date.now()
+  served = 0 // the warm-up requests do not count
   gcObserver.observe({ entryTypes: ['gc'] })
   monitor = leakless.monitor({ windowMs, onGrowth: (trend) => growth.push(trend) })
   sample(true)
