@@ -12,7 +12,7 @@ const { Worker } = require('node:worker_threads')
 const leakless = require('..')
 const { LRU, BufferPool, ListenerRegistry } = leakless
 
-const ROOT = path.join(__dirname, '..')
+const ROOT = path.join(__dirname, '..', 'index.js')
 const SCRIPT = path.join(__dirname, 'fixtures', 'worker-primitives.js')
 const WORKERS = 20
 const HOWS = ['clean', 'return', 'exit', 'terminate']
