@@ -185,13 +185,19 @@ class LRU {
         return this
       }
       if (this.#map.size >= this.#max) {
+        // Reuse the victim's slot. Stamping it is all Rust needs to know:
+        // a victim's slot with a new stamp holds a live entry of that stamp.
         slot = this.#nextVictim()
         this.#map.delete(this.#keys[slot])
         this.#evictions++
-      } else {
-        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
-        this.#cell.entries++
+        this.#keys[slot] = key
+        this.#vals[slot] = value
+        this.#map.set(key, slot)
+        this.#touch(slot)
+        return this
       }
+      slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+      this.#cell.entries++
       this.#keys[slot] = key
       this.#vals[slot] = value
       this.#map.set(key, slot)

@@ -11,6 +11,10 @@
 //! What we must be told, through an operation log replayed in batches, is
 //! when entries appear ([`OP_INSERT`], with the stamp they were inserted
 //! with), disappear ([`OP_DELETE`]), or change expiry time ([`OP_EXPIRY`]).
+//! Two shortcuts need no log entry: a slot whose stamp becomes 0 is taken
+//! as deleted, and the slot of a victim from the last batch may be reused
+//! for a new entry just by stamping it (see `readmit_last_batch`), which is
+//! what makes a steady stream of evicting sets cost no log at all.
 //!
 //! To find the least recently used entry we keep one *record* `(slot,
 //! stamp)` per live entry: `known[slot]` is the stamp of its record. Records
@@ -112,6 +116,8 @@ pub struct Recency {
   live: usize,
   /// Records popped for the last batch of victims, to file again.
   last_batch: Vec<(u32, u32)>,
+  /// Scratch space of `readmit_last_batch`.
+  moved: Vec<(u32, u32)>,
   /// Expiry time each slot is indexed under (`INFINITY`: not indexed).
   indexed_expiry: Vec<f64>,
   by_expiry: BTreeSet<(Expiry, u32)>,
@@ -312,14 +318,45 @@ impl Recency {
     }
   }
 
-  /// Files again the records popped for the previous batch that still
-  /// belong to live entries.
-  fn readmit_last_batch(&mut self) {
-    for (slot, stamp) in std::mem::take(&mut self.last_batch) {
-      if self.known.get(slot as usize) == Some(&stamp) {
+  /// Files again the records popped for the previous batch. A victim the
+  /// caller left alone goes back under its stamp. A victim whose slot now
+  /// has another stamp was either touched or evicted and its slot reused for
+  /// a new entry without a log entry (the caller may do that: either way the
+  /// slot holds a live entry with that stamp), and is filed under the new
+  /// stamp: at the back of the queue when that keeps it sorted, which is the
+  /// usual case for slots reused in order, else in the heap.
+  fn readmit_last_batch(&mut self, stamps: &[u32]) {
+    let mut batch = std::mem::take(&mut self.last_batch);
+    let mut moved = std::mem::take(&mut self.moved);
+    for &(slot, stamp) in &batch {
+      let s = slot as usize;
+      if self.known.get(s) != Some(&stamp) {
+        continue; // superseded: deleted or inserted again through the log
+      }
+      match stamps.get(s).copied().unwrap_or(0) {
+        0 => {
+          self.known[s] = 0;
+          self.live -= 1;
+        }
+        current if current == stamp => self.heap.push(Reverse((stamp, slot))),
+        current => {
+          self.known[s] = current;
+          moved.push((current, slot));
+        }
+      }
+    }
+    moved.sort_unstable();
+    for &(stamp, slot) in &moved {
+      if self.queue.back().is_none_or(|&(_, last)| last < stamp) {
+        self.queue.push_back((slot, stamp));
+      } else {
         self.heap.push(Reverse((stamp, slot)));
       }
     }
+    moved.clear();
+    batch.clear();
+    self.moved = moved;
+    self.last_batch = batch;
   }
 
   /// Fills `out_slots`/`out_stamps` with the next victims, oldest first:
@@ -331,7 +368,7 @@ impl Recency {
     stamps: &[u32],
     now: f64,
   ) -> VictimBatch {
-    self.readmit_last_batch();
+    self.readmit_last_batch(stamps);
     let cap = out_slots.len().min(out_stamps.len());
     let mut count = 0;
     let mut next_expiry = f64::INFINITY;
@@ -369,7 +406,7 @@ impl Recency {
 
   /// The least recently used slot.
   pub fn oldest(&mut self, stamps: &[u32]) -> Option<u32> {
-    self.readmit_last_batch();
+    self.readmit_last_batch(stamps);
     let (slot, stamp) = self.pop_oldest(stamps)?;
     self.heap.push(Reverse((stamp, slot)));
     Some(slot)
@@ -510,6 +547,25 @@ mod tests {
     let (v, _) = c.batch(&mut r, 4, 0.0);
     assert_eq!(v, vec![2, 3, 0, 1]);
     assert_eq!(r.len(), 4);
+  }
+
+  #[test]
+  fn victims_reused_without_a_log_keep_exact_order() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(8);
+    for s in 0..4 {
+      c.insert(s);
+    }
+    let (v, _) = c.batch(&mut r, 2, 0.0);
+    assert_eq!(v, vec![0, 1]);
+    // Evict 0 and 1 by stamping their slots for new entries, no log.
+    c.touch(0);
+    c.touch(1);
+    c.touch(2); // and read entry 2
+    let (v, _) = c.batch(&mut r, 4, 0.0);
+    assert_eq!(v, vec![3, 0, 1, 2]);
+    assert_eq!(r.len(), 4);
+    assert_eq!(r.order(&c.stamps), vec![2, 1, 0, 3]);
   }
 
   #[test]
