@@ -42,8 +42,11 @@ const live = new LiveSet()
  */
 class LRU {
   #map = new Map()
+  // keys, vals and the typed arrays share one capacity, grown by doubling up
+  // to `max`; `#used` slots of it have been handed out.
   #keys = []
   #vals = []
+  #used = 0
   #free = []
   #stamps = new Uint32Array(0)
   #tick = 0
@@ -239,6 +242,7 @@ class LRU {
     this.#cell.entries = 0
     this.#keys = []
     this.#vals = []
+    this.#used = 0
     this.#free = []
     this.#stamps = new Uint32Array(0)
     this.#tickOffset += this.#tick
@@ -577,10 +581,12 @@ class LRU {
   }
 
   #newSlot() {
-    const slot = this.#keys.length
+    const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
+      this.#keys = growArray(this.#keys, capacity)
+      this.#vals = growArray(this.#vals, capacity)
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
@@ -588,8 +594,6 @@ class LRU {
         this.#ttls = grow(this.#ttls, capacity, 0)
       }
     }
-    this.#keys.push(undefined)
-    this.#vals.push(undefined)
     return slot
   }
 
@@ -710,6 +714,17 @@ class LRU {
     }
   }
 
+}
+
+/**
+ * A copy of `array` with room for `capacity` elements, allocated exactly
+ * (push would over-allocate by up to half) and packed (no holes to check on
+ * every read).
+ */
+function growArray(array, capacity) {
+  const next = Array.from({ length: capacity })
+  for (let i = 0; i < array.length; i++) next[i] = array[i]
+  return next
 }
 
 function grow(array, capacity, fillValue) {

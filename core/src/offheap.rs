@@ -23,7 +23,7 @@ use crate::recency::{Recency, STAMP_LIMIT};
 /// Bookkeeping bytes charged to each entry on top of its key and value: its
 /// block's header and the allocator's, its slab pointer and stamp, its share
 /// of the hash table and of the recency records.
-pub const ENTRY_OVERHEAD: usize = 32 + 16 + 8 + 4 + 9 + 12;
+pub const ENTRY_OVERHEAD: usize = 32 + 16 + 8 + 4 + 9 + 8;
 
 /// How a key's bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,7 +444,7 @@ impl OffHeap {
       + spare_slots * 12
       + self.free.capacity() * 4
       + (self.index.capacity() - self.len) * 9
-      + self.recency.heap_bytes().saturating_sub(self.len * 12)
+      + self.recency.heap_bytes().saturating_sub(self.len * 8)
   }
 
   /// The entry a block pointer from the index belongs to.
@@ -673,6 +673,7 @@ impl OffHeap {
         self.len += 1;
         let stamp = self.next_stamp();
         self.stamps[slot as usize] = stamp;
+        self.recency.maintain(&self.stamps);
         self.recency.insert(slot, stamp, expires);
         slot
       }
