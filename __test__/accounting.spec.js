@@ -81,7 +81,7 @@ test.serial('heap LRUs report their native bookkeeping too, and give it back', a
   for (let i = 0; i < 100_000; i++) cache.set(i, i)
   cache.stats()
   const grown = stats().externalBytes - start
-  t.true(grown > 100_000 * 8, `reported ${grown} bytes for 100,000 entries`)
+  t.true(grown >= 100_000 * 8, `reported ${grown} bytes for 100,000 entries`)
   cache.clear()
   t.is(stats().externalBytes, start)
 })
