@@ -42,8 +42,8 @@ const live = new LiveSet()
  */
 class LRU {
   #map = new Map()
-  // keys, vals and the typed arrays share one capacity, grown by doubling up
-  // to `max`; `#used` slots of it have been handed out.
+  // `#used` slots have been handed out; keys and vals hold one element per
+  // slot, the typed arrays grow by doubling up to `max`.
   #keys = []
   #vals = []
   #used = 0
@@ -583,10 +583,16 @@ class LRU {
   #newSlot() {
     const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
+    this.#keys.push(undefined)
+    this.#vals.push(undefined)
+    if (this.#used === this.#max) {
+      // Full for the first time: push left up to half again as much room
+      // as needed, which a bounded cache never uses; copy it away.
+      this.#keys = this.#keys.slice()
+      this.#vals = this.#vals.slice()
+    }
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
-      this.#keys = growArray(this.#keys, capacity)
-      this.#vals = growArray(this.#vals, capacity)
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
@@ -714,17 +720,6 @@ class LRU {
     }
   }
 
-}
-
-/**
- * A copy of `array` with room for `capacity` elements, allocated exactly
- * (push would over-allocate by up to half) and packed (no holes to check on
- * every read).
- */
-function growArray(array, capacity) {
-  const next = Array.from({ length: capacity })
-  for (let i = 0; i < array.length; i++) next[i] = array[i]
-  return next
 }
 
 function grow(array, capacity, fillValue) {
