@@ -2,4 +2,5 @@
 //! checks it alone. The N-API layer (`src/` of the root crate) only converts
 //! arguments and reports memory.
 
+pub mod pool;
 pub mod recency;
