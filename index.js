@@ -1,7 +1,8 @@
 'use strict'
 
 const { LRU } = require('./lib/lru')
+const { BufferPool } = require('./lib/pool')
 const { stats, memoryUsage } = require('./lib/stats')
 const { version } = require('./package.json')
 
-module.exports = { LRU, stats, memoryUsage, version }
+module.exports = { LRU, BufferPool, stats, memoryUsage, version }

@@ -5,6 +5,7 @@
 
 const native = require('./native')
 const { lruTotals } = require('./lru')
+const { poolTotals } = require('./pool')
 
 /**
  * What leakless holds on this thread, and what it has reported to V8.
@@ -14,6 +15,7 @@ function stats() {
   return {
     externalBytes: nativeStats.externalBytes,
     lru: lruTotals(),
+    pools: poolTotals(),
   }
 }
 
