@@ -88,8 +88,9 @@ function drainAll() {
   live.forEach((pool) => pool[kCollect]())
 }
 
-// Brands a Buffer with the pool that lent it and its slot. The base class
-// returns the Buffer itself, so the private fields land on it.
+// Brands a Buffer with the pool that lent it (a token object, so that a
+// Buffer kept after release does not keep its pool alive) and its slot. The
+// base class returns the Buffer itself, so the private fields land on it.
 class Brand {
   constructor(target) {
     return target
@@ -100,13 +101,13 @@ class Lease extends Brand {
   #pool
   #slot
 
-  constructor(buf, pool, slot) {
+  constructor(buf, token, slot) {
     super(buf)
-    this.#pool = pool
+    this.#pool = token
     this.#slot = slot
   }
 
-  /** The pool that lent `buf`, or undefined. */
+  /** The token of the pool that lent `buf`, or undefined. */
   static poolOf(buf) {
     return #pool in buf ? buf.#pool : undefined
   }
@@ -138,6 +139,8 @@ function framesOf(site) {
 class BufferPool {
   #id = -1
   #owner = null
+  // What lent Buffers carry to name this pool.
+  #token = {}
   #bufferSize
   #maxBytes
   #zeroFill
@@ -252,7 +255,7 @@ class BufferPool {
     const buf = nativeAcquire()
     if (buf === undefined) return this.#takeFailed(size, entry)
     const slot = mb[MB_SLOT]
-    new Lease(buf, this, slot)
+    new Lease(buf, this.#token, slot)
     if (this.#countdown !== 0 && --this.#countdown === 0) this.#recordSite(slot, mb[MB_SERIAL], entry)
     if (mb[MB_LEAKS] !== 0) this[kCollect]()
     return buf
@@ -294,7 +297,7 @@ class BufferPool {
   /** An ordinary Buffer with its own ArrayBuffer, so that release can detach it. */
   #plain(size) {
     const buf = this.#zeroFill ? Buffer.alloc(size) : Buffer.allocUnsafeSlow(size)
-    new Lease(buf, this, PLAIN)
+    new Lease(buf, this.#token, PLAIN)
     return buf
   }
 
@@ -334,7 +337,7 @@ class BufferPool {
     if (typeof buf !== 'object' || buf === null) {
       throw invalidArgType('buffer', 'an instance of Buffer or Uint8Array', buf)
     }
-    if (Lease.poolOf(buf) !== this) throw this.#notPooled(buf)
+    if (Lease.poolOf(buf) !== this.#token) throw this.#notPooled(buf)
     const slot = Lease.slotOf(buf)
     if (slot === RELEASED) {
       throw leaklessError(
@@ -535,7 +538,7 @@ class BufferPool {
     const count = reports.length
     let message =
       count === 1
-        ? `A BufferPool Buffer of ${first.size} bytes was garbage-collected without release()`
+        ? `A BufferPool Buffer of ${first.size} bytes was garbage-collected without release(); it`
         : `${count} BufferPool Buffers were garbage-collected without release(); one of ${first.size} bytes`
     message += ` was acquired ${Math.round(first.age)} ms before it was collected.`
     message +=
