@@ -471,6 +471,30 @@ test.serial("leakDetection 'sample' records some stacks, 'off' reports nothing b
   b.close()
 })
 
+test.serial('a leak keeps its stack when its slot is lent again before the report is collected', async (t) => {
+  const reports = []
+  const pool = new BufferPool({ bufferSize: 1024, leakDetection: 'full', onLeak: (r) => reports.push(r) })
+  ;(function leakOne() {
+    pool.acquire(1024)
+  })()
+  global.gc()
+  // Node runs the finalizers of a turn just before its setImmediate callbacks:
+  // each callback lends the freed slot again, before any drain ran.
+  for (let i = 0; i < 50 && reports.length === 0; i++) {
+    await new Promise((resolve) =>
+      setImmediate(() => {
+        pool.release(pool.acquire(1024))
+        resolve()
+      }),
+    )
+    if (i % 10 === 9) global.gc()
+  }
+  await turn()
+  t.is(reports.length, 1)
+  t.regex(reports[0].stack ?? '', /leakOne/)
+  pool.close()
+})
+
 test.serial('released Buffers are never reported as leaks', async (t) => {
   const reports = []
   const pool = new BufferPool({ bufferSize: 4 * KiB, leakDetection: 'full', onLeak: (r) => reports.push(r) })

@@ -256,8 +256,10 @@ class BufferPool {
     if (buf === undefined) return this.#takeFailed(size, entry)
     const slot = mb[MB_SLOT]
     new Lease(buf, this.#token, slot)
-    if (this.#countdown !== 0 && --this.#countdown === 0) this.#recordSite(slot, mb[MB_SERIAL], entry)
+    // Leak records first: one may name this very slot, and its recorded
+    // stack must be matched before a new one takes its place.
     if (mb[MB_LEAKS] !== 0) this[kCollect]()
+    if (this.#countdown !== 0 && --this.#countdown === 0) this.#recordSite(slot, mb[MB_SERIAL], entry)
     return buf
   }
 
