@@ -261,7 +261,13 @@ function main() {
       rrow('pool (zeroFill)', rPoolZero, rAlloc),
     ],
   )
-  saved.request = { ops: requestOps, allocUnsafe: rUnsafe, poolNoZeroFill: rPoolRaw, alloc: rAlloc, poolZeroFill: rPoolZero }
+  saved.request = {
+    ops: requestOps,
+    allocUnsafe: rUnsafe,
+    poolNoZeroFill: rPoolRaw,
+    alloc: rAlloc,
+    poolZeroFill: rPoolZero,
+  }
   saveResults('pool', saved)
 }
 

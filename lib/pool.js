@@ -403,7 +403,11 @@ class BufferPool {
   #releaseFailed(buf, status) {
     if (status === ST_CLOSED) return poolClosed('release')
     if (status === ST_NOT_LENT) {
-      return leaklessError(TypeError, 'ERR_LEAKLESS_DOUBLE_RELEASE', 'This Buffer was already released to the BufferPool')
+      return leaklessError(
+        TypeError,
+        'ERR_LEAKLESS_DOUBLE_RELEASE',
+        'This Buffer was already released to the BufferPool',
+      )
     }
     if (status === ST_MISMATCH) {
       return leaklessError(
@@ -438,9 +442,7 @@ class BufferPool {
       this.#giveBack(buf)
       throw err
     }
-    if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof result.then === 'function') {
-      return Promise.resolve(result).finally(() => this.#giveBack(buf))
-    }
+    if (isThenable(result)) return Promise.resolve(result).finally(() => this.#giveBack(buf))
     this.#giveBack(buf)
     return result
   }
@@ -565,13 +567,22 @@ class BufferPool {
     if (this.#id < 0) return { inUseBytes: this.#copyInUseBytes, idleBytes: 0, leaked: this.#copyLeaked }
     const s = native.poolStats(this.#id)
     if (s.pendingLeaks !== 0) this[kCollect]()
-    return { inUseBytes: s.inUseBytes + this.#copyInUseBytes, idleBytes: s.idleBytes, leaked: s.leaked + this.#copyLeaked }
+    return {
+      inUseBytes: s.inUseBytes + this.#copyInUseBytes,
+      idleBytes: s.idleBytes,
+      leaked: s.leaked + this.#copyLeaked,
+    }
   }
 }
 
 function nextSample() {
   // Uniform in [1, 2 * SAMPLE_INTERVAL - 1]: about 1 in SAMPLE_INTERVAL.
   return 1 + Math.floor(Math.random() * (2 * SAMPLE_INTERVAL - 1))
+}
+
+function isThenable(value) {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false
+  return typeof value.then === 'function'
 }
 
 function toBytes(view) {
