@@ -50,6 +50,30 @@ export declare function lruRenumber(id: number, log: Uint32Array, n: number, sta
 /** Forgets every entry and gives the memory back. */
 export declare function lruReset(id: number): void
 
+/** Counters of one pool, as `lib/pool.js` shapes them into `stats()`. */
+export interface NativePoolStats {
+  /** Buffers lent out now. */
+  inUse: number
+  /** Free slots. */
+  idle: number
+  /** Capacity of the lent slots. */
+  inUseBytes: number
+  /** Capacity of the free slots. */
+  idleBytes: number
+  /** `inUseBytes + idleBytes`. */
+  reservedBytes: number
+  /** Largest `reservedBytes` so far. */
+  highWaterBytes: number
+  /** Leases handed out. */
+  acquired: number
+  /** Leases given back by release. */
+  released: number
+  /** Leases collected without release. */
+  leaked: number
+  /** Leak records waiting to be taken. */
+  pendingLeaks: number
+}
+
 /** Flushes pending reports and returns this thread's native accounting. */
 export declare function nativeStats(): NativeStats
 
@@ -63,6 +87,8 @@ export interface NativeStats {
   heapLruInstances: number
   /** Off-heap LRUs alive on this thread. */
   offheapLruInstances: number
+  /** BufferPools alive on this thread (collected ones whose Buffers are still out included). */
+  poolInstances: number
 }
 
 /** Version of the native addon. */
@@ -113,3 +139,40 @@ export declare function offStats(id: number, out: Float64Array): void
  * `[value, key, reason, value, key, reason, ...]` in the order it left.
  */
 export declare function offTakeRemoved(id: number): unknown[]
+
+/**
+ * Closes pool `id`: frees its idle slots and refuses leases and releases.
+ * Returns the bytes freed.
+ */
+export declare function poolClose(id: number): number
+
+/**
+ * Creates a pool. Returns `[id, owner]`: `id` names it in the other calls,
+ * `owner` closes it when collected (its memory is freed once no Buffer of it
+ * is left). Throws with `InvalidArg` and a reason for a bad configuration.
+ */
+export declare function poolCreate(bufferSize: number, maxBytes: number, zeroFill: boolean): unknown[]
+
+/**
+ * Sets up this thread for pools and registers `drain`, a function that
+ * collects leak records, to be called on a later turn of the event loop
+ * whenever a Buffer was collected without release. Returns `[mailbox,
+ * acquire, release, detach, externalAllowed]`: the shared `Float64Array` and
+ * the hot-path functions described in the module documentation.
+ */
+export declare function poolInit(drain: () => void): unknown[]
+
+/**
+ * The slot of pool `id` lent as a Buffer whose memory contains the start of
+ * `view`, or -1: tells a slice of a pooled Buffer from a foreign one.
+ */
+export declare function poolLocate(id: number, view: Uint8Array): number
+
+/** Counters of pool `id`. */
+export declare function poolStats(id: number): NativePoolStats
+
+/** Takes the leak records of pool `id`, flat: `[serial, slot, size, ageMs, ...]`. */
+export declare function poolTakeLeaks(id: number): Array<number>
+
+/** Frees the idle slots of pool `id`; returns the bytes freed. */
+export declare function poolTrim(id: number): number

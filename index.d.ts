@@ -346,6 +346,165 @@ export declare class ListenerRegistry {
   static express(options?: ListenerRegistryOptions): ((req: any, res: any, next: (err?: unknown) => void) => void) & {
     registry: ListenerRegistry
   }
+// ----------------------------------------------------------------- BufferPool
+
+/**
+ * How much a {@link BufferPool} records about Buffers that are never released:
+ * `'off'` records nothing (leaks are still counted in `stats().leaked`, but
+ * neither `onLeak` nor a warning fires), `'sample'` records the stack of
+ * about 1 acquisition in 128, `'full'` records every one.
+ */
+export type LeakDetection = 'off' | 'sample' | 'full'
+
+/** A pooled Buffer that was garbage-collected without {@link BufferPool.release}, as `onLeak` sees it. */
+export interface BufferLeakReport {
+  /** Bytes of the Buffer. */
+  size: number
+  /** Milliseconds from `acquire` to collection (a coarse clock: a few milliseconds of resolution). */
+  age: number
+  /** The stack frames of the `acquire` that lent it, when that acquisition was recorded. */
+  stack: string | undefined
+}
+
+/** Options of {@link BufferPool}. */
+export interface BufferPoolOptions {
+  /**
+   * The default size of `acquire()` and the largest size it accepts, in bytes
+   * (default 16384). Smaller requests take a slot of the next power of two
+   * (at least 64 bytes), so one pool serves every size up to this one.
+   */
+  bufferSize?: number
+  /**
+   * Most bytes the pool keeps, lent and idle together (default
+   * `max(64 MiB, bufferSize)`). Memory is allocated as leases need it, not up
+   * front; idle slots of other sizes are freed to make room.
+   */
+  maxBytes?: number
+  /**
+   * Leases start zero-filled (default `true`), like `Buffer.alloc`. With
+   * `false` they may hold bytes of an earlier lease, like `Buffer.allocUnsafe`;
+   * a released Buffer is emptied either way.
+   */
+  zeroFill?: boolean
+  /**
+   * What `acquire` does when `maxBytes` is in use: `'allocate'` (default)
+   * returns an ordinary Buffer (counted in `stats().overflow`; `release`
+   * accepts it and empties it too), `'throw'` throws a `RangeError` with code
+   * `ERR_LEAKLESS_POOL_EXHAUSTED`.
+   */
+  whenExhausted?: 'allocate' | 'throw'
+  /** How much to record about leaked Buffers (default `'sample'`). */
+  leakDetection?: LeakDetection
+  /**
+   * Called for each Buffer collected without release, on a later turn of the
+   * event loop (never inside `acquire` or the garbage collector). If it
+   * throws, the error is rethrown on the next tick as an uncaught exception.
+   */
+  onLeak?: (report: BufferLeakReport) => void
+}
+
+/** Counters of one {@link BufferPool}, from {@link BufferPool.stats}. */
+export interface BufferPoolStats {
+  /** Pooled Buffers lent out now. */
+  inUse: number
+  /** Idle slots ready to lend. */
+  idle: number
+  /** Bytes of the slots lent out (a slot may be larger than its Buffer). */
+  inUseBytes: number
+  /** Bytes of the idle slots: what `trim()` would free. */
+  idleBytes: number
+  /** `inUseBytes + idleBytes`: native memory the pool holds, at most `maxBytes`. */
+  reservedBytes: number
+  /** The largest `reservedBytes` so far. */
+  highWaterBytes: number
+  /** Pooled Buffers handed out (ordinary overflow Buffers are counted in `overflow`). */
+  acquired: number
+  /** Pooled Buffers given back with `release`. */
+  released: number
+  /** Pooled Buffers garbage-collected without `release`: each is a leak in the caller. */
+  leaked: number
+  /** Ordinary Buffers handed out because `maxBytes` was in use (`whenExhausted: 'allocate'`). */
+  overflow: number
+  /**
+   * `'external'`: Buffers over pool memory. `'copy'`: the runtime refuses
+   * external buffers (a V8 sandbox, as in Electron), so every Buffer is an
+   * ordinary allocation and nothing is pooled; release still empties it.
+   */
+  mode: 'external' | 'copy'
+}
+
+/**
+ * Reusable Buffers in native memory that cannot leak data or memory.
+ *
+ * `release(buf)` detaches the Buffer's ArrayBuffer: the Buffer and every view
+ * of it (`subarray`, `new Uint8Array(buf.buffer)`, ...) read as empty from then
+ * on, so a reference kept by mistake can never see the next user's bytes. A
+ * Buffer that is never released comes back when it is garbage-collected, and
+ * is reported as a leak (`stats().leaked`, `onLeak`, a rate-limited
+ * `LeaklessWarning` with code `LEAKLESS_BUFFER_LEAK`).
+ *
+ * @example
+ * const pool = new BufferPool({ bufferSize: 16384, maxBytes: 64 * 2 ** 20 })
+ * const buf = pool.acquire(1500) // Buffer, buf.length === 1500, zero-filled
+ * pool.release(buf)              // buf.length === 0 from now on
+ * await pool.using(4096, async (b) => socket.read(b)) // released when the promise settles
+ */
+export declare class BufferPool {
+  /**
+   * Creates an empty pool. Throws `TypeError`/`RangeError` with a Node-style
+   * `code` for a bad option (`maxBytes` smaller than `bufferSize` included).
+   */
+  constructor(options?: BufferPoolOptions)
+  /** The `bufferSize` option. */
+  readonly bufferSize: number
+  /** The `maxBytes` option (or its default). */
+  readonly maxBytes: number
+  /** Whether {@link BufferPool.close} was called. */
+  readonly closed: boolean
+  /** `'external'`, or `'copy'` where the runtime refuses external buffers (see {@link BufferPoolStats.mode}). */
+  readonly mode: 'external' | 'copy'
+  /** `'BufferPool'`. */
+  readonly [Symbol.toStringTag]: string
+  /**
+   * A Buffer of exactly `size` bytes (default `bufferSize`, at most
+   * `bufferSize`) over pool memory; `buf.buffer` holds exactly those bytes.
+   * Zero-filled unless `zeroFill: false`. When `maxBytes` is in use, see
+   * `whenExhausted`. Throws `ERR_LEAKLESS_POOL_CLOSED` after `close()`.
+   */
+  acquire(size?: number): Buffer
+  /**
+   * Gives `buffer` back and detaches it: it and every view of it read as
+   * empty from now on. Throws a `TypeError` and changes nothing for a Buffer
+   * released already (`ERR_LEAKLESS_DOUBLE_RELEASE`), a slice or any other
+   * object than the one `acquire` returned, or a Buffer this pool did not lend
+   * (`ERR_LEAKLESS_NOT_POOLED`); an `Error` with `ERR_LEAKLESS_POOL_CLOSED`
+   * after `close()` (the Buffer then stays valid until it is collected).
+   */
+  release(buffer: Buffer): void
+  /**
+   * Calls `fn` with a Buffer of `size` bytes and releases it when `fn`
+   * returns or throws, or, when `fn` returns a promise, when it settles.
+   * Returns what `fn` returns. Releasing the Buffer inside `fn` is allowed;
+   * if the pool was closed meanwhile, the Buffer is left to the collector.
+   *
+   * @example
+   * const digest = await pool.using(65536, async (buf) => hash(await readInto(buf)))
+   */
+  using<T>(size: number | undefined, fn: (buffer: Buffer) => T): T
+  /** `using(bufferSize, fn)`. */
+  using<T>(fn: (buffer: Buffer) => T): T
+  /** Counters and sizes. */
+  stats(): BufferPoolStats
+  /** Frees every idle slot; returns the bytes freed. */
+  trim(): number
+  /**
+   * Frees every idle slot and refuses further `acquire` and `release`; returns
+   * the bytes freed (0 when already closed). Buffers still out stay valid
+   * until they are collected, then their memory is freed (not counted as leaks).
+   */
+  close(): number
+  /** `close()`, for `using pool = new BufferPool()`. */
+  [Symbol.dispose](): void
 }
 
 // ----------------------------------------------------------------- accounting
@@ -358,6 +517,11 @@ export interface LeaklessStats {
   lru: { instances: number; entries: number; bytes: number }
   /** Live ListenerRegistries (roots and scopes, not disposed) and the listeners they hold. */
   registries: { instances: number; listeners: number }
+  /**
+   * Live BufferPools: how many, the bytes of their lent and idle slots, and
+   * how many of their Buffers were collected without release.
+   */
+  pools: { instances: number; inUseBytes: number; idleBytes: number; leaked: number }
 }
 
 /** What leakless holds on the current thread. */

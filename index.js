@@ -2,9 +2,10 @@
 
 const { LRU } = require('./lib/lru')
 const { ListenerRegistry } = require('./lib/registry')
+const { BufferPool } = require('./lib/pool')
 const { stats, memoryUsage } = require('./lib/stats')
 const { monitor } = require('./lib/monitor')
 const { collectMetrics } = require('./lib/metrics')
 const { version } = require('./package.json')
 
-module.exports = { LRU, ListenerRegistry, stats, memoryUsage, monitor, collectMetrics, version }
+module.exports = { LRU, BufferPool, ListenerRegistry, stats, memoryUsage, monitor, collectMetrics, version }

@@ -261,3 +261,55 @@ test('the model still agrees when recency stamps wrap around and are renumbered'
   // Start the stamp counter 40 short of its limit, so most sequences cross it.
   check(t, { [Symbol.for('leakless.test.tickStart')]: 2 ** 32 - 2 - 40 }, 300)
 })
+
+// A cache with only `max` takes set's fast path (no onEvict, sizes or TTLs),
+// where evicted slots are reused without telling Rust: check it on its own.
+test('a cache with only max agrees with the model (fast path)', (t) => {
+  const plainOp = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: fc.constant('set'), key: keyArb, value: fc.integer() }) },
+    { weight: 5, arbitrary: fc.record({ op: fc.constant('get'), key: keyArb }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('delete'), key: keyArb }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('pop') }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('resize'), max: fc.integer({ min: 1, max: 8 }) }) },
+  )
+  const util = require('node:util')
+  let runs = 0
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 8 }), fc.array(plainOp, { maxLength: 120 }), (max, ops) => {
+      runs++
+      const cache = new LRU({ max })
+      const model = new Map()
+      for (const step of ops) {
+        if (step.op === 'set') {
+          cache.set(step.key, step.value)
+          model.delete(step.key)
+          model.set(step.key, step.value)
+          if (model.size > max) model.delete(model.keys().next().value)
+        } else if (step.op === 'get') {
+          const want = model.get(step.key)
+          if (model.has(step.key)) {
+            model.delete(step.key)
+            model.set(step.key, want)
+          }
+          if (cache.get(step.key) !== want) throw new Error(`get ${step.key}`)
+        } else if (step.op === 'delete') {
+          if (cache.delete(step.key) !== model.delete(step.key)) throw new Error(`delete ${step.key}`)
+        } else if (step.op === 'pop') {
+          const first = model.keys().next()
+          const want = first.done ? undefined : [first.value, model.get(first.value)]
+          if (!first.done) model.delete(first.value)
+          if (!util.isDeepStrictEqual(cache.pop(), want)) throw new Error('pop')
+        } else {
+          max = step.max
+          cache.resize(max)
+          while (model.size > max) model.delete(model.keys().next().value)
+        }
+        const got = [...cache]
+        const want = [...model].reverse()
+        if (!util.isDeepStrictEqual(got, want)) throw new Error(`order ${JSON.stringify(got)} != ${JSON.stringify(want)}`)
+      }
+    }),
+    { numRuns: RUNS },
+  )
+  t.is(runs, RUNS)
+})

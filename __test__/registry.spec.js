@@ -499,7 +499,7 @@ test.serial('a leak warning names the registering file and line, and warns again
   t.is(first.length, 1)
   const w = first[0]
   t.is(w.name, 'LeaklessWarning')
-  t.is(w.code, 'ERR_LEAKLESS_LISTENER_LEAK')
+  t.is(w.code, 'LEAKLESS_LISTENER_LEAK')
   t.true(w.message.includes('11 listeners for "data"'), w.message)
   t.true(w.message.includes('EventEmitter'), w.message)
   t.true(w.message.includes(`${THIS_FILE}:${line}:`), w.message)

@@ -42,8 +42,11 @@ const live = new LiveSet()
  */
 class LRU {
   #map = new Map()
+  // `#used` slots have been handed out; keys and vals hold one element per
+  // slot, the typed arrays grow by doubling up to `max`.
   #keys = []
   #vals = []
+  #used = 0
   #free = []
   #stamps = new Uint32Array(0)
   #tick = 0
@@ -185,13 +188,19 @@ class LRU {
         return this
       }
       if (this.#map.size >= this.#max) {
+        // Reuse the victim's slot. Stamping it is all Rust needs to know:
+        // a victim's slot with a new stamp holds a live entry of that stamp.
         slot = this.#nextVictim()
         this.#map.delete(this.#keys[slot])
         this.#evictions++
-      } else {
-        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
-        this.#cell.entries++
+        this.#keys[slot] = key
+        this.#vals[slot] = value
+        this.#map.set(key, slot)
+        this.#touch(slot)
+        return this
       }
+      slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+      this.#cell.entries++
       this.#keys[slot] = key
       this.#vals[slot] = value
       this.#map.set(key, slot)
@@ -233,6 +242,7 @@ class LRU {
     this.#cell.entries = 0
     this.#keys = []
     this.#vals = []
+    this.#used = 0
     this.#free = []
     this.#stamps = new Uint32Array(0)
     this.#tickOffset += this.#tick
@@ -571,8 +581,16 @@ class LRU {
   }
 
   #newSlot() {
-    const slot = this.#keys.length
+    const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
+    this.#keys.push(undefined)
+    this.#vals.push(undefined)
+    if (this.#used === this.#max) {
+      // Full for the first time: push left up to half again as much room
+      // as needed, which a bounded cache never uses; copy it away.
+      this.#keys = this.#keys.slice()
+      this.#vals = this.#vals.slice()
+    }
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
       this.#stamps = grow(this.#stamps, capacity, 0)
@@ -582,8 +600,6 @@ class LRU {
         this.#ttls = grow(this.#ttls, capacity, 0)
       }
     }
-    this.#keys.push(undefined)
-    this.#vals.push(undefined)
     return slot
   }
 

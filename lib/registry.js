@@ -56,7 +56,7 @@ const EVENT_LIST_MAX = 16 // events per target kept in an array before a Map tak
 const MIN_SWEEP = 16
 const STACK_FRAMES = 10 // user frames kept per registration stack
 const LIB_DIR = __dirname + path.sep
-const WARNING_CODE = 'ERR_LEAKLESS_LISTENER_LEAK'
+const WARNING_CODE = 'LEAKLESS_LISTENER_LEAK'
 const TARGET_EXPECTED =
   'an EventEmitter, an EventTarget, or an object with on/off or addListener/removeListener methods'
 const ONCE = { once: true }

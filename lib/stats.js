@@ -6,6 +6,7 @@
 const native = require('./native')
 const { lruTotals } = require('./lru')
 const { registryTotals } = require('./registry')
+const { poolTotals } = require('./pool')
 
 /**
  * What leakless holds on this thread, and what it has reported to V8.
@@ -14,10 +15,12 @@ function stats() {
   // Structures first: reading them replays pending logs, which may move
   // native memory; the native figure is read last so that it includes that.
   const lru = lruTotals()
+  const pools = poolTotals()
   const nativeStats = native.nativeStats()
   return {
     externalBytes: nativeStats.externalBytes,
     lru,
+    pools,
     registries: registryTotals(),
   }
 }

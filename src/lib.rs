@@ -7,6 +7,7 @@ mod accounting;
 mod handles;
 mod lru;
 mod offheap;
+mod pool;
 mod raw;
 
 use napi_derive::napi;
@@ -28,16 +29,20 @@ pub struct NativeStats {
   pub heap_lru_instances: u32,
   /// Off-heap LRUs alive on this thread.
   pub offheap_lru_instances: u32,
+  /// BufferPools alive on this thread (collected ones whose Buffers are still out included).
+  pub pool_instances: u32,
 }
 
 /// Flushes pending reports and returns this thread's native accounting.
 #[napi]
 pub fn native_stats() -> NativeStats {
+  pool::sync_accounting();
   NativeStats {
     external_bytes: accounting::reported() as f64,
     v8_adjusted_total: accounting::v8_total() as f64,
     heap_lru_instances: lru::live_instances() as u32,
     offheap_lru_instances: offheap::live_instances() as u32,
+    pool_instances: pool::live_instances() as u32,
   }
 }
 

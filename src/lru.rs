@@ -37,12 +37,10 @@ impl HeapLru {
       .get(..n as usize)
       .ok_or_else(|| Error::new(Status::InvalidArg, "operation count exceeds the log"))?;
     let result = match expires {
-      Some(exp) => self.recency.apply(log, stamps.len(), true, |slot| {
+      Some(exp) => self.recency.apply(log, stamps, true, |slot| {
         exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)
       }),
-      None => self
-        .recency
-        .apply(log, stamps.len(), false, |_| f64::INFINITY),
+      None => self.recency.apply(log, stamps, false, |_| f64::INFINITY),
     };
     self.held.set(self.recency.heap_bytes());
     result.map_err(|e| Error::new(Status::InvalidArg, e.to_string()))

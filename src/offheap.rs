@@ -85,7 +85,7 @@ unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     with_key(env, id, key, |lru, key| {
       let out = match lru.store.get(key, now) {
-        Lookup::Hit(v) => raw::value_to_js(env, v),
+        Lookup::Hit(entry) => raw::value_to_js(env, entry.value()),
         Lookup::Stale(e) => raw::value_to_js(env, e.value()),
         Lookup::Miss => raw::undefined(env),
       };
@@ -361,8 +361,8 @@ pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
     let i = i as u32 * 4;
     out.set(i, js_key(env, entry))?;
     out.set(i + 1, js_value(env, entry))?;
-    out.set(i + 2, entry.ttl)?;
-    out.set(i + 3, entry.expires)?;
+    out.set(i + 2, entry.ttl())?;
+    out.set(i + 3, entry.expires())?;
   }
   Ok(out)
 }

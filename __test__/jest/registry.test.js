@@ -78,7 +78,7 @@ test('onLeak reports the count and the registering file; refusal past refuseAt',
     expect(err.name).toBe('RangeError')
     expect(err.code).toBe('ERR_LEAKLESS_TOO_MANY_LISTENERS')
     expect(warn).toHaveBeenCalled()
-    expect(warn.mock.calls[0][1]).toEqual({ type: 'LeaklessWarning', code: 'ERR_LEAKLESS_LISTENER_LEAK' })
+    expect(warn.mock.calls[0][1]).toEqual({ type: 'LeaklessWarning', code: 'LEAKLESS_LISTENER_LEAK' })
   } finally {
     warn.mockRestore()
   }

@@ -3,4 +3,5 @@
 //! arguments and reports memory.
 
 pub mod offheap;
+pub mod pool;
 pub mod recency;

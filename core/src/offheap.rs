@@ -14,18 +14,20 @@
 //! the heap LRU): a read writes one `u32` and touches no other entry.
 
 use std::hash::{BuildHasher, Hasher};
+use std::ptr::NonNull;
 
 use hashbrown::HashTable;
 
 use crate::recency::{Recency, STAMP_LIMIT};
 
-/// Bookkeeping bytes charged to each entry on top of its key and value:
-/// the slab slot, its stamp, its share of the hash table and of the recency
-/// records, and the allocator's header of the block holding the bytes.
-pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Option<Entry>>() + 4 + 5 + 12 + 16;
+/// Bookkeeping bytes charged to each entry on top of its key and value: its
+/// block's header and the allocator's, its slab pointer and stamp, its share
+/// of the hash table and of the recency records.
+pub const ENTRY_OVERHEAD: usize = 32 + 16 + 8 + 4 + 9 + 8;
 
 /// How a key's bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum KeyKind {
   /// A JS number: 8 bytes, the bits of its value (`-0` as `0`, one NaN).
   Num,
@@ -37,6 +39,7 @@ pub enum KeyKind {
 
 /// How a value's bytes are to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ValueKind {
   /// A string whose UTF-8 form is exact.
   Utf8,
@@ -158,22 +161,36 @@ fn pad8(n: usize) -> usize {
   n.div_ceil(8) * 8
 }
 
-/// One stored entry: key and value bytes in one 8-aligned block.
-#[derive(Debug, Clone)]
-pub struct Entry {
-  data: Box<[u64]>,
+/// The fixed part of an entry, at the start of its block.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct Header {
   key_len: u32,
   value_len: u32,
+  slot: u32,
   key_kind: KeyKind,
   value_kind: ValueKind,
   /// Absolute expiry time in the caller's clock (`INFINITY`: never).
-  pub expires: f64,
+  expires: f64,
   /// The TTL it was set with (0: none), for `updateAgeOnGet` and `dump`.
-  pub ttl: f64,
+  ttl: f64,
+}
+
+const HEADER_WORDS: usize = std::mem::size_of::<Header>().div_ceil(8);
+
+/// One stored entry: header, key bytes and value bytes in one 8-aligned
+/// block, so that finding a key and reading its value touch one allocation.
+#[repr(transparent)]
+pub struct Entry {
+  block: NonNull<u64>,
 }
 
 impl Entry {
-  fn new(key: KeyRef<'_>, value: ValueRef<'_>) -> Entry {
+  fn words_for(key_len: usize, value_len: usize) -> usize {
+    HEADER_WORDS + (pad8(key_len) + value_len).div_ceil(8)
+  }
+
+  fn new(key: KeyRef<'_>, value: ValueRef<'_>, slot: u32) -> Entry {
     let (key_kind, key_bytes, num) = key.parts();
     let (value_kind, value_bytes) = value.parts();
     let key_len = if key_kind == KeyKind::Num {
@@ -181,69 +198,142 @@ impl Entry {
     } else {
       key_bytes.len()
     };
-    let value_at = pad8(key_len);
-    let mut data = vec![0u64; (value_at + value_bytes.len()).div_ceil(8)].into_boxed_slice();
-    {
-      // SAFETY: viewing u64 storage as bytes, within its length.
-      let bytes =
-        unsafe { std::slice::from_raw_parts_mut(data.as_mut_ptr() as *mut u8, data.len() * 8) };
+    let words = Self::words_for(key_len, value_bytes.len());
+    let mut data = vec![0u64; words].into_boxed_slice();
+    let header = Header {
+      key_len: key_len as u32,
+      value_len: value_bytes.len() as u32,
+      slot,
+      key_kind,
+      value_kind,
+      expires: f64::INFINITY,
+      ttl: 0.0,
+    };
+    // SAFETY: the block starts with HEADER_WORDS words, 8-aligned, enough
+    // for a Header; the rest is viewed as bytes within its length.
+    unsafe {
+      std::ptr::write(data.as_mut_ptr() as *mut Header, header);
+      let bytes = std::slice::from_raw_parts_mut(
+        data.as_mut_ptr().add(HEADER_WORDS) as *mut u8,
+        (words - HEADER_WORDS) * 8,
+      );
       if key_kind == KeyKind::Num {
         bytes[..8].copy_from_slice(&num.to_ne_bytes());
       } else {
         bytes[..key_len].copy_from_slice(key_bytes);
       }
-      bytes[value_at..value_at + value_bytes.len()].copy_from_slice(value_bytes);
+      let at = pad8(key_len);
+      bytes[at..at + value_bytes.len()].copy_from_slice(value_bytes);
     }
+    let raw = Box::into_raw(data) as *mut u64;
     Entry {
-      data,
-      key_len: key_len as u32,
-      value_len: value_bytes.len() as u32,
-      key_kind,
-      value_kind,
-      expires: f64::INFINITY,
-      ttl: 0.0,
+      // SAFETY: Box::into_raw never returns null.
+      block: unsafe { NonNull::new_unchecked(raw) },
     }
   }
 
-  fn bytes(&self) -> &[u8] {
-    // SAFETY: viewing u64 storage as bytes, within its length.
-    unsafe { std::slice::from_raw_parts(self.data.as_ptr() as *const u8, self.data.len() * 8) }
+  fn header(&self) -> &Header {
+    // SAFETY: every block starts with a Header written by `new`.
+    unsafe { &*(self.block.as_ptr() as *const Header) }
+  }
+
+  fn header_mut(&mut self) -> &mut Header {
+    // SAFETY: as above, and `&mut self` makes the access unique.
+    unsafe { &mut *(self.block.as_ptr() as *mut Header) }
+  }
+
+  fn payload(&self) -> *const u8 {
+    // SAFETY: the payload follows the header within the block.
+    unsafe { self.block.as_ptr().add(HEADER_WORDS) as *const u8 }
   }
 
   /// The stored key.
   pub fn key(&self) -> KeyRef<'_> {
-    let b = &self.bytes()[..self.key_len as usize];
-    match self.key_kind {
-      KeyKind::Num => KeyRef::Num(u64::from_ne_bytes(b.try_into().expect("8 bytes"))),
-      KeyKind::Utf8 => KeyRef::Utf8(b),
-      // SAFETY: the block is 8-aligned and the key starts at offset 0.
-      KeyKind::Utf16 => {
-        KeyRef::Utf16(unsafe { std::slice::from_raw_parts(b.as_ptr() as *const u16, b.len() / 2) })
+    let h = self.header();
+    // SAFETY: the key's bytes are at the start of the payload; a UTF-16 key
+    // starts 8-aligned.
+    unsafe {
+      let p = self.payload();
+      match h.key_kind {
+        KeyKind::Num => KeyRef::Num(std::ptr::read(p as *const u64)),
+        KeyKind::Utf8 => KeyRef::Utf8(std::slice::from_raw_parts(p, h.key_len as usize)),
+        KeyKind::Utf16 => KeyRef::Utf16(std::slice::from_raw_parts(
+          p as *const u16,
+          h.key_len as usize / 2,
+        )),
       }
     }
   }
 
   /// The stored value.
   pub fn value(&self) -> ValueRef<'_> {
-    let at = pad8(self.key_len as usize);
-    let b = &self.bytes()[at..at + self.value_len as usize];
-    match self.value_kind {
-      ValueKind::Utf8 => ValueRef::Utf8(b),
-      ValueKind::Bytes => ValueRef::Bytes(b),
-      // SAFETY: the block is 8-aligned and the value starts at a multiple of 8.
-      ValueKind::Utf16 => ValueRef::Utf16(unsafe {
-        std::slice::from_raw_parts(b.as_ptr() as *const u16, b.len() / 2)
-      }),
+    let h = self.header();
+    // SAFETY: the value's bytes follow the key, at an 8-aligned offset.
+    unsafe {
+      let p = self.payload().add(pad8(h.key_len as usize));
+      let len = h.value_len as usize;
+      match h.value_kind {
+        ValueKind::Utf8 => ValueRef::Utf8(std::slice::from_raw_parts(p, len)),
+        ValueKind::Bytes => ValueRef::Bytes(std::slice::from_raw_parts(p, len)),
+        ValueKind::Utf16 => ValueRef::Utf16(std::slice::from_raw_parts(p as *const u16, len / 2)),
+      }
     }
+  }
+
+  /// Absolute expiry time (`INFINITY`: never).
+  pub fn expires(&self) -> f64 {
+    self.header().expires
+  }
+
+  /// The TTL the entry was set with (0: none).
+  pub fn ttl(&self) -> f64 {
+    self.header().ttl
+  }
+
+  fn slot(&self) -> u32 {
+    self.header().slot
   }
 
   /// Bytes charged to `calculated_size` for this entry.
   pub fn size(&self) -> usize {
-    self.key_len as usize + self.value_len as usize + ENTRY_OVERHEAD
+    let h = self.header();
+    h.key_len as usize + h.value_len as usize + ENTRY_OVERHEAD
   }
 
   fn key_is(&self, key: KeyRef<'_>) -> bool {
     self.key() == key
+  }
+}
+
+impl Clone for Entry {
+  fn clone(&self) -> Entry {
+    let h = *self.header();
+    let mut copy = Entry::new(self.key(), self.value(), h.slot);
+    *copy.header_mut() = h;
+    copy
+  }
+}
+
+impl Drop for Entry {
+  fn drop(&mut self) {
+    let h = self.header();
+    let words = Self::words_for(h.key_len as usize, h.value_len as usize);
+    // SAFETY: the block was a Box<[u64]> of exactly `words` words.
+    drop(unsafe {
+      Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+        self.block.as_ptr(),
+        words,
+      ))
+    });
+  }
+}
+
+impl std::fmt::Debug for Entry {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.debug_struct("Entry")
+      .field("key", &self.key())
+      .field("value", &self.value())
+      .finish()
   }
 }
 
@@ -271,7 +361,7 @@ pub struct Counters {
 /// What a `get` found.
 #[derive(Debug)]
 pub enum Lookup<'a> {
-  Hit(ValueRef<'a>),
+  Hit(&'a Entry),
   /// Expired, returned once because of `allowStale`, and now removed.
   Stale(Entry),
   Miss,
@@ -287,9 +377,11 @@ pub enum Stored {
 
 /// The off-heap store.
 pub struct OffHeap {
+  /// Owns the entries, by slot.
   slots: Vec<Option<Entry>>,
   free: Vec<u32>,
-  index: HashTable<u32>,
+  /// Finds an entry by key; points at blocks owned by `slots`.
+  index: HashTable<NonNull<u64>>,
   hasher: foldhash::fast::RandomState,
   stamps: Vec<u32>,
   tick: u32,
@@ -349,33 +441,37 @@ impl OffHeap {
     }
     let spare_slots = self.slots.capacity() - self.len;
     self.calculated
-      + spare_slots * (std::mem::size_of::<Option<Entry>>() + 4)
+      + spare_slots * 12
       + self.free.capacity() * 4
-      + (self.index.capacity() - self.len) * 5
-      + self.recency.heap_bytes().saturating_sub(self.len * 12)
+      + (self.index.capacity() - self.len) * 9
+      + self.recency.heap_bytes().saturating_sub(self.len * 8)
+  }
+
+  /// The entry a block pointer from the index belongs to.
+  fn view(block: &NonNull<u64>) -> &Entry {
+    // SAFETY: Entry is a transparent wrapper of the block pointer, and the
+    // index only holds pointers to blocks owned by `slots`.
+    unsafe { &*(block as *const NonNull<u64> as *const Entry) }
   }
 
   fn entry(&self, slot: u32) -> &Entry {
     self.slots[slot as usize]
       .as_ref()
-      .expect("indexed slot holds an entry")
+      .expect("live slot holds an entry")
   }
 
   fn entry_mut(&mut self, slot: u32) -> &mut Entry {
     self.slots[slot as usize]
       .as_mut()
-      .expect("indexed slot holds an entry")
+      .expect("live slot holds an entry")
   }
 
   fn find(&self, key: KeyRef<'_>) -> Option<u32> {
     let hash = key.hash_with(&self.hasher);
-    let slots = &self.slots;
     self
       .index
-      .find(hash, |&s| {
-        slots[s as usize].as_ref().is_some_and(|e| e.key_is(key))
-      })
-      .copied()
+      .find(hash, |b| Self::view(b).key_is(key))
+      .map(|b| Self::view(b).slot())
   }
 
   fn next_stamp(&mut self) -> u32 {
@@ -392,21 +488,21 @@ impl OffHeap {
   }
 
   fn set_expiry(&mut self, slot: u32, expires: f64) {
-    if self.entry(slot).expires != expires {
-      self.entry_mut(slot).expires = expires;
+    if self.entry(slot).expires() != expires {
+      self.entry_mut(slot).header_mut().expires = expires;
       self.recency.expiry_changed(slot, expires);
     }
   }
 
   /// Removes the entry in `slot` and returns it.
   fn remove_slot(&mut self, slot: u32, reason: Reason) -> Entry {
-    let hash = self.entry(slot).key().hash_with(&self.hasher);
-    if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
-      found.remove();
-    }
     let entry = self.slots[slot as usize]
       .take()
       .expect("slot holds an entry");
+    let hash = entry.key().hash_with(&self.hasher);
+    if let Ok(found) = self.index.find_entry(hash, |b| *b == entry.block) {
+      found.remove();
+    }
     self.stamps[slot as usize] = 0;
     self.recency.remove(slot);
     self.free.push(slot);
@@ -443,10 +539,10 @@ impl OffHeap {
   }
 
   fn is_expired(&self, slot: u32, now: f64) -> bool {
-    self.entry(slot).expires <= now
+    self.entry(slot).expires() <= now
   }
 
-  /// The value of `key`, which becomes the most recently used.
+  /// The entry of `key`, which becomes the most recently used.
   pub fn get(&mut self, key: KeyRef<'_>, now: f64) -> Lookup<'_> {
     let Some(slot) = self.find(key) else {
       self.counters.misses += 1;
@@ -467,12 +563,12 @@ impl OffHeap {
     self.counters.hits += 1;
     self.touch(slot);
     if self.limits.update_age_on_get {
-      let ttl = self.entry(slot).ttl;
+      let ttl = self.entry(slot).ttl();
       if ttl > 0.0 {
         self.set_expiry(slot, now + ttl);
       }
     }
-    Lookup::Hit(self.entry(slot).value())
+    Lookup::Hit(self.entry(slot))
   }
 
   /// The value of `key` without changing recency; an expired entry only
@@ -497,7 +593,7 @@ impl OffHeap {
     match self.find(key) {
       None => 0.0,
       Some(slot) => {
-        let expires = self.entry(slot).expires;
+        let expires = self.entry(slot).expires();
         if expires == f64::INFINITY {
           f64::INFINITY
         } else {
@@ -518,14 +614,13 @@ impl OffHeap {
     expires_at: Option<f64>,
   ) -> Stored {
     let existing = self.find(key);
-    let entry = Entry::new(key, value);
-    let size = entry.size();
+    let size = key.byte_len() + value.byte_len() + ENTRY_OVERHEAD;
     if size > self.limits.max_size {
       if let Some(slot) = existing {
         self.drop_slot(slot, Reason::Set);
       }
       if let Some(removed) = self.removed.as_mut() {
-        removed.push((entry, Reason::Set));
+        removed.push((Entry::new(key, value, u32::MAX), Reason::Set));
       }
       return Stored::TooLarge;
     }
@@ -533,12 +628,17 @@ impl OffHeap {
     let expires = expires_at.unwrap_or(if ttl > 0.0 { now + ttl } else { f64::INFINITY });
     let slot = match existing {
       Some(slot) => {
-        let mut entry = entry;
-        entry.ttl = ttl;
-        entry.expires = self.entry(slot).expires;
-        let old = std::mem::replace(self.entry_mut(slot), entry);
-        self.calculated = self.calculated - old.size() + size;
-        let replaced = old.value() != self.entry(slot).value();
+        let old = self.slots[slot as usize].take().expect("live slot");
+        let replaced = old.value() != value;
+        let mut entry = Entry::new(key, value, slot);
+        entry.header_mut().ttl = ttl;
+        entry.header_mut().expires = old.expires();
+        let hash = key.hash_with(&self.hasher);
+        if let Ok(mut found) = self.index.find_entry(hash, |b| *b == old.block) {
+          *found.get_mut() = entry.block;
+        }
+        self.calculated = self.calculated - old.size() + entry.size();
+        self.slots[slot as usize] = Some(entry);
         if let Some(removed) = self.removed.as_mut() {
           if replaced {
             removed.push((old, Reason::Set));
@@ -552,34 +652,28 @@ impl OffHeap {
         if self.len >= self.limits.max {
           self.evict_one(now, u32::MAX);
         }
-        let mut entry = entry;
-        entry.ttl = ttl;
-        entry.expires = expires;
         let slot = match self.free.pop() {
-          Some(slot) => {
-            self.slots[slot as usize] = Some(entry);
-            slot
-          }
+          Some(slot) => slot,
           None => {
-            self.slots.push(Some(entry));
+            self.slots.push(None);
             self.stamps.push(0);
             (self.slots.len() - 1) as u32
           }
         };
+        let mut entry = Entry::new(key, value, slot);
+        entry.header_mut().ttl = ttl;
+        entry.header_mut().expires = expires;
         let hash = key.hash_with(&self.hasher);
-        let slots = &self.slots;
         let hasher = &self.hasher;
-        self.index.insert_unique(hash, slot, |&s| {
-          slots[s as usize]
-            .as_ref()
-            .expect("indexed slot")
-            .key()
-            .hash_with(hasher)
-        });
+        self
+          .index
+          .insert_unique(hash, entry.block, |b| Self::view(b).key().hash_with(hasher));
+        self.calculated += entry.size();
+        self.slots[slot as usize] = Some(entry);
         self.len += 1;
-        self.calculated += size;
         let stamp = self.next_stamp();
         self.stamps[slot as usize] = stamp;
+        self.recency.maintain(&self.stamps);
         self.recency.insert(slot, stamp, expires);
         slot
       }
@@ -633,8 +727,9 @@ impl OffHeap {
 
   /// Removes everything and gives the memory back.
   pub fn clear(&mut self) {
+    let order = self.recency.order(&self.stamps);
+    self.index = HashTable::new();
     if let Some(removed) = self.removed.as_mut() {
-      let order = self.recency.order(&self.stamps);
       for slot in order {
         if let Some(e) = self.slots[slot as usize].take() {
           removed.push((e, Reason::Clear));
@@ -643,7 +738,6 @@ impl OffHeap {
     }
     self.slots = Vec::new();
     self.free = Vec::new();
-    self.index = HashTable::new();
     self.stamps = Vec::new();
     self.tick = 0;
     self.recency.clear();
@@ -694,7 +788,7 @@ impl OffHeap {
       .order(&self.stamps)
       .into_iter()
       .map(|slot| self.entry(slot))
-      .filter(|e| e.expires > now)
+      .filter(|e| e.expires() > now)
       .collect()
   }
 }

@@ -11,18 +11,26 @@
 //! What we must be told, through an operation log replayed in batches, is
 //! when entries appear ([`OP_INSERT`], with the stamp they were inserted
 //! with), disappear ([`OP_DELETE`]), or change expiry time ([`OP_EXPIRY`]).
+//! Two shortcuts need no log entry: a slot whose stamp becomes 0 is taken
+//! as deleted, and the slot of a victim from the last batch may be reused
+//! for a new entry just by stamping it (see `readmit_last_batch`), which is
+//! what makes a steady stream of evicting sets cost no log at all.
 //!
-//! To find the least recently used entry we keep one *record* `(slot,
-//! stamp)` per live entry: `known[slot]` is the stamp of its record. Records
-//! of inserts sit in a FIFO queue, which is sorted by stamp because inserts
-//! happen in stamp order. Popping records in stamp order (the smaller of the
-//! queue's front and a min-heap's top), a record whose stamp still equals the
-//! entry's current stamp belongs to the exact least recently used entry:
-//! every other live entry has a record with a stamp at least as large, and
-//! its current stamp is larger still. A record whose entry was touched since
-//! is moved to the heap under the entry's current stamp. So a read costs
-//! nothing here, and an entry read many times between two evictions is
-//! re-filed at most once.
+//! To find the least recently used entry we keep *records* `(slot, stamp)`,
+//! at least one per live entry, none with a stamp above the entry's current
+//! stamp. Records of inserts sit in a FIFO queue, which is sorted by stamp
+//! because inserts happen in stamp order. Popping records in stamp order (the
+//! smaller of the queue's front and a min-heap's top), a record whose stamp
+//! equals its slot's current stamp belongs to the exact least recently used
+//! entry: every other live entry has a record with a stamp at least as large,
+//! and its current stamp is larger still. A record whose slot's stamp has
+//! moved on (the entry was touched, or the slot now holds a newer entry) is
+//! re-filed in the heap under the current stamp; one whose slot's stamp is 0
+//! (the entry is gone) is dropped. So a read costs nothing here, an entry
+//! read many times between two evictions is re-filed at most once, and no
+//! per-slot state is kept besides the caller's stamps. A slot can briefly
+//! have two records with one stamp; the second is re-filed or dropped when it
+//! comes out, and a rebuild bounds how many there can be.
 //!
 //! Victims are handed out in batches with the stamps they had: the caller
 //! takes the first victim whose current stamp still matches. Entries touched,
@@ -102,16 +110,14 @@ impl std::error::Error for RecencyError {}
 /// Recency bookkeeping over stamps kept by the caller.
 #[derive(Debug, Default)]
 pub struct Recency {
-  /// Stamp of each slot's live record; 0 when the slot holds no entry.
-  known: Vec<u32>,
   /// Records of inserts, in stamp order.
   queue: VecDeque<(u32, u32)>,
   /// Records of entries found touched, by stamp.
   heap: BinaryHeap<Reverse<(u32, u32)>>,
-  /// Number of live entries.
-  live: usize,
   /// Records popped for the last batch of victims, to file again.
   last_batch: Vec<(u32, u32)>,
+  /// Scratch space of `readmit_last_batch`.
+  moved: Vec<(u32, u32)>,
   /// Expiry time each slot is indexed under (`INFINITY`: not indexed).
   indexed_expiry: Vec<f64>,
   by_expiry: BTreeSet<(Expiry, u32)>,
@@ -122,19 +128,9 @@ impl Recency {
     Recency::default()
   }
 
-  /// Number of live entries.
-  pub fn len(&self) -> usize {
-    self.live
-  }
-
-  pub fn is_empty(&self) -> bool {
-    self.live == 0
-  }
-
   /// Bytes of native memory held, for accounting.
   pub fn heap_bytes(&self) -> usize {
-    self.known.capacity() * 4
-      + self.queue.capacity() * 8
+    self.queue.capacity() * 8
       + self.heap.capacity() * 8
       + self.last_batch.capacity() * 8
       + self.indexed_expiry.capacity() * 8
@@ -158,16 +154,18 @@ impl Recency {
   pub fn apply(
     &mut self,
     log: &[u32],
-    stamps_len: usize,
+    stamps: &[u32],
     track_expiry: bool,
     expiry_of: impl Fn(u32) -> f64,
   ) -> Result<(), RecencyError> {
     if !log.len().is_multiple_of(2) {
       return Err(RecencyError::OddLog);
     }
+    // Room first, so that the inserts below do not double the queue.
+    self.reserve_for(stamps.len());
     for pair in log.chunks_exact(2) {
       let slot = pair[0] & !OP_KIND;
-      if slot as usize >= stamps_len {
+      if slot as usize >= stamps.len() {
         return Err(RecencyError::SlotOutOfRange(slot));
       }
       match pair[0] & OP_KIND {
@@ -188,36 +186,39 @@ impl Recency {
         _ => self.remove(slot),
       }
     }
-    self.compact_if_sparse();
+    self.maintain(stamps);
     Ok(())
+  }
+
+  /// Keeps the records in bounds after inserts: room for one per slot the
+  /// caller has (allocated exactly), and a rebuild when stale ones pile up.
+  pub fn maintain(&mut self, stamps: &[u32]) {
+    self.reserve_for(stamps.len());
+    self.compact_if_sparse(stamps);
   }
 
   /// An entry was inserted in `slot` with `stamp` (and expires at `expiry`).
   pub fn insert(&mut self, slot: u32, stamp: u32, expiry: f64) {
-    Self::grow(&mut self.known, slot as usize + 1, 0);
-    if self.known[slot as usize] == 0 {
-      self.live += 1;
-    }
-    self.known[slot as usize] = stamp;
     self.queue.push_back((slot, stamp));
     self.set_expiry(slot, expiry);
   }
 
   /// The entry in `slot` now expires at `expiry` (`INFINITY`: never).
   pub fn expiry_changed(&mut self, slot: u32, expiry: f64) {
-    if self.is_live(slot) {
-      self.set_expiry(slot, expiry);
-    }
+    self.set_expiry(slot, expiry);
   }
 
-  /// The entry in `slot` is gone.
+  /// The entry in `slot` is gone (its stamp is 0 now).
   pub fn remove(&mut self, slot: u32) {
-    if self.is_live(slot) {
-      self.known[slot as usize] = 0;
-      self.live -= 1;
-    }
     self.set_expiry(slot, f64::INFINITY);
-    self.compact_if_sparse();
+  }
+
+  /// Makes room for `slots` records without over-allocating: the caller
+  /// grows its stamps array to a bound (`max`), and the queue follows.
+  fn reserve_for(&mut self, slots: usize) {
+    if self.queue.capacity() < slots {
+      self.queue.reserve_exact(slots - self.queue.len());
+    }
   }
 
   /// Slots of entries expired at `now`, earliest expiry first.
@@ -228,10 +229,6 @@ impl Recency {
       .take_while(|&&(Expiry(at), _)| at <= now)
       .map(|&(_, slot)| slot)
       .collect()
-  }
-
-  fn is_live(&self, slot: u32) -> bool {
-    self.known.get(slot as usize).is_some_and(|&k| k != 0)
   }
 
   /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
@@ -258,27 +255,29 @@ impl Recency {
     }
   }
 
-  /// Dead records (of deleted or re-filed entries) are dropped lazily; when
-  /// they outnumber the live ones, rebuild from `known`.
-  fn compact_if_sparse(&mut self) {
+  /// Stale records are dropped or re-filed lazily; when there are many more
+  /// records than slots, rebuild them from the stamps.
+  fn compact_if_sparse(&mut self, stamps: &[u32]) {
     let records = self.queue.len() + self.heap.len() + self.last_batch.len();
-    if records > 2 * self.live + 1024 {
-      let mut live: Vec<(u32, u32)> = self
-        .known
+    if records > 2 * stamps.len() + 1024 {
+      let mut live: Vec<(u32, u32)> = stamps
         .iter()
         .enumerate()
-        .filter(|(_, &k)| k != 0)
-        .map(|(slot, &k)| (k, slot as u32))
+        .filter(|(_, &stamp)| stamp != 0)
+        .map(|(slot, &stamp)| (stamp, slot as u32))
         .collect();
       live.sort_unstable();
-      self.queue = live.into_iter().map(|(k, slot)| (slot, k)).collect();
+      self.queue = live
+        .into_iter()
+        .map(|(stamp, slot)| (slot, stamp))
+        .collect();
       self.heap = BinaryHeap::new();
       self.last_batch = Vec::new();
     }
   }
 
   /// Pops records in stamp order until one belongs to an untouched live
-  /// entry; re-files touched ones. Returns `(slot, stamp)`.
+  /// entry; re-files stale ones. Returns `(slot, stamp)`.
   fn pop_oldest(&mut self, stamps: &[u32]) -> Option<(u32, u32)> {
     loop {
       let from_queue = match (self.queue.front(), self.heap.peek()) {
@@ -293,33 +292,44 @@ impl Recency {
         let Reverse((stamp, slot)) = self.heap.pop()?;
         (slot, stamp)
       };
-      let s = slot as usize;
-      if self.known.get(s) != Some(&stamp) {
-        continue; // superseded: the entry was deleted, replaced or re-filed
+      match stamps.get(slot as usize).copied().unwrap_or(0) {
+        0 => continue, // the entry is gone
+        current if current == stamp => return Some((slot, stamp)),
+        current => self.heap.push(Reverse((current, slot))),
       }
-      let current = stamps.get(s).copied().unwrap_or(0);
-      if current == stamp {
-        return Some((slot, stamp));
-      }
-      if current == 0 {
-        // The caller dropped it without logging a delete: forget it.
-        self.known[s] = 0;
-        self.live -= 1;
-        continue;
-      }
-      self.known[s] = current;
-      self.heap.push(Reverse((current, slot)));
     }
   }
 
-  /// Files again the records popped for the previous batch that still
-  /// belong to live entries.
-  fn readmit_last_batch(&mut self) {
-    for (slot, stamp) in std::mem::take(&mut self.last_batch) {
-      if self.known.get(slot as usize) == Some(&stamp) {
+  /// Files again the records popped for the previous batch. A victim the
+  /// caller left alone goes back under its stamp. A victim whose slot now
+  /// has another stamp was either touched or evicted and its slot reused for
+  /// a new entry without a log entry (the caller may do that: either way the
+  /// slot holds a live entry with that stamp), and is filed under the new
+  /// stamp: at the back of the queue when that keeps it sorted, which is the
+  /// usual case for slots reused in order, else in the heap.
+  fn readmit_last_batch(&mut self, stamps: &[u32]) {
+    let mut batch = std::mem::take(&mut self.last_batch);
+    let mut moved = std::mem::take(&mut self.moved);
+    for &(slot, stamp) in &batch {
+      match stamps.get(slot as usize).copied().unwrap_or(0) {
+        0 => {}
+        current if current == stamp => self.heap.push(Reverse((stamp, slot))),
+        current => moved.push((current, slot)),
+      }
+    }
+    moved.sort_unstable();
+    moved.dedup();
+    for &(stamp, slot) in &moved {
+      if self.queue.back().is_none_or(|&(_, last)| last < stamp) {
+        self.queue.push_back((slot, stamp));
+      } else {
         self.heap.push(Reverse((stamp, slot)));
       }
     }
+    moved.clear();
+    batch.clear();
+    self.moved = moved;
+    self.last_batch = batch;
   }
 
   /// Fills `out_slots`/`out_stamps` with the next victims, oldest first:
@@ -331,7 +341,7 @@ impl Recency {
     stamps: &[u32],
     now: f64,
   ) -> VictimBatch {
-    self.readmit_last_batch();
+    self.readmit_last_batch(stamps);
     let cap = out_slots.len().min(out_stamps.len());
     let mut count = 0;
     let mut next_expiry = f64::INFINITY;
@@ -349,10 +359,17 @@ impl Recency {
       count += 1;
     }
     let expired = count;
+    let mut previous = None;
     while count < cap {
       let Some((slot, stamp)) = self.pop_oldest(stamps) else {
         break;
       };
+      // Two records of one slot and stamp come out one after the other
+      // (stamps are unique per slot write): keep one.
+      if previous == Some((slot, stamp)) {
+        continue;
+      }
+      previous = Some((slot, stamp));
       self.last_batch.push((slot, stamp));
       if !out_slots[..expired].contains(&slot) {
         out_slots[count] = slot;
@@ -369,21 +386,19 @@ impl Recency {
 
   /// The least recently used slot.
   pub fn oldest(&mut self, stamps: &[u32]) -> Option<u32> {
-    self.readmit_last_batch();
+    self.readmit_last_batch(stamps);
     let (slot, stamp) = self.pop_oldest(stamps)?;
     self.heap.push(Reverse((stamp, slot)));
     Some(slot)
   }
 
-  /// Live slots from most to least recently used.
+  /// Live slots (stamp not 0) from most to least recently used.
   pub fn order(&self, stamps: &[u32]) -> Vec<u32> {
-    let mut live: Vec<(u32, u32)> = self
-      .known
+    let mut live: Vec<(u32, u32)> = stamps
       .iter()
       .enumerate()
-      .filter(|(_, &k)| k != 0)
-      .map(|(slot, _)| (stamps.get(slot).copied().unwrap_or(0), slot as u32))
-      .filter(|&(stamp, _)| stamp != 0)
+      .filter(|(_, &stamp)| stamp != 0)
+      .map(|(slot, &stamp)| (stamp, slot as u32))
       .collect();
     live.sort_unstable_by(|a, b| b.cmp(a));
     live.into_iter().map(|(_, slot)| slot).collect()
@@ -397,17 +412,12 @@ impl Recency {
     self.queue.clear();
     self.heap.clear();
     self.last_batch.clear();
-    for s in self.known.iter_mut() {
-      *s = 0;
-    }
     let n = order.len() as u32;
     for (i, &slot) in order.iter().rev().enumerate() {
       let stamp = i as u32 + 1;
       stamps[slot as usize] = stamp;
-      self.known[slot as usize] = stamp;
       self.queue.push_back((slot, stamp));
     }
-    self.live = order.len();
     n
   }
 
@@ -453,7 +463,7 @@ mod tests {
     }
     fn sync(&mut self, r: &mut Recency) {
       let exp = self.expires.clone();
-      r.apply(&self.log, self.stamps.len(), true, |s| exp[s as usize])
+      r.apply(&self.log, &self.stamps, true, |s| exp[s as usize])
         .unwrap();
       self.log.clear();
     }
@@ -509,7 +519,26 @@ mod tests {
     c.touch(1);
     let (v, _) = c.batch(&mut r, 4, 0.0);
     assert_eq!(v, vec![2, 3, 0, 1]);
-    assert_eq!(r.len(), 4);
+    assert_eq!(r.order(&c.stamps).len(), 4);
+  }
+
+  #[test]
+  fn victims_reused_without_a_log_keep_exact_order() {
+    let mut r = Recency::new();
+    let mut c = Caller::new(8);
+    for s in 0..4 {
+      c.insert(s);
+    }
+    let (v, _) = c.batch(&mut r, 2, 0.0);
+    assert_eq!(v, vec![0, 1]);
+    // Evict 0 and 1 by stamping their slots for new entries, no log.
+    c.touch(0);
+    c.touch(1);
+    c.touch(2); // and read entry 2
+    let (v, _) = c.batch(&mut r, 4, 0.0);
+    assert_eq!(v, vec![3, 0, 1, 2]);
+    assert_eq!(r.order(&c.stamps).len(), 4);
+    assert_eq!(r.order(&c.stamps), vec![2, 1, 0, 3]);
   }
 
   #[test]
@@ -523,7 +552,7 @@ mod tests {
     c.delete(3);
     let (v, _) = c.batch(&mut r, 4, 0.0);
     assert_eq!(v, vec![0, 2]);
-    assert_eq!(r.len(), 2);
+    assert_eq!(r.order(&c.stamps).len(), 2);
     c.insert(3);
     c.sync(&mut r);
     assert_eq!(r.order(&c.stamps), vec![3, 2, 0]);
@@ -591,15 +620,18 @@ mod tests {
       c.sync(&mut r);
     }
     assert!(r.heap_bytes() < 64 * 1024, "{} bytes", r.heap_bytes());
-    assert!(r.is_empty());
+    assert!(r.order(&c.stamps).is_empty());
   }
 
   #[test]
   fn malformed_logs_are_refused() {
     let mut r = Recency::new();
-    assert_eq!(r.apply(&[1], 4, false, |_| 0.0), Err(RecencyError::OddLog));
     assert_eq!(
-      r.apply(&[9, 1], 4, false, |_| 0.0),
+      r.apply(&[1], &[0; 4], false, |_| 0.0),
+      Err(RecencyError::OddLog)
+    );
+    assert_eq!(
+      r.apply(&[9, 1], &[0; 4], false, |_| 0.0),
       Err(RecencyError::SlotOutOfRange(9))
     );
   }

@@ -1,0 +1,1226 @@
+//! The engine of `BufferPool`: slots of native memory lent out as Buffers.
+//!
+//! A pool keeps slots in size classes: powers of two from [`MIN_CLASS`] up to
+//! (excluding) `buffer_size`, plus `buffer_size` itself as the largest class.
+//! Each slot is its own allocation, so freeing idle memory (`trim`, `close`,
+//! making room under `max_bytes`) is exact.
+//!
+//! A slot moves through these states:
+//!
+//! ```text
+//!            acquire                  release (after the binding detached the Buffer)
+//!   Vacant ──────────▶ Lent(serial) ──────────────────────────────▶ Free ──┐
+//!     ▲   (allocates)       │         finalize(serial) (Buffer collected)   │
+//!     │                     └──────────────────────────────────────▶ Free  │
+//!     └──────────────────────────── trim / close / make room ◀─────────────┘
+//! ```
+//!
+//! Every lease carries a serial that is unique on its thread. The finalizer of
+//! a released Buffer still runs later (Node calls it once the detached backing
+//! store is gone); it names the lease by serial, and finds the slot either
+//! lent to a newer lease or free, so it is ignored. Only the finalizer of the
+//! current lease frees a lent slot, and that is a leak: the Buffer was
+//! collected without `release`. A slot is therefore never handed out twice,
+//! and never reused before its Buffer was detached or collected.
+//!
+//! In a zero-filling pool, free slots hold only zeros: the bytes a lease could
+//! see (its first `len` bytes) are cleared when it comes back, so `acquire`
+//! needs no `memset` and a new lease never shows an old one's bytes.
+//!
+//! This module has no Node.js inside; the binding (`src/pool.rs` of the root
+//! crate) creates and detaches the Buffers and reports memory to V8.
+
+use std::alloc::{self, Layout};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr::NonNull;
+
+/// Smallest slot size: requests up to this many bytes share one class.
+pub const MIN_CLASS: usize = 64;
+/// Alignment of every slot, enough for any typed array over a pool Buffer.
+pub const ALIGN: usize = 16;
+/// Leak records kept per pool until they are taken; later leaks are counted
+/// but not recorded, so the record queue itself cannot grow without bound.
+pub const MAX_LEAK_RECORDS: usize = 4096;
+/// Bits of a finalizer token that name the pool; the rest carry the serial.
+pub const POOL_BITS: u32 = 20;
+/// Most pools alive at once on one thread.
+pub const MAX_POOLS: usize = 1 << POOL_BITS;
+const SERIAL_BITS: u32 = usize::BITS - POOL_BITS;
+// 44 bits of serial: a stale finalizer could only be mistaken for a current
+// lease after 2^44 leases on one thread while it waited for its turn.
+const _: () = assert!(usize::BITS >= 64, "finalizer tokens need 64-bit pointers");
+const SERIAL_MASK: u64 = (1u64 << SERIAL_BITS) - 1;
+
+/// How a pool is configured. Validated by [`Pool::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+  /// Largest request, and the size of the largest class.
+  pub buffer_size: usize,
+  /// Most bytes the pool keeps (idle and lent slots together).
+  pub max_bytes: usize,
+  /// Leases start zero-filled; otherwise they may hold old bytes.
+  pub zero_fill: bool,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+  /// `buffer_size` is 0 or too large to allocate.
+  BufferSize,
+  /// `max_bytes` is smaller than `buffer_size`.
+  MaxBytes,
+}
+
+/// Why `acquire` gave nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquireError {
+  /// The pool is closed.
+  Closed,
+  /// The size is 0 or larger than `buffer_size`.
+  BadSize,
+  /// Taking a slot would exceed `max_bytes`, or the allocator failed.
+  Exhausted,
+}
+
+/// Why `release` refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseError {
+  /// The pool is closed.
+  Closed,
+  /// The slot is not lent (released already, collected, or never lent).
+  NotLent,
+  /// The memory given is not exactly the lease's (a slice, or another Buffer).
+  Mismatch,
+}
+
+/// What a finalizer found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finalized {
+  /// The current lease was collected without release: the slot is free
+  /// again and a [`Leak`] was recorded (or counted, past the record limit).
+  Leaked,
+  /// The current lease of a closed pool was collected: its memory was freed.
+  Reclaimed,
+  /// The lease had been released already (or the pool forgot the slot).
+  Stale,
+}
+
+/// A slot lent out: the binding makes a Buffer of `len` bytes at `ptr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+  /// Index of the slot in its pool.
+  pub slot: u32,
+  /// Serial of this lease, unique on the thread.
+  pub serial: u64,
+  /// Start of the lent memory.
+  pub ptr: NonNull<u8>,
+  /// Bytes lent.
+  pub len: usize,
+}
+
+/// A Buffer that was collected without being released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leak {
+  /// Serial of the lease.
+  pub serial: u64,
+  /// Slot it occupied.
+  pub slot: u32,
+  /// Bytes of the Buffer.
+  pub size: usize,
+  /// Time between acquire and finalization, in the caller's clock unit.
+  pub age: u64,
+}
+
+/// Counters and sizes of one pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+  /// Slots lent out now.
+  pub in_use: usize,
+  /// Slots allocated and free.
+  pub idle: usize,
+  /// Capacity of the lent slots.
+  pub in_use_bytes: usize,
+  /// Capacity of the free slots.
+  pub idle_bytes: usize,
+  /// All allocated slots: `in_use_bytes + idle_bytes`.
+  pub reserved_bytes: usize,
+  /// Largest `reserved_bytes` so far.
+  pub high_water_bytes: usize,
+  /// Bytes of the lent Buffers (at most `in_use_bytes`).
+  pub lent_len_bytes: usize,
+  /// Leases handed out.
+  pub acquired: u64,
+  /// Leases given back by `release`.
+  pub released: u64,
+  /// Leases collected without `release`.
+  pub leaked: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+  /// No memory: the record waits for reuse.
+  Vacant,
+  /// Memory allocated, ready to lend.
+  Free,
+  /// Memory lent to the lease `serial`.
+  Lent,
+}
+
+#[derive(Debug)]
+struct Slot {
+  ptr: *mut u8,
+  class: u8,
+  state: State,
+  serial: u64,
+  len: usize,
+  since: u64,
+}
+
+#[derive(Debug)]
+struct Class {
+  cap: usize,
+  free: Vec<u32>,
+}
+
+/// Hashes slot addresses (16-byte aligned) for the finalizer's lookup.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+  fn write(&mut self, bytes: &[u8]) {
+    for &b in bytes {
+      self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+  }
+  fn write_usize(&mut self, n: usize) {
+    self.0 = ((n as u64) >> 4)
+      .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+      .rotate_left(29);
+  }
+}
+
+type AddrMap = HashMap<usize, u32, BuildHasherDefault<AddrHasher>>;
+
+/// One pool: its slots, classes and counters.
+#[derive(Debug)]
+pub struct Pool {
+  config: PoolConfig,
+  classes: Vec<Class>,
+  slots: Vec<Slot>,
+  vacant: Vec<u32>,
+  by_addr: AddrMap,
+  closed: bool,
+  reserved: usize,
+  in_use_bytes: usize,
+  lent_len: usize,
+  in_use: usize,
+  high_water: usize,
+  acquired: u64,
+  released: u64,
+  leaked: u64,
+  leaks: VecDeque<Leak>,
+}
+
+impl Pool {
+  /// Makes an empty pool: memory is allocated as leases need it.
+  pub fn new(config: PoolConfig) -> Result<Pool, ConfigError> {
+    if config.buffer_size == 0 || Layout::from_size_align(config.buffer_size, ALIGN).is_err() {
+      return Err(ConfigError::BufferSize);
+    }
+    if config.max_bytes < config.buffer_size {
+      return Err(ConfigError::MaxBytes);
+    }
+    let mut classes = Vec::new();
+    let mut cap = MIN_CLASS;
+    while cap < config.buffer_size {
+      classes.push(Class {
+        cap,
+        free: Vec::new(),
+      });
+      cap *= 2;
+    }
+    classes.push(Class {
+      cap: config.buffer_size,
+      free: Vec::new(),
+    });
+    Ok(Pool {
+      config,
+      classes,
+      slots: Vec::new(),
+      vacant: Vec::new(),
+      by_addr: AddrMap::default(),
+      closed: false,
+      reserved: 0,
+      in_use_bytes: 0,
+      lent_len: 0,
+      in_use: 0,
+      high_water: 0,
+      acquired: 0,
+      released: 0,
+      leaked: 0,
+      leaks: VecDeque::new(),
+    })
+  }
+
+  /// The configuration.
+  pub fn config(&self) -> PoolConfig {
+    self.config
+  }
+
+  /// Capacity of the slot that serves `size` bytes (`size` in `1..=buffer_size`).
+  pub fn class_size(&self, size: usize) -> usize {
+    self.classes[self.class_of(size)].cap
+  }
+
+  fn class_of(&self, size: usize) -> usize {
+    let idx = if size <= MIN_CLASS {
+      0
+    } else {
+      (usize::BITS - (size - 1).leading_zeros()) as usize - MIN_CLASS.trailing_zeros() as usize
+    };
+    idx.min(self.classes.len() - 1)
+  }
+
+  /// Lends a slot for `size` bytes as lease `serial`, at time `now`.
+  pub fn acquire(&mut self, size: usize, serial: u64, now: u64) -> Result<Lease, AcquireError> {
+    if self.closed {
+      return Err(AcquireError::Closed);
+    }
+    if size == 0 || size > self.config.buffer_size {
+      return Err(AcquireError::BadSize);
+    }
+    let class = self.class_of(size);
+    let idx = match self.classes[class].free.pop() {
+      Some(idx) => idx,
+      None => self.grow(class)?,
+    };
+    let cap = self.classes[class].cap;
+    let slot = &mut self.slots[idx as usize];
+    debug_assert_eq!(slot.state, State::Free);
+    slot.state = State::Lent;
+    slot.serial = serial;
+    slot.len = size;
+    slot.since = now;
+    self.in_use += 1;
+    self.in_use_bytes += cap;
+    self.lent_len += size;
+    self.acquired += 1;
+    Ok(Lease {
+      slot: idx,
+      serial,
+      // SAFETY: a Free slot always has memory.
+      ptr: unsafe { NonNull::new_unchecked(slot.ptr) },
+      len: size,
+    })
+  }
+
+  /// Allocates a slot of `class`, freeing idle slots of other classes first
+  /// when `max_bytes` would be exceeded.
+  fn grow(&mut self, class: usize) -> Result<u32, AcquireError> {
+    let cap = self.classes[class].cap;
+    if self.reserved + cap > self.config.max_bytes {
+      let need = self.reserved + cap - self.config.max_bytes;
+      self.free_idle(need);
+      if self.reserved + cap > self.config.max_bytes {
+        return Err(AcquireError::Exhausted);
+      }
+    }
+    let layout = Layout::from_size_align(cap, ALIGN).map_err(|_| AcquireError::Exhausted)?;
+    // SAFETY: `cap` is non-zero.
+    let ptr = unsafe {
+      if self.config.zero_fill {
+        alloc::alloc_zeroed(layout)
+      } else {
+        alloc::alloc(layout)
+      }
+    };
+    if ptr.is_null() {
+      return Err(AcquireError::Exhausted);
+    }
+    let record = Slot {
+      ptr,
+      class: class as u8,
+      state: State::Free,
+      serial: 0,
+      len: 0,
+      since: 0,
+    };
+    let idx = match self.vacant.pop() {
+      Some(idx) => {
+        self.slots[idx as usize] = record;
+        idx
+      }
+      None => {
+        self.slots.push(record);
+        (self.slots.len() - 1) as u32
+      }
+    };
+    self.by_addr.insert(ptr as usize, idx);
+    self.reserved += cap;
+    self.high_water = self.high_water.max(self.reserved);
+    Ok(idx)
+  }
+
+  /// Gives back a lease that never reached JS (its Buffer could not be
+  /// made): the slot is free again and no counter moves.
+  pub fn cancel(&mut self, slot: u32, serial: u64) {
+    let Some(s) = self.slots.get_mut(slot as usize) else {
+      return;
+    };
+    if s.state != State::Lent || s.serial != serial {
+      return;
+    }
+    let cap = self.classes[s.class as usize].cap;
+    let len = s.len;
+    self.in_use -= 1;
+    self.in_use_bytes -= cap;
+    self.lent_len -= len;
+    self.acquired -= 1;
+    self.make_free(slot, len);
+  }
+
+  /// Checks that `ptr`/`len` is exactly the memory of the lease in `slot`
+  /// (`byte_offset` of the view within its ArrayBuffer must be 0). Nothing
+  /// changes; the binding detaches the Buffer, then calls [`Pool::release`].
+  pub fn check_release(
+    &self,
+    slot: u32,
+    ptr: *const u8,
+    len: usize,
+    byte_offset: usize,
+  ) -> Result<(), ReleaseError> {
+    if self.closed {
+      return Err(ReleaseError::Closed);
+    }
+    let s = self.slots.get(slot as usize).ok_or(ReleaseError::NotLent)?;
+    if s.state != State::Lent {
+      return Err(ReleaseError::NotLent);
+    }
+    if !std::ptr::eq(s.ptr, ptr) || s.len != len || byte_offset != 0 {
+      return Err(ReleaseError::Mismatch);
+    }
+    Ok(())
+  }
+
+  /// Takes back the lease in `slot`, whose Buffer the binding has detached:
+  /// no view can read the memory any more, so it is cleared (in a
+  /// zero-filling pool) and free for the next lease at once.
+  pub fn release(&mut self, slot: u32) -> Result<(), ReleaseError> {
+    if self.closed {
+      return Err(ReleaseError::Closed);
+    }
+    let s = self.slots.get(slot as usize).ok_or(ReleaseError::NotLent)?;
+    if s.state != State::Lent {
+      return Err(ReleaseError::NotLent);
+    }
+    let cap = self.classes[s.class as usize].cap;
+    let len = s.len;
+    self.in_use -= 1;
+    self.in_use_bytes -= cap;
+    self.lent_len -= len;
+    self.released += 1;
+    self.make_free(slot, len);
+    Ok(())
+  }
+
+  /// A lent slot comes back: clear what the lease could see and make it free.
+  fn make_free(&mut self, slot: u32, len: usize) {
+    let s = &mut self.slots[slot as usize];
+    if self.config.zero_fill {
+      // SAFETY: the slot holds `cap >= len` bytes and no Buffer views them.
+      unsafe { std::ptr::write_bytes(s.ptr, 0, len) };
+    }
+    s.state = State::Free;
+    s.len = 0;
+    self.classes[s.class as usize].free.push(slot);
+  }
+
+  /// The finalizer of the Buffer of lease `serial` at `addr` ran at `now`.
+  /// Only the low bits of `serial` that a finalizer token carries are
+  /// compared (see [`PoolSet::token`]).
+  pub fn finalize(&mut self, addr: usize, serial: u64, now: u64) -> Finalized {
+    let Some(&idx) = self.by_addr.get(&addr) else {
+      return Finalized::Stale;
+    };
+    let s = &self.slots[idx as usize];
+    if s.state != State::Lent || (s.serial & SERIAL_MASK) != (serial & SERIAL_MASK) {
+      return Finalized::Stale;
+    }
+    let cap = self.classes[s.class as usize].cap;
+    let (len, since, full_serial) = (s.len, s.since, s.serial);
+    self.in_use -= 1;
+    self.in_use_bytes -= cap;
+    self.lent_len -= len;
+    if self.closed {
+      self.slots[idx as usize].state = State::Free;
+      self.free_slot(idx);
+      return Finalized::Reclaimed;
+    }
+    self.leaked += 1;
+    if self.leaks.len() < MAX_LEAK_RECORDS {
+      self.leaks.push_back(Leak {
+        serial: full_serial,
+        slot: idx,
+        size: len,
+        age: now.saturating_sub(since),
+      });
+    }
+    self.make_free(idx, len);
+    Finalized::Leaked
+  }
+
+  /// Frees the memory of the free slot `idx`.
+  fn free_slot(&mut self, idx: u32) {
+    let s = &mut self.slots[idx as usize];
+    debug_assert_eq!(s.state, State::Free);
+    let cap = self.classes[s.class as usize].cap;
+    self.by_addr.remove(&(s.ptr as usize));
+    // SAFETY: allocated in `grow` with this layout; no Buffer views it.
+    unsafe { alloc::dealloc(s.ptr, Layout::from_size_align_unchecked(cap, ALIGN)) };
+    s.ptr = std::ptr::null_mut();
+    s.state = State::Vacant;
+    self.vacant.push(idx);
+    self.reserved -= cap;
+  }
+
+  /// Frees idle slots, largest classes first, until `need` bytes were freed
+  /// (or all of them with `usize::MAX`). Returns the bytes freed.
+  fn free_idle(&mut self, need: usize) -> usize {
+    let mut freed = 0;
+    for class in (0..self.classes.len()).rev() {
+      while freed < need {
+        let Some(idx) = self.classes[class].free.pop() else {
+          break;
+        };
+        freed += self.classes[class].cap;
+        self.free_slot(idx);
+      }
+    }
+    freed
+  }
+
+  /// Frees every idle slot. Returns the bytes freed.
+  pub fn trim(&mut self) -> usize {
+    self.free_idle(usize::MAX)
+  }
+
+  /// Frees every idle slot and refuses further leases and releases. Lent
+  /// slots stay valid until their Buffers are collected. Returns the bytes
+  /// freed now.
+  pub fn close(&mut self) -> usize {
+    self.closed = true;
+    self.free_idle(usize::MAX)
+  }
+
+  /// Whether [`Pool::close`] was called.
+  pub fn is_closed(&self) -> bool {
+    self.closed
+  }
+
+  /// Leases not yet released nor collected.
+  pub fn lent(&self) -> usize {
+    self.in_use
+  }
+
+  /// The lent slot whose memory contains `addr`, if any (for error messages
+  /// about views of pooled Buffers; not a fast path).
+  pub fn lent_slot_containing(&self, addr: usize) -> Option<u32> {
+    self
+      .slots
+      .iter()
+      .position(|s| {
+        s.state == State::Lent && addr >= s.ptr as usize && addr < s.ptr as usize + s.len.max(1)
+      })
+      .map(|i| i as u32)
+  }
+
+  /// Bytes this pool holds that V8 does not count: everything reserved
+  /// except the bytes of lent Buffers (V8 counts external ArrayBuffers).
+  pub fn unseen_bytes(&self) -> usize {
+    self.reserved - self.lent_len
+  }
+
+  /// Leak records waiting to be taken.
+  pub fn pending_leaks(&self) -> usize {
+    self.leaks.len()
+  }
+
+  /// Takes the waiting leak records, oldest first.
+  pub fn take_leaks(&mut self) -> Vec<Leak> {
+    self.leaks.drain(..).collect()
+  }
+
+  /// Current counters.
+  pub fn stats(&self) -> PoolStats {
+    PoolStats {
+      in_use: self.in_use,
+      idle: self.classes.iter().map(|c| c.free.len()).sum(),
+      in_use_bytes: self.in_use_bytes,
+      idle_bytes: self.reserved - self.in_use_bytes,
+      reserved_bytes: self.reserved,
+      high_water_bytes: self.high_water,
+      lent_len_bytes: self.lent_len,
+      acquired: self.acquired,
+      released: self.released,
+      leaked: self.leaked,
+    }
+  }
+}
+
+impl Drop for Pool {
+  /// Frees all memory, lent slots included: the owner drops a pool only when
+  /// no Buffer can read it any more (see [`PoolSet`]).
+  fn drop(&mut self) {
+    for s in &self.slots {
+      if !s.ptr.is_null() {
+        let cap = self.classes[s.class as usize].cap;
+        // SAFETY: allocated in `grow` with this layout.
+        unsafe { alloc::dealloc(s.ptr, Layout::from_size_align_unchecked(cap, ALIGN)) };
+      }
+    }
+  }
+}
+
+#[derive(Debug)]
+struct Entry {
+  pool: Pool,
+  /// The JS object that owned the pool was collected.
+  orphan: bool,
+}
+
+/// The pools of one thread, and the serials of their leases.
+///
+/// A pool leaves the set when its JS owner is gone and none of its Buffers
+/// is still lent, so that memory a Buffer can read is never freed. Finalizer
+/// tokens name a pool by index and a lease by serial; serials are unique on
+/// the thread, so a late finalizer can never be mistaken for a lease of a
+/// pool that reused the index.
+#[derive(Debug)]
+pub struct PoolSet {
+  entries: Vec<Option<Entry>>,
+  free: Vec<u32>,
+  next_serial: u64,
+  unseen: usize,
+}
+
+impl Default for PoolSet {
+  fn default() -> Self {
+    PoolSet::new()
+  }
+}
+
+impl PoolSet {
+  /// An empty set.
+  pub const fn new() -> PoolSet {
+    PoolSet {
+      entries: Vec::new(),
+      free: Vec::new(),
+      next_serial: 1,
+      unseen: 0,
+    }
+  }
+
+  /// Adds a pool; returns its id, or `None` when [`MAX_POOLS`] are alive.
+  pub fn insert(&mut self, pool: Pool) -> Option<u32> {
+    let unseen = pool.unseen_bytes();
+    let entry = Some(Entry {
+      pool,
+      orphan: false,
+    });
+    let id = match self.free.pop() {
+      Some(id) => {
+        self.entries[id as usize] = entry;
+        id
+      }
+      None if self.entries.len() < MAX_POOLS => {
+        self.entries.push(entry);
+        (self.entries.len() - 1) as u32
+      }
+      None => return None,
+    };
+    self.unseen += unseen;
+    Some(id)
+  }
+
+  /// Pools in the set (orphans still lending included).
+  pub fn len(&self) -> usize {
+    self.entries.len() - self.free.len()
+  }
+
+  /// Whether the set is empty.
+  pub fn is_empty(&self) -> bool {
+    self.len() == 0
+  }
+
+  /// The pool `id`, unless it left the set.
+  pub fn get(&self, id: u32) -> Option<&Pool> {
+    self.entries.get(id as usize)?.as_ref().map(|e| &e.pool)
+  }
+
+  /// Runs `f` on pool `id`, keeping the set's byte total in step.
+  pub fn with<R>(&mut self, id: u32, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+    let entry = self.entries.get_mut(id as usize)?.as_mut()?;
+    let before = entry.pool.unseen_bytes();
+    let result = f(&mut entry.pool);
+    self.unseen = self.unseen - before + entry.pool.unseen_bytes();
+    Some(result)
+  }
+
+  /// Lends from pool `id` under a fresh serial.
+  pub fn acquire(&mut self, id: u32, size: usize, now: u64) -> Result<Lease, AcquireError> {
+    let serial = self.next_serial;
+    let result = self
+      .with(id, |p| p.acquire(size, serial, now))
+      .unwrap_or(Err(AcquireError::Closed));
+    if result.is_ok() {
+      self.next_serial += 1;
+    }
+    result
+  }
+
+  /// The finalizer token of lease `serial` of pool `id`: a pointer-sized
+  /// value handed to Node as the finalize hint of the Buffer.
+  pub fn token(id: u32, serial: u64) -> usize {
+    (id as usize) | (((serial & SERIAL_MASK) as usize) << POOL_BITS)
+  }
+
+  /// Pool id and (low bits of the) serial of a token.
+  pub fn untoken(token: usize) -> (u32, u64) {
+    (
+      (token & (MAX_POOLS - 1)) as u32,
+      (token >> POOL_BITS) as u64,
+    )
+  }
+
+  /// The finalizer of the Buffer `token` over `addr` ran at `now`. Returns
+  /// the pool id and what happened.
+  pub fn finalize(&mut self, token: usize, addr: usize, now: u64) -> (u32, Finalized) {
+    let (id, serial) = Self::untoken(token);
+    let outcome = self
+      .with(id, |p| p.finalize(addr, serial, now))
+      .unwrap_or(Finalized::Stale);
+    if outcome != Finalized::Stale {
+      self.remove_if_done(id);
+    }
+    (id, outcome)
+  }
+
+  /// The JS owner of pool `id` was collected: close it, and forget it once
+  /// nothing is lent.
+  pub fn orphan(&mut self, id: u32) {
+    self.with(id, |p| p.close());
+    if let Some(Some(entry)) = self.entries.get_mut(id as usize) {
+      entry.orphan = true;
+    }
+    self.remove_if_done(id);
+  }
+
+  fn remove_if_done(&mut self, id: u32) {
+    let done =
+      matches!(self.entries.get(id as usize), Some(Some(e)) if e.orphan && e.pool.lent() == 0);
+    if done {
+      if let Some(entry) = self.entries[id as usize].take() {
+        self.unseen -= entry.pool.unseen_bytes();
+      }
+      self.free.push(id);
+    }
+  }
+
+  /// Bytes all pools hold that V8 does not count (see [`Pool::unseen_bytes`]).
+  pub fn unseen_bytes(&self) -> usize {
+    self.unseen
+  }
+
+  /// Forgets every pool and frees all their memory. Only for the end of the
+  /// thread's JS environment, when no Buffer can be read any more.
+  pub fn clear(&mut self) {
+    self.entries.clear();
+    self.free.clear();
+    self.unseen = 0;
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  const KB: usize = 1024;
+
+  fn pool(buffer_size: usize, max_bytes: usize, zero_fill: bool) -> Pool {
+    Pool::new(PoolConfig {
+      buffer_size,
+      max_bytes,
+      zero_fill,
+    })
+    .unwrap()
+  }
+
+  fn bytes<'a>(lease: &Lease) -> &'a mut [u8] {
+    unsafe { std::slice::from_raw_parts_mut(lease.ptr.as_ptr(), lease.len) }
+  }
+
+  fn release(p: &mut Pool, l: &Lease) -> Result<(), ReleaseError> {
+    p.check_release(l.slot, l.ptr.as_ptr(), l.len, 0)?;
+    p.release(l.slot)
+  }
+
+  #[test]
+  fn refuses_bad_configs() {
+    let cfg = |buffer_size, max_bytes| PoolConfig {
+      buffer_size,
+      max_bytes,
+      zero_fill: true,
+    };
+    assert_eq!(Pool::new(cfg(0, 10)).unwrap_err(), ConfigError::BufferSize);
+    assert_eq!(
+      Pool::new(cfg(usize::MAX, usize::MAX)).unwrap_err(),
+      ConfigError::BufferSize
+    );
+    assert_eq!(
+      Pool::new(cfg(4096, 4095)).unwrap_err(),
+      ConfigError::MaxBytes
+    );
+    assert!(Pool::new(cfg(4096, 4096)).is_ok());
+  }
+
+  #[test]
+  fn classes_are_powers_of_two_up_to_buffer_size() {
+    let p = pool(16 * KB, 64 * KB, true);
+    assert_eq!(p.class_size(1), 64);
+    assert_eq!(p.class_size(64), 64);
+    assert_eq!(p.class_size(65), 128);
+    assert_eq!(p.class_size(1024), 1024);
+    assert_eq!(p.class_size(1025), 2048);
+    assert_eq!(p.class_size(16 * KB), 16 * KB);
+    let odd = pool(1500, 64 * KB, true);
+    assert_eq!(odd.class_size(1024), 1024);
+    assert_eq!(odd.class_size(1025), 1500);
+    assert_eq!(odd.class_size(1500), 1500);
+    let tiny = pool(50, 64 * KB, true);
+    assert_eq!(tiny.class_size(1), 50);
+    assert_eq!(tiny.class_size(50), 50);
+  }
+
+  #[test]
+  fn lease_has_exact_size_and_reuses_its_slot() {
+    let mut p = pool(16 * KB, 64 * KB, true);
+    let a = p.acquire(1500, 1, 0).unwrap();
+    assert_eq!(a.len, 1500);
+    assert_eq!(a.serial, 1);
+    let s = p.stats();
+    assert_eq!(
+      (s.in_use, s.in_use_bytes, s.lent_len_bytes, s.reserved_bytes),
+      (1, 2048, 1500, 2048)
+    );
+    release(&mut p, &a).unwrap();
+    let b = p.acquire(2000, 2, 0).unwrap();
+    assert_eq!(b.ptr, a.ptr, "the free slot of the class is reused");
+    assert_eq!(p.stats().reserved_bytes, 2048);
+  }
+
+  #[test]
+  fn a_slot_is_never_lent_twice() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let leases: Vec<Lease> = (0..16).map(|i| p.acquire(4 * KB, i, 0).unwrap()).collect();
+    let mut ptrs: Vec<usize> = leases.iter().map(|l| l.ptr.as_ptr() as usize).collect();
+    ptrs.sort();
+    ptrs.dedup();
+    assert_eq!(ptrs.len(), 16);
+    assert_eq!(p.acquire(4 * KB, 99, 0), Err(AcquireError::Exhausted));
+  }
+
+  #[test]
+  fn zero_fill_clears_what_the_previous_lease_wrote() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let a = p.acquire(4 * KB, 1, 0).unwrap();
+    assert!(bytes(&a).iter().all(|&b| b == 0));
+    bytes(&a).fill(0xAB);
+    release(&mut p, &a).unwrap();
+    let b = p.acquire(4 * KB, 2, 0).unwrap();
+    assert_eq!(b.ptr, a.ptr);
+    assert!(bytes(&b).iter().all(|&b| b == 0));
+    // A shorter lease, then a longer one: the tail was never exposed.
+    bytes(&b)[..100].fill(0xCD);
+    release(&mut p, &b).unwrap();
+    let c = p.acquire(3000, 3, 0).unwrap();
+    assert!(bytes(&c).iter().all(|&b| b == 0));
+  }
+
+  #[test]
+  fn without_zero_fill_old_bytes_may_remain() {
+    let mut p = pool(4 * KB, 64 * KB, false);
+    let a = p.acquire(4 * KB, 1, 0).unwrap();
+    bytes(&a).fill(7);
+    release(&mut p, &a).unwrap();
+    let b = p.acquire(4 * KB, 2, 0).unwrap();
+    assert_eq!(bytes(&b)[0], 7);
+  }
+
+  #[test]
+  fn release_validates_the_memory() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let a = p.acquire(1000, 1, 0).unwrap();
+    let base = a.ptr.as_ptr();
+    assert_eq!(
+      p.check_release(a.slot, base, 999, 0),
+      Err(ReleaseError::Mismatch)
+    );
+    assert_eq!(
+      p.check_release(a.slot, base.wrapping_add(1), 999, 1),
+      Err(ReleaseError::Mismatch)
+    );
+    assert_eq!(
+      p.check_release(a.slot, base, 1000, 4),
+      Err(ReleaseError::Mismatch)
+    );
+    assert_eq!(
+      p.check_release(a.slot + 1, base, 1000, 0),
+      Err(ReleaseError::NotLent)
+    );
+    assert_eq!(
+      p.check_release(u32::MAX, base, 1000, 0),
+      Err(ReleaseError::NotLent)
+    );
+    assert_eq!(p.stats().in_use, 1, "refusals change nothing");
+    release(&mut p, &a).unwrap();
+    assert_eq!(release(&mut p, &a), Err(ReleaseError::NotLent));
+    assert_eq!(p.release(a.slot), Err(ReleaseError::NotLent));
+    let s = p.stats();
+    assert_eq!((s.acquired, s.released, s.in_use, s.idle), (1, 1, 0, 1));
+  }
+
+  #[test]
+  fn stale_finalizers_are_ignored() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let a = p.acquire(4 * KB, 1, 0).unwrap();
+    release(&mut p, &a).unwrap();
+    let b = p.acquire(4 * KB, 2, 0).unwrap();
+    assert_eq!(b.ptr, a.ptr);
+    // The finalizer of the released lease 1 arrives while lease 2 holds the slot.
+    assert_eq!(p.finalize(a.ptr.as_ptr() as usize, 1, 10), Finalized::Stale);
+    assert_eq!(p.stats().in_use, 1);
+    assert_eq!(p.stats().leaked, 0);
+    release(&mut p, &b).unwrap();
+    assert_eq!(p.finalize(b.ptr.as_ptr() as usize, 2, 10), Finalized::Stale);
+    assert_eq!(p.finalize(12345, 2, 10), Finalized::Stale);
+  }
+
+  #[test]
+  fn collected_leases_are_leaks() {
+    let mut p = pool(16 * KB, 64 * KB, true);
+    let a = p.acquire(10_000, 7, 100).unwrap();
+    bytes(&a).fill(0xEE);
+    assert_eq!(
+      p.finalize(a.ptr.as_ptr() as usize, 7, 350),
+      Finalized::Leaked
+    );
+    let s = p.stats();
+    assert_eq!((s.in_use, s.idle, s.leaked, s.released), (0, 1, 1, 0));
+    assert_eq!(p.pending_leaks(), 1);
+    assert_eq!(
+      p.take_leaks(),
+      vec![Leak {
+        serial: 7,
+        slot: a.slot,
+        size: 10_000,
+        age: 250
+      }]
+    );
+    assert_eq!(p.pending_leaks(), 0);
+    // The slot came back cleared.
+    let b = p.acquire(16 * KB, 8, 400).unwrap();
+    assert_eq!(b.ptr, a.ptr);
+    assert!(bytes(&b).iter().all(|&b| b == 0));
+    // A second finalizer for the same lease is stale.
+    assert_eq!(
+      p.finalize(a.ptr.as_ptr() as usize, 7, 500),
+      Finalized::Stale
+    );
+  }
+
+  #[test]
+  fn leak_records_are_bounded() {
+    let mut p = pool(64, 1 << 20, false);
+    for i in 0..(MAX_LEAK_RECORDS as u64 + 10) {
+      let l = p.acquire(64, i, 0).unwrap();
+      assert_eq!(p.finalize(l.ptr.as_ptr() as usize, i, 0), Finalized::Leaked);
+    }
+    assert_eq!(p.stats().leaked, MAX_LEAK_RECORDS as u64 + 10);
+    assert_eq!(p.take_leaks().len(), MAX_LEAK_RECORDS);
+  }
+
+  #[test]
+  fn max_bytes_bounds_memory_and_idle_classes_make_room() {
+    let mut p = pool(16 * KB, 32 * KB, true);
+    let small = p.acquire(1024, 1, 0).unwrap();
+    release(&mut p, &small).unwrap();
+    let a = p.acquire(16 * KB, 2, 0).unwrap();
+    // 1 KiB idle + 16 KiB lent: a second 16 KiB slot must free the idle 1 KiB.
+    let b = p.acquire(16 * KB, 3, 0).unwrap();
+    let s = p.stats();
+    assert_eq!((s.reserved_bytes, s.idle, s.in_use), (32 * KB, 0, 2));
+    assert_eq!(p.acquire(1, 4, 0), Err(AcquireError::Exhausted));
+    assert_eq!(p.stats().acquired, 2 + 1, "a refusal is not an acquisition");
+    release(&mut p, &a).unwrap();
+    release(&mut p, &b).unwrap();
+    assert!(p.stats().high_water_bytes >= 32 * KB);
+  }
+
+  #[test]
+  fn sizes_are_checked() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    assert_eq!(p.acquire(0, 1, 0), Err(AcquireError::BadSize));
+    assert_eq!(p.acquire(4 * KB + 1, 1, 0), Err(AcquireError::BadSize));
+  }
+
+  #[test]
+  fn trim_and_close_free_idle_memory() {
+    let mut p = pool(16 * KB, 1 << 20, true);
+    let leases: Vec<Lease> = (0..4).map(|i| p.acquire(16 * KB, i, 0).unwrap()).collect();
+    for l in &leases[..3] {
+      release(&mut p, l).unwrap();
+    }
+    assert_eq!(p.trim(), 48 * KB);
+    assert_eq!(p.trim(), 0);
+    assert_eq!(p.stats().reserved_bytes, 16 * KB);
+    let again = p.acquire(100, 10, 0).unwrap();
+    release(&mut p, &again).unwrap();
+    assert_eq!(p.close(), 128);
+    assert_eq!(p.close(), 0);
+    assert_eq!(p.acquire(1, 11, 0), Err(AcquireError::Closed));
+    let last = &leases[3];
+    assert_eq!(release(&mut p, last), Err(ReleaseError::Closed));
+    assert_eq!(p.stats().in_use, 1, "the lent slot stays valid");
+    assert_eq!(
+      p.finalize(last.ptr.as_ptr() as usize, 3, 0),
+      Finalized::Reclaimed
+    );
+    let s = p.stats();
+    assert_eq!((s.reserved_bytes, s.in_use, s.leaked), (0, 0, 0));
+  }
+
+  #[test]
+  fn cancel_undoes_an_acquire() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let a = p.acquire(4 * KB, 1, 0).unwrap();
+    bytes(&a)[0] = 1;
+    p.cancel(a.slot, 1);
+    let s = p.stats();
+    assert_eq!((s.acquired, s.in_use, s.idle), (0, 0, 1));
+    p.cancel(a.slot, 1);
+    assert_eq!(p.stats().idle, 1);
+    let b = p.acquire(4 * KB, 2, 0).unwrap();
+    assert_eq!(bytes(&b)[0], 0);
+  }
+
+  #[test]
+  fn unseen_bytes_exclude_lent_buffers() {
+    let mut p = pool(16 * KB, 1 << 20, true);
+    let a = p.acquire(1500, 1, 0).unwrap();
+    assert_eq!(p.unseen_bytes(), 2048 - 1500);
+    release(&mut p, &a).unwrap();
+    assert_eq!(p.unseen_bytes(), 2048);
+    p.trim();
+    assert_eq!(p.unseen_bytes(), 0);
+  }
+
+  #[test]
+  fn slices_are_found_for_messages() {
+    let mut p = pool(4 * KB, 64 * KB, true);
+    let a = p.acquire(100, 1, 0).unwrap();
+    let base = a.ptr.as_ptr() as usize;
+    assert_eq!(p.lent_slot_containing(base + 10), Some(a.slot));
+    assert_eq!(p.lent_slot_containing(base + 100), None);
+    release(&mut p, &a).unwrap();
+    assert_eq!(p.lent_slot_containing(base), None);
+  }
+
+  fn set_pool(set: &mut PoolSet) -> u32 {
+    set
+      .insert(pool(16 * KB, 1 << 20, true))
+      .expect("room for a pool")
+  }
+
+  #[test]
+  fn tokens_round_trip() {
+    for (id, serial) in [
+      (0, 1),
+      (5, 123_456_789),
+      ((MAX_POOLS - 1) as u32, SERIAL_MASK),
+    ] {
+      assert_eq!(PoolSet::untoken(PoolSet::token(id, serial)), (id, serial));
+    }
+  }
+
+  #[test]
+  fn serials_are_unique_across_pools() {
+    let mut set = PoolSet::new();
+    let a = set_pool(&mut set);
+    let b = set_pool(&mut set);
+    let la = set.acquire(a, 100, 0).unwrap();
+    let lb = set.acquire(b, 100, 0).unwrap();
+    assert_ne!(la.serial, lb.serial);
+    assert_eq!(set.acquire(a, 0, 0), Err(AcquireError::BadSize));
+    let lc = set.acquire(a, 100, 0).unwrap();
+    assert_eq!(lc.serial, lb.serial + 1, "a refusal uses no serial");
+    assert_eq!(set.acquire(999, 100, 0), Err(AcquireError::Closed));
+  }
+
+  #[test]
+  fn an_orphan_pool_stays_until_its_last_buffer_is_collected() {
+    let mut set = PoolSet::new();
+    let id = set_pool(&mut set);
+    let lease = set.acquire(id, 16 * KB, 0).unwrap();
+    let released = set.acquire(id, 16 * KB, 0).unwrap();
+    set
+      .with(id, |p| {
+        p.check_release(released.slot, released.ptr.as_ptr(), released.len, 0)?;
+        p.release(released.slot)
+      })
+      .unwrap()
+      .unwrap();
+    assert_eq!(set.unseen_bytes(), 16 * KB);
+    set.orphan(id);
+    assert_eq!(set.len(), 1, "a Buffer still reads this pool's memory");
+    assert_eq!(set.unseen_bytes(), 0, "idle memory was freed");
+    // The released lease's finalizer is stale; the lent one's frees the pool.
+    let token = PoolSet::token(id, released.serial);
+    assert_eq!(
+      set.finalize(token, released.ptr.as_ptr() as usize, 0),
+      (id, Finalized::Stale)
+    );
+    assert_eq!(set.len(), 1);
+    let token = PoolSet::token(id, lease.serial);
+    assert_eq!(
+      set.finalize(token, lease.ptr.as_ptr() as usize, 0),
+      (id, Finalized::Reclaimed)
+    );
+    assert!(set.is_empty());
+    // A late finalizer for a pool that left the set, even once its index is
+    // reused, finds nothing.
+    let again = set_pool(&mut set);
+    assert_eq!(again, id);
+    let fresh = set.acquire(again, 16 * KB, 0).unwrap();
+    assert_eq!(
+      set.finalize(token, lease.ptr.as_ptr() as usize, 0).1,
+      Finalized::Stale
+    );
+    assert_eq!(
+      set.finalize(token, fresh.ptr.as_ptr() as usize, 0).1,
+      Finalized::Stale
+    );
+    assert_eq!(set.get(again).unwrap().lent(), 1);
+  }
+
+  #[test]
+  fn orphan_without_leases_leaves_at_once() {
+    let mut set = PoolSet::new();
+    let id = set_pool(&mut set);
+    let l = set.acquire(id, 100, 0).unwrap();
+    set.with(id, |p| p.release(l.slot)).unwrap().unwrap();
+    set.orphan(id);
+    assert!(set.is_empty());
+    assert_eq!(set.unseen_bytes(), 0);
+    set.orphan(id);
+    assert!(set.with(id, |p| p.lent()).is_none());
+  }
+
+  #[test]
+  fn set_tracks_unseen_bytes() {
+    let mut set = PoolSet::new();
+    let a = set_pool(&mut set);
+    let b = set_pool(&mut set);
+    let la = set.acquire(a, 1000, 0).unwrap();
+    let lb = set.acquire(b, 16 * KB, 0).unwrap();
+    assert_eq!(set.unseen_bytes(), 24);
+    set.with(a, |p| p.release(la.slot)).unwrap().unwrap();
+    set.with(b, |p| p.release(lb.slot)).unwrap().unwrap();
+    assert_eq!(set.unseen_bytes(), 1024 + 16 * KB);
+    set.with(a, |p| p.trim());
+    assert_eq!(set.unseen_bytes(), 16 * KB);
+    set.clear();
+    assert_eq!(set.unseen_bytes(), 0);
+  }
+
+  /// A random walk over acquire / release / finalize (current and stale) /
+  /// trim, checked against a model: no two live leases share memory, every
+  /// new zero-filled lease reads zeros, and the counters add up.
+  #[test]
+  fn random_walk_keeps_the_invariants() {
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      rng
+    };
+    let mut p = pool(8 * KB, 64 * KB, true);
+    let mut live: Vec<Lease> = Vec::new();
+    let mut dead: Vec<(usize, u64)> = Vec::new(); // finalizers still to come
+    let mut serial = 0u64;
+    let (mut acquired, mut released, mut leaked) = (0u64, 0u64, 0u64);
+    for _ in 0..20_000 {
+      match next() % 6 {
+        0 | 1 => {
+          serial += 1;
+          let size = 1 + (next() % (8 * KB as u64)) as usize;
+          match p.acquire(size, serial, 0) {
+            Ok(l) => {
+              acquired += 1;
+              assert!(
+                bytes(&l).iter().all(|&b| b == 0),
+                "lease {serial} shows old bytes"
+              );
+              for o in &live {
+                let (a0, a1) = (l.ptr.as_ptr() as usize, l.ptr.as_ptr() as usize + l.len);
+                let (b0, b1) = (o.ptr.as_ptr() as usize, o.ptr.as_ptr() as usize + o.len);
+                assert!(a1 <= b0 || b1 <= a0, "two live leases overlap");
+              }
+              bytes(&l).fill((serial % 251) as u8 + 1);
+              live.push(l);
+            }
+            Err(AcquireError::Exhausted) => {
+              assert!(p.stats().in_use_bytes + p.class_size(size) > 64 * KB)
+            }
+            Err(e) => panic!("{e:?}"),
+          }
+        }
+        2 if !live.is_empty() => {
+          let l = live.swap_remove((next() % live.len() as u64) as usize);
+          release(&mut p, &l).unwrap();
+          released += 1;
+          dead.push((l.ptr.as_ptr() as usize, l.serial));
+        }
+        3 if !live.is_empty() => {
+          let l = live.swap_remove((next() % live.len() as u64) as usize);
+          assert_eq!(
+            p.finalize(l.ptr.as_ptr() as usize, l.serial, 0),
+            Finalized::Leaked
+          );
+          leaked += 1;
+        }
+        4 if !dead.is_empty() => {
+          let (addr, s) = dead.swap_remove((next() % dead.len() as u64) as usize);
+          assert_eq!(p.finalize(addr, s, 0), Finalized::Stale);
+        }
+        5 if next() % 50 == 0 => {
+          p.trim();
+        }
+        _ => {}
+      }
+      let s = p.stats();
+      assert_eq!(s.in_use, live.len());
+      assert_eq!(
+        (s.acquired, s.released, s.leaked),
+        (acquired, released, leaked)
+      );
+      assert!(s.reserved_bytes <= 64 * KB);
+      assert_eq!(s.lent_len_bytes, live.iter().map(|l| l.len).sum::<usize>());
+    }
+    p.take_leaks();
+  }
+}
