@@ -346,6 +346,8 @@ export declare class ListenerRegistry {
   static express(options?: ListenerRegistryOptions): ((req: any, res: any, next: (err?: unknown) => void) => void) & {
     registry: ListenerRegistry
   }
+}
+
 // ----------------------------------------------------------------- BufferPool
 
 /**
