@@ -99,8 +99,8 @@ function sample(forceGc) {
     leakless: s.externalBytes,
     lruEntries: s.lru.entries,
     listeners: s.registries.listeners,
-    poolInUseBytes: s.pools?.inUseBytes ?? 0,
-    poolLeaked: s.pools?.leaked ?? 0,
+    poolInUseBytes: s.pools.inUseBytes,
+    poolLeaked: s.pools.leaked,
   })
 }
 
