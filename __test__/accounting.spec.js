@@ -120,9 +120,16 @@ test('workers that fill off-heap caches and exit give their memory back', async 
   `
   await collect()
   const mainBefore = stats().externalBytes
-  const rssBefore = process.memoryUsage().rss
+  // RSS is measured from the end of a first round: the first worker threads
+  // leave memory in the allocator that later ones reuse, with or without
+  // leakless (Node 24: 20 plain workers keep ~350 MiB of RSS after they end).
+  let rssBefore
   const reported = []
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
+    if (round === 1) {
+      await collect()
+      rssBefore = process.memoryUsage().rss
+    }
     await Promise.all(
       Array.from({ length: 10 }, async () => {
         const worker = new Worker(code, { eval: true })
@@ -135,12 +142,12 @@ test('workers that fill off-heap caches and exit give their memory back', async 
       }),
     )
   }
-  t.is(reported.length, 20)
+  t.is(reported.length, 30)
   t.true(reported.every((bytes) => bytes > 5 * MiB), 'each worker accounted for its own cache')
   t.is(stats().externalBytes, mainBefore, "the main thread's accounting is its own")
   await collect()
   const rssGrowth = process.memoryUsage().rss - rssBefore
-  t.log(`RSS after 20 workers: ${(rssGrowth / MiB).toFixed(1)} MiB above the start`)
+  t.log(`RSS after 20 more workers: ${(rssGrowth / MiB).toFixed(1)} MiB above the first round's end`)
   // Each worker held ~6 MB of cache; 20 of them kept would be 120 MB and more.
   t.true(rssGrowth < 100 * MiB)
 })
