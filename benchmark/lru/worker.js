@@ -136,6 +136,6 @@ function memory() {
   return { emptyBytes: empty, bytesPerEntry: full / N, size }
 }
 
-check(name)
+const notes = check(name)
 const result = mode === 'memory' ? memory() : speed()
-process.stdout.write(`${JSON.stringify({ name, keyType, mode, ...result })}\n`)
+process.stdout.write(`${JSON.stringify({ name, keyType, mode, notes, ...result })}\n`)
