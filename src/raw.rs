@@ -278,6 +278,9 @@ pub unsafe fn value_to_js(env: sys::napi_env, value: ValueRef<'_>) -> sys::napi_
       ValueRef::Utf8(b) => {
         sys::napi_create_string_utf8(env, b.as_ptr() as *const c_char, b.len() as isize, &mut out)
       }
+      ValueRef::Ascii(b) => {
+        sys::napi_create_string_latin1(env, b.as_ptr() as *const c_char, b.len() as isize, &mut out)
+      }
       ValueRef::Utf16(u) => {
         sys::napi_create_string_utf16(env, u.as_ptr(), u.len() as isize, &mut out)
       }

@@ -43,6 +43,9 @@ pub enum KeyKind {
 pub enum ValueKind {
   /// A string whose UTF-8 form is exact.
   Utf8,
+  /// A string of ASCII characters only: its bytes are UTF-8 and Latin-1
+  /// alike, and V8 makes a string of them without decoding.
+  Ascii,
   /// A string with a lone surrogate, as UTF-16 code units.
   Utf16,
   /// Bytes of a Buffer or Uint8Array.
@@ -61,6 +64,8 @@ pub enum KeyRef<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueRef<'a> {
   Utf8(&'a [u8]),
+  /// ASCII text (the store's own form of a `Utf8` value that is ASCII).
+  Ascii(&'a [u8]),
   Utf16(&'a [u16]),
   Bytes(&'a [u8]),
 }
@@ -121,9 +126,18 @@ impl<'a> KeyRef<'a> {
 }
 
 impl<'a> ValueRef<'a> {
+  /// The form the store keeps: ASCII text is `Ascii`.
+  fn normalized(self) -> ValueRef<'a> {
+    match self {
+      ValueRef::Utf8(b) if b.is_ascii() => ValueRef::Ascii(b),
+      other => other,
+    }
+  }
+
   fn parts(self) -> (ValueKind, &'a [u8]) {
     match self {
       ValueRef::Utf8(b) => (ValueKind::Utf8, b),
+      ValueRef::Ascii(b) => (ValueKind::Ascii, b),
       ValueRef::Utf16(u) => (ValueKind::Utf16, as_bytes_u16(u)),
       ValueRef::Bytes(b) => (ValueKind::Bytes, b),
     }
@@ -274,6 +288,7 @@ impl Entry {
       let len = h.value_len as usize;
       match h.value_kind {
         ValueKind::Utf8 => ValueRef::Utf8(std::slice::from_raw_parts(p, len)),
+        ValueKind::Ascii => ValueRef::Ascii(std::slice::from_raw_parts(p, len)),
         ValueKind::Bytes => ValueRef::Bytes(std::slice::from_raw_parts(p, len)),
         ValueKind::Utf16 => ValueRef::Utf16(std::slice::from_raw_parts(p as *const u16, len / 2)),
       }
@@ -613,6 +628,7 @@ impl OffHeap {
     now: f64,
     expires_at: Option<f64>,
   ) -> Stored {
+    let value = value.normalized();
     let existing = self.find(key);
     let size = key.byte_len() + value.byte_len() + ENTRY_OVERHEAD;
     if size > self.limits.max_size {
@@ -865,7 +881,7 @@ mod tests {
       st.peek(KeyRef::Num(number_key(1.5)), 0.0, false),
       Some(ValueRef::Bytes(&[1, 2, 3]))
     );
-    assert_eq!(st.peek(s("odd"), 0.0, false), Some(v("x")));
+    assert_eq!(st.peek(s("odd"), 0.0, false), Some(ValueRef::Ascii(b"x")));
     assert!(!st.has(KeyRef::Utf16(&[0xd801, 0x41]), 0.0));
   }
 
