@@ -55,7 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
   #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512),
+    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
     max_shrink_iters: 20_000,
     ..ProptestConfig::default()
   })]
