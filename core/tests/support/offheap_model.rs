@@ -168,6 +168,11 @@ impl Harness {
     }
   }
 
+  /// The clock the operations run at.
+  pub fn now(&self) -> f64 {
+    self.now
+  }
+
   // ------------------------------------------------------------ model
 
   fn find(&self, key: &Key) -> Option<usize> {
