@@ -3,10 +3,14 @@
 //! `support/offheap_model.rs`): answers, sizes, `calculated_size <=
 //! max_size`, counters, order, and removed entries with their reasons.
 //!
-//! `PROPTEST_CASES` overrides the number of cases (Miri runs few).
+//! `PROPTEST_CASES` overrides the number of cases. Under Miri the proptest
+//! cases are skipped and the byte-driven runs (the fuzz targets' decoder)
+//! take their place.
 
 #[path = "support/offheap_model.rs"]
 mod model;
+#[path = "support/replay.rs"]
+mod replay;
 
 use leakless_core::offheap::{number_key, Limits, ENTRY_OVERHEAD};
 use leakless_core::recency::STAMP_LIMIT;
@@ -122,11 +126,29 @@ proptest! {
   })]
 
   #[test]
+  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
   fn offheap_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
     let mut h = Harness::new(cfg);
     for op in &ops {
       h.step(op);
     }
     h.finish();
+  }
+}
+
+/// Inputs of the kind the `offheap` fuzz target gets, run through the same
+/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
+/// see `support/replay.rs`). This is the test Miri runs on the model: short
+/// inputs there, since it interprets every step.
+#[test]
+fn byte_driven_runs_agree_with_the_model() {
+  let (runs, max_len, max_ops) = if cfg!(miri) {
+    (24, 300, 40)
+  } else {
+    (400, 4096, 2048)
+  };
+  for (name, bytes) in replay::inputs("offheap", runs, max_len) {
+    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
+    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
   }
 }

@@ -2,10 +2,14 @@
 //! sequences from a caller that behaves like `lib/lru.js`, checked against a
 //! plain model after every step (see `support/recency_model.rs`).
 //!
-//! `PROPTEST_CASES` overrides the number of cases (Miri runs few).
+//! `PROPTEST_CASES` overrides the number of cases. Under Miri the proptest
+//! cases are skipped and the byte-driven runs (the fuzz targets' decoder)
+//! take their place.
 
 #[path = "support/recency_model.rs"]
 mod model;
+#[path = "support/replay.rs"]
+mod replay;
 
 use leakless_core::recency::STAMP_LIMIT;
 use model::{Config, Harness, Op};
@@ -61,6 +65,7 @@ proptest! {
   })]
 
   #[test]
+  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
   fn recency_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
     let mut h = Harness::new(cfg);
     for op in &ops {
@@ -94,4 +99,21 @@ fn renumbering_mid_batch_keeps_victims_exact() {
   }
   h.finish();
   assert!(h.evictions > 100);
+}
+
+/// Inputs of the kind the `recency` fuzz target gets, run through the same
+/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
+/// see `support/replay.rs`). This is the test Miri runs on the model: short
+/// inputs there, since it interprets every step.
+#[test]
+fn byte_driven_runs_agree_with_the_model() {
+  let (runs, max_len, max_ops) = if cfg!(miri) {
+    (24, 300, 40)
+  } else {
+    (400, 4096, 4096)
+  };
+  for (name, bytes) in replay::inputs("recency", runs, max_len) {
+    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
+    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
+  }
 }

@@ -8,14 +8,18 @@
 //! `max_size`), counters, the order of `entries_mru`, and every removed
 //! entry with its reason, in the order it left.
 //!
-//! Shared by `core/tests/offheap_model.rs` (proptest) and the `offheap` fuzz
-//! target (`fuzz/fuzz_targets/offheap.rs`), which includes this file.
+//! Shared by `core/tests/offheap_model.rs` (proptest, and byte-driven runs
+//! for Miri) and the `offheap` fuzz target (`fuzz/fuzz_targets/offheap.rs`),
+//! which includes this file; [`run_bytes`] is what both run on raw bytes.
 
 #![allow(dead_code)]
 
+use arbitrary::{Result, Unstructured};
 use leakless_core::offheap::{
-  Counters, Entry, KeyRef, Limits, Lookup, OffHeap, Reason, Stored, ValueRef, ENTRY_OVERHEAD,
+  number_key, Counters, Entry, KeyRef, Limits, Lookup, OffHeap, Reason, Stored, ValueRef,
+  ENTRY_OVERHEAD,
 };
+use leakless_core::recency::STAMP_LIMIT;
 
 /// An owned key.
 #[derive(Debug, Clone, PartialEq)]
@@ -500,4 +504,137 @@ impl Harness {
     assert!(self.st.is_empty());
     assert_eq!(self.st.calculated_size(), 0);
   }
+}
+
+// ------------------------------------------------------------ from bytes
+
+/// A configuration decoded from fuzz input.
+pub fn config_from(u: &mut Unstructured<'_>) -> Result<Config> {
+  let max = if u.ratio(1, 3)? {
+    usize::MAX
+  } else {
+    u.int_in_range(1..=12usize)?
+  };
+  let max_size = match u.int_in_range(0..=4u8)? {
+    0 => usize::MAX,
+    1 => ENTRY_OVERHEAD + u.int_in_range(0..=64usize)?,
+    _ => u.int_in_range(ENTRY_OVERHEAD..=4096usize)?,
+  };
+  let first_tick = if u.ratio(1, 4)? {
+    STAMP_LIMIT - u.int_in_range(1..=200u32)?
+  } else {
+    0
+  };
+  Ok(Config {
+    limits: Limits {
+      max,
+      max_size,
+      update_age_on_get: u.arbitrary()?,
+      allow_stale: u.arbitrary()?,
+    },
+    collect: !u.ratio(1, 5)?,
+    first_tick,
+  })
+}
+
+const NUMS: [f64; 8] = [
+  0.0,
+  -0.0,
+  1.0,
+  1.5,
+  -1e300,
+  f64::INFINITY,
+  f64::NAN,
+  -f64::NAN,
+];
+const STRS: [&str; 6] = ["", "a", "b", "c", "dd", "é"];
+const UNITS: [&[u16]; 4] = [&[0xd800], &[0xd800, 0x41], &[0xdc00, 0xdc00, 0x42], &[]];
+
+fn key_from(u: &mut Unstructured<'_>) -> Result<Key> {
+  Ok(match u.int_in_range(0..=9u8)? {
+    0..=2 => Key::Num(number_key(*u.choose(&NUMS)?)),
+    3..=6 => Key::Utf8(u.choose(&STRS)?.as_bytes().to_vec()),
+    7 => Key::Utf8(vec![b'k'; u.int_in_range(0..=300usize)?]),
+    8 => Key::Utf16(u.choose(&UNITS)?.to_vec()),
+    // Any bits: numbers the store never normalises itself.
+    _ => Key::Num(u.arbitrary()?),
+  })
+}
+
+fn value_from(u: &mut Unstructured<'_>) -> Result<Value> {
+  let len = match u.int_in_range(0..=9u8)? {
+    0..=5 => u.int_in_range(0..=4usize)?,
+    6..=8 => u.int_in_range(5..=64usize)?,
+    _ => u.int_in_range(65..=2048usize)?,
+  };
+  let seed: u8 = if u.ratio(3, 4)? {
+    u.int_in_range(0..=1)?
+  } else {
+    u.arbitrary()?
+  };
+  let bytes: Vec<u8> = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
+  Ok(match u.int_in_range(0..=2u8)? {
+    0 => Value::Utf8(bytes),
+    1 => Value::Utf16(
+      (0..len / 2)
+        .map(|i| 0xd7f0 + (seed as u16 + i as u16) % 32)
+        .collect(),
+    ),
+    _ => Value::Bytes(bytes),
+  })
+}
+
+fn ttl_from(u: &mut Unstructured<'_>) -> Result<f64> {
+  Ok(match u.int_in_range(0..=7u8)? {
+    0..=3 => 0.0,
+    4..=6 => f64::from(u.int_in_range(1..=50u8)?),
+    _ => -5.0,
+  })
+}
+
+/// An operation decoded from fuzz input, at clock `now`.
+pub fn op_from(u: &mut Unstructured<'_>, now: f64) -> Result<Op> {
+  Ok(match u.int_in_range(0..=39u8)? {
+    0..=7 => Op::Get(key_from(u)?),
+    8..=9 => Op::Peek(key_from(u)?, u.arbitrary()?),
+    10..=11 => Op::Has(key_from(u)?),
+    12 => Op::RemainingTtl(key_from(u)?),
+    13..=24 => {
+      let expires_at = if u.ratio(1, 10)? {
+        Some(now + f64::from(u.int_in_range(-20..=50i8)?))
+      } else {
+        None
+      };
+      Op::Set(key_from(u)?, value_from(u)?, ttl_from(u)?, expires_at)
+    }
+    25..=27 => Op::Delete(key_from(u)?),
+    28 => Op::Clear,
+    29..=30 => Op::Pop,
+    31 => Op::Resize(if u.ratio(1, 4)? {
+      usize::MAX
+    } else {
+      u.int_in_range(1..=12)?
+    }),
+    32 => Op::PurgeStale,
+    33..=36 => Op::Advance(f64::from(u.int_in_range(1..=20u8)?)),
+    _ => Op::Entries,
+  })
+}
+
+/// Runs the configuration and at most `max_ops` operations decoded from
+/// `data` through the harness; panics on any disagreement.
+pub fn run_bytes(data: &[u8], max_ops: usize) {
+  let mut u = Unstructured::new(data);
+  let Ok(cfg) = config_from(&mut u) else { return };
+  let mut h = Harness::new(cfg);
+  for _ in 0..max_ops {
+    if u.is_empty() {
+      break;
+    }
+    let Ok(op) = op_from(&mut u, h.now()) else {
+      break;
+    };
+    h.step(&op);
+  }
+  h.finish();
 }

@@ -18,11 +18,13 @@
 //! recently used ones, with no slot twice; `order()` and `oldest()` agree
 //! with the model; renumbering keeps the order; the records stay bounded.
 //!
-//! Shared by `core/tests/recency_model.rs` (proptest) and the `recency` fuzz
-//! target (`fuzz/fuzz_targets/recency.rs`), which includes this file.
+//! Shared by `core/tests/recency_model.rs` (proptest, and byte-driven runs
+//! for Miri) and the `recency` fuzz target (`fuzz/fuzz_targets/recency.rs`),
+//! which includes this file; [`run_bytes`] is what both run on raw bytes.
 
 #![allow(dead_code)]
 
+use arbitrary::{Result, Unstructured};
 use leakless_core::recency::{Recency, VictimBatch, OP_DELETE, OP_EXPIRY, OP_INSERT, STAMP_LIMIT};
 
 /// Fixed for one run.
@@ -624,4 +626,92 @@ impl Harness {
     self.sync();
     assert!(self.r.order(&self.stamps).is_empty());
   }
+}
+
+// ------------------------------------------------------------ from bytes
+
+/// A configuration decoded from fuzz input.
+pub fn config_from(u: &mut Unstructured<'_>) -> Result<Config> {
+  let max = match u.int_in_range(0..=3u8)? {
+    0 => u.int_in_range(1..=4usize)?,
+    1 | 2 => u.int_in_range(5..=64usize)?,
+    _ => u.int_in_range(65..=600usize)?,
+  };
+  let batch = match u.int_in_range(0..=2u8)? {
+    0 => 1,
+    1 => u.int_in_range(2..=16usize)?,
+    _ => 128,
+  };
+  let log_size = 2 * u.int_in_range(1..=512usize)?;
+  let first_tick = if u.ratio(1, 4)? {
+    STAMP_LIMIT - u.int_in_range(1..=500u32)?
+  } else {
+    0
+  };
+  Ok(Config {
+    max,
+    batch,
+    log_size,
+    first_tick,
+    ttl_allowed: u.arbitrary()?,
+    update_age_on_get: u.arbitrary()?,
+  })
+}
+
+fn ttl_from(u: &mut Unstructured<'_>) -> Result<u8> {
+  Ok(if u.ratio(2, 3)? {
+    0
+  } else {
+    u.int_in_range(1..=60)?
+  })
+}
+
+/// An operation decoded from fuzz input.
+pub fn op_from(u: &mut Unstructured<'_>) -> Result<Op> {
+  Ok(match u.int_in_range(0..=43u8)? {
+    0..=11 => Op::Insert {
+      ttl: ttl_from(u)?,
+      plain: u.arbitrary()?,
+    },
+    12..=21 => Op::Touch(u.arbitrary()?),
+    22..=25 => Op::Update {
+      i: u.arbitrary()?,
+      ttl: ttl_from(u)?,
+    },
+    26..=29 => Op::Delete {
+      i: u.arbitrary()?,
+      log: u.arbitrary()?,
+    },
+    30..=31 => Op::Evict(u.int_in_range(1..=4)?),
+    32..=33 => Op::Pop,
+    34..=35 => Op::Order,
+    36..=38 => Op::Advance(u.int_in_range(1..=30)?),
+    39 => Op::Renumber,
+    40 => Op::Clear,
+    41 => Op::Churn {
+      n: if u.ratio(1, 8)? {
+        u.int_in_range(600..=1500)?
+      } else {
+        u.int_in_range(1..=8)?
+      },
+      log: u.arbitrary()?,
+    },
+    _ => Op::Batch,
+  })
+}
+
+/// Runs the configuration and at most `max_ops` operations decoded from
+/// `data` through the harness; panics on any disagreement.
+pub fn run_bytes(data: &[u8], max_ops: usize) {
+  let mut u = Unstructured::new(data);
+  let Ok(cfg) = config_from(&mut u) else { return };
+  let mut h = Harness::new(cfg);
+  for _ in 0..max_ops {
+    if u.is_empty() {
+      break;
+    }
+    let Ok(op) = op_from(&mut u) else { break };
+    h.step(&op);
+  }
+  h.finish();
 }
