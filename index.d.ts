@@ -214,7 +214,7 @@ export interface ListenerRegistryOptions {
   /**
    * Count past which `on` throws `RangeError` `ERR_LEAKLESS_TOO_MANY_LISTENERS`
    * instead of adding. At least `maxListeners`. Default `maxListeners ** 2`
-   * (and at least `maxListeners + 1`).
+   * (at least `maxListeners + 1`, at most `Number.MAX_SAFE_INTEGER`).
    */
   refuseAt?: number
   /**

@@ -63,8 +63,9 @@ class OffHeapLRU {
     })
   }
 
+  /** The clock (made a number) when entries may expire, else 0. */
   #now() {
-    return this.#timed ? this.#perf.now() : 0
+    return this.#timed ? +this.#perf.now() : 0
   }
 
   /** Calls onEvict for what left the cache, after the operation completed. */
@@ -122,8 +123,9 @@ class OffHeapLRU {
 
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
+    const now = this.#now()
     if (this.#inflight !== null) this.#inflight.abort(key)
-    const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
+    const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
     if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose()
     return this
   }
@@ -192,8 +194,9 @@ class OffHeapLRU {
 
   resize(max) {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    const now = this.#now()
     this.#max = max
-    native.offResize(this.#id, max, this.#now())
+    native.offResize(this.#id, max, now)
     if (this.#onEvict !== undefined) this.#dispose()
   }
 
@@ -283,10 +286,20 @@ class OffHeapLRU {
       return { key, value: entry.value, ttl, expiresAt }
     })
     const now = this.#perf.now()
+    // Every entry is stored even when an onEvict callback throws on the way;
+    // the first error is rethrown once the load is complete.
+    let failed = false
+    let failure
     for (const { key, value, ttl, expiresAt } of checked) {
       if (expiresAt !== undefined && expiresAt <= now) continue
-      this.#store(key, value, ttl, expiresAt)
+      try {
+        this.#store(key, value, ttl, expiresAt)
+      } catch (err) {
+        if (!failed) failure = err
+        failed = true
+      }
     }
+    if (failed) throw failure
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {

@@ -723,12 +723,17 @@ function validateOptionalEvent(event) {
   }
 }
 
+function defaultRefuseAt(maxListeners) {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(maxListeners ** 2, maxListeners + 1))
+}
+
 function parseOptions(options) {
   if (options === undefined) return { maxListeners: DEFAULT_MAX_LISTENERS, refuseAt: DEFAULT_MAX_LISTENERS ** 2 }
   validateObject(options, 'options')
   const { maxListeners = DEFAULT_MAX_LISTENERS, onLeak } = options
   if (maxListeners !== Infinity) validateInteger(maxListeners, 'options.maxListeners', 1)
-  const { refuseAt = maxListeners === Infinity ? Infinity : Math.max(maxListeners ** 2, maxListeners + 1) } = options
+  // The default stays a safe integer: a large maxListeners squared is not one.
+  const { refuseAt = maxListeners === Infinity ? Infinity : defaultRefuseAt(maxListeners) } = options
   if (refuseAt !== Infinity) {
     validateInteger(refuseAt, 'options.refuseAt', 1)
     if (refuseAt < maxListeners) throw outOfRange('options.refuseAt', `>= maxListeners (${maxListeners})`, refuseAt)
