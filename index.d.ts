@@ -155,7 +155,10 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
    * @example
    * const user = await cache.fetch(id, (id) => db.users.find(id))
    */
-  fetch(key: K, fetcher?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>): Promise<V | undefined>
+  fetch(
+    key: K,
+    fetcher?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>,
+  ): Promise<V | undefined>
   /** Entries with their TTL and size, least recently used first, for {@link LRU.load}. */
   dump(): Array<[K, LRUDumpEntry<V>]>
   /** Sets entries from {@link LRU.dump}, in order; expired ones are skipped. */

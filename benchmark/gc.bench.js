@@ -37,7 +37,9 @@ const median = (xs) => {
 }
 
 console.log(machineLine())
-console.log(`${ENTRIES.toLocaleString('en-US')} entries, ${REQUESTS.toLocaleString('en-US')} requests; median of ${ROUNDS} rounds, each case in its own process\n`)
+console.log(
+  `${ENTRIES.toLocaleString('en-US')} entries, ${REQUESTS.toLocaleString('en-US')} requests; median of ${ROUNDS} rounds, each case in its own process\n`,
+)
 
 const runs = Object.fromEntries(CASES.map(([c]) => [c, []]))
 for (let round = 0; round < ROUNDS; round++) {

@@ -84,6 +84,7 @@ for (const name of names) {
   memRows.push([contenders[name].label, m.bytesPerEntry.toFixed(1), (m.emptyBytes / 1024).toFixed(1), m.size])
 }
 printTable(['cache', 'bytes/entry', 'empty cache, max 1M (KiB)', 'entries'], memRows)
-for (const name of names) if (contenders[name].note) console.log(`\n- ${contenders[name].label}: ${contenders[name].note}`)
+for (const name of names)
+  if (contenders[name].note) console.log(`\n- ${contenders[name].label}: ${contenders[name].note}`)
 
 saveResults('lru', { rounds: ROUNDS, keySpace: 100_000, max: 50_000, ...results })

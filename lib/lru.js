@@ -16,7 +16,14 @@
 const native = require('./native')
 const { Inflight, pickFetcher } = require('./fetch')
 const { LiveSet } = require('./tracker')
-const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger, validateNumber } = require('./errors')
+const {
+  invalidArgType,
+  invalidArgValue,
+  leaklessError,
+  outOfRange,
+  validateInteger,
+  validateNumber,
+} = require('./errors')
 const { parseOptions, parseEntryTTL } = require('./lru-options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
@@ -64,6 +71,9 @@ class LRU {
   #nextExpiry = Infinity
   #meta = new Float64Array(2)
   #id
+  // Never read: holding it keeps the native structure alive as long as this
+  // cache (its finalizer frees the structure).
+  // eslint-disable-next-line no-unused-private-class-members
   #owner
   #cell
 
@@ -739,7 +749,6 @@ class LRU {
       yield slot
     }
   }
-
 }
 
 function grow(array, capacity, fillValue) {

@@ -280,7 +280,10 @@ function takeLock(lockPath) {
 }
 
 function snapshotName() {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   return `${SNAPSHOT_PREFIX}${stamp}-${process.pid}-${threadId}-${snapshotSeq++}${SNAPSHOT_SUFFIX}`
 }
 

@@ -29,8 +29,10 @@ function checkValue(value) {
 
 class OffHeapLRU {
   #id
+  // Never read: holding it keeps the native structure alive as long as this
+  // cache (its finalizer frees the structure).
+  // eslint-disable-next-line no-unused-private-class-members
   #owner
-  #cell
   #max
   #maxSize
   #ttl
@@ -55,7 +57,7 @@ class OffHeapLRU {
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
     this.#owner = owner
-    this.#cell = liveCaches.add(this, {
+    liveCaches.add(this, {
       get entries() {
         return native.offSize(id)
       },
@@ -115,7 +117,11 @@ class OffHeapLRU {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
       if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
       if (options.size !== undefined) {
-        throw invalidArgValue('options.size', "does not apply to storage: 'offheap', where sizes are real bytes", options.size)
+        throw invalidArgValue(
+          'options.size',
+          "does not apply to storage: 'offheap', where sizes are real bytes",
+          options.size,
+        )
       }
     }
     return this.#store(key, value, ttl, undefined)

@@ -488,8 +488,12 @@ function leaveHub(bucket, hub) {
 }
 
 function validateSignal(signal) {
-  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' ||
-      typeof signal.addEventListener !== 'function') {
+  if (
+    signal === null ||
+    typeof signal !== 'object' ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
   }
 }

@@ -22,7 +22,12 @@ const ACCESS = new Set([
 const UNINIT = new Set(['UninitValue', 'UninitCondition'])
 
 const decode = (s) =>
-  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&')
 
 function frames(stack) {
   return [...stack.matchAll(/<frame>([\s\S]*?)<\/frame>/g)].map(([, f]) => ({
@@ -35,7 +40,7 @@ function main(file) {
   const xml = fs.readFileSync(file, 'utf8')
   const errors = [...xml.matchAll(/<error>([\s\S]*?)<\/error>/g)].map(([, e]) => {
     const kind = /<kind>([\s\S]*?)<\/kind>/.exec(e)[1]
-    const what = decode((/<what>([\s\S]*?)<\/what>/.exec(e) ?? /<text>([\s\S]*?)<\/text>/.exec(e) ?? [, '?'])[1])
+    const what = decode((/<what>([\s\S]*?)<\/what>/.exec(e) ?? /<text>([\s\S]*?)<\/text>/.exec(e))?.[1] ?? '?')
     const stacks = [...e.matchAll(/<stack>([\s\S]*?)<\/stack>/g)].map(([, s]) => frames(s))
     const inAddon = stacks.some((s) => s.some((f) => ADDON.test(f.obj)))
     const topInAddon = stacks.length > 0 && stacks[0].length > 0 && ADDON.test(stacks[0][0].obj)
@@ -53,7 +58,11 @@ function main(file) {
   )
   for (const e of errors) {
     const mark = fatal.includes(e) ? '!!' : '  '
-    const top = e.stacks[0]?.slice(0, 4).map((f) => `${f.fn} (${f.obj.split('/').pop()})`).join(' <- ') ?? ''
+    const top =
+      e.stacks[0]
+        ?.slice(0, 4)
+        .map((f) => `${f.fn} (${f.obj.split('/').pop()})`)
+        .join(' <- ') ?? ''
     console.log(`${mark} ${e.kind}: ${e.what.trim().split('\n')[0]}\n     ${top}`)
   }
   if (fatal.length > 0) {
