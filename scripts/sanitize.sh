@@ -10,8 +10,8 @@
 #    Borrows) and integer-to-pointer casts (strict provenance), which no
 #    runtime sanitizer sees. It is slow (thousands of times), so it runs the
 #    unit tests and short byte-driven runs of the model harnesses (the fuzz
-#    targets' decoder; proptest's generation is too slow there), plus a
-#    sample of the fuzz corpus when fuzz/corpus exists (not in --quick).
+#    targets' decoder; proptest's generation is too slow there), and on
+#    request (LEAKLESS_MIRI_CORPUS=N) N inputs of each fuzz corpus.
 # 2. AddressSanitizer with LeakSanitizer, on stable with RUSTC_BOOTSTRAP=1
 #    (or nightly), runs every unit and property test at full case counts at
 #    native speed: heap overflows, use after free, double frees, leaks.
@@ -74,11 +74,12 @@ if have_miri; then
     fi
   done
   # The corpus favours large values, which Miri pays for byte by byte
-  # (tens of seconds per input): a small sample, and not in --quick.
+  # (about 85 s per off-heap input): only on request, LEAKLESS_MIRI_CORPUS=N
+  # inputs per target, and never in --quick.
   for target in offheap recency; do
-    [ "$quick" = 1 ] && continue
+    [ "$quick" = 1 ] || [ "${LEAKLESS_MIRI_CORPUS:-0}" = 0 ] && continue
     if [ -d "fuzz/corpus/$target" ] && [ -n "$(ls -A "fuzz/corpus/$target")" ]; then
-      if ! LEAKLESS_CORPUS="$PWD/fuzz/corpus" LEAKLESS_CORPUS_LIMIT="${LEAKLESS_MIRI_CORPUS:-8}" \
+      if ! LEAKLESS_CORPUS="$PWD/fuzz/corpus" LEAKLESS_CORPUS_LIMIT="$LEAKLESS_MIRI_CORPUS" \
         cargo +nightly miri test -p leakless-core --test "${target}_model" byte_driven >>"$log" 2>&1; then
         echo "!! miri FAILED on the $target fuzz corpus:"
         grep -E -B2 -A25 'Undefined Behavior|^error|panicked at' "$log" | head -80
