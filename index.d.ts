@@ -155,7 +155,10 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
    * @example
    * const user = await cache.fetch(id, (id) => db.users.find(id))
    */
-  fetch(key: K, fetcher?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>): Promise<V | undefined>
+  fetch(
+    key: K,
+    fetcher?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>,
+  ): Promise<V | undefined>
   /** Entries with their TTL and size, least recently used first, for {@link LRU.load}. */
   dump(): Array<[K, LRUDumpEntry<V>]>
   /** Sets entries from {@link LRU.dump}, in order; expired ones are skipped. */
@@ -214,7 +217,7 @@ export interface ListenerRegistryOptions {
   /**
    * Count past which `on` throws `RangeError` `ERR_LEAKLESS_TOO_MANY_LISTENERS`
    * instead of adding. At least `maxListeners`. Default `maxListeners ** 2`
-   * (and at least `maxListeners + 1`).
+   * (at least `maxListeners + 1`, at most `Number.MAX_SAFE_INTEGER`).
    */
   refuseAt?: number
   /**

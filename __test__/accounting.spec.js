@@ -143,7 +143,10 @@ test('workers that fill off-heap caches and exit give their memory back', async 
     )
   }
   t.is(reported.length, 30)
-  t.true(reported.every((bytes) => bytes > 5 * MiB), 'each worker accounted for its own cache')
+  t.true(
+    reported.every((bytes) => bytes > 5 * MiB),
+    'each worker accounted for its own cache',
+  )
   t.is(stats().externalBytes, mainBefore, "the main thread's accounting is its own")
   await collect()
   const rssGrowth = process.memoryUsage().rss - rssBefore

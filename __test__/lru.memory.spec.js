@@ -30,9 +30,11 @@ test.serial('a million sets into a max 10,000 cache leave heap and external memo
   t.is(cache.size, 10_000)
   const heapGrowth = after.heapUsed - before.heapUsed
   const externalGrowth = after.external - before.external
-  t.log(`heap ${(before.heapUsed / 2 ** 20).toFixed(1)} -> ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB,`,
+  t.log(
+    `heap ${(before.heapUsed / 2 ** 20).toFixed(1)} -> ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB,`,
     `external ${(before.external / 2 ** 20).toFixed(2)} -> ${(after.external / 2 ** 20).toFixed(2)} MiB,`,
-    `leakless native ${nativeBefore} -> ${stats().externalBytes} bytes`)
+    `leakless native ${nativeBefore} -> ${stats().externalBytes} bytes`,
+  )
   // 900,000 more entries passed through; a leak of even 8 bytes each would show 7 MiB.
   t.true(heapGrowth < 2 * 2 ** 20, `heap grew by ${heapGrowth} bytes`)
   t.true(externalGrowth < 2 ** 20, `external grew by ${externalGrowth} bytes`)

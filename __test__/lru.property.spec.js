@@ -64,7 +64,10 @@ class Model {
   /** Applies an eviction the cache reported, after checking it was allowed. */
   evict(key, reason, t) {
     const allowed = this.candidates()
-    t.true(allowed.some((k) => Object.is(k, key)), `evicted ${key}, allowed ${allowed}`)
+    t.true(
+      allowed.some((k) => Object.is(k, key)),
+      `evicted ${key}, allowed ${allowed}`,
+    )
     const entry = this.map.get(key)
     t.is(reason, this.expired(entry) ? 'expire' : 'evict')
     this.map.delete(key)
@@ -73,7 +76,15 @@ class Model {
 
 const keyArb = fc.integer({ min: 0, max: 12 })
 const opArb = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('set'), key: keyArb, size: fc.integer({ min: 1, max: 6 }), ttl: fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 40 })) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('set'),
+      key: keyArb,
+      size: fc.integer({ min: 1, max: 6 }),
+      ttl: fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 40 })),
+    }),
+  },
   { weight: 5, arbitrary: fc.record({ op: fc.constant('get'), key: keyArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('has'), key: keyArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('peek'), key: keyArb }) },
@@ -86,11 +97,13 @@ const opArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'clear' }) },
 )
 
-const configArb = fc.record({
-  max: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 8 })),
-  maxSize: fc.oneof(fc.constant(undefined), fc.integer({ min: 6, max: 20 })),
-  ttl: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 30 })),
-}).filter((c) => c.max !== undefined || c.maxSize !== undefined)
+const configArb = fc
+  .record({
+    max: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 8 })),
+    maxSize: fc.oneof(fc.constant(undefined), fc.integer({ min: 6, max: 20 })),
+    ttl: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 30 })),
+  })
+  .filter((c) => c.max !== undefined || c.maxSize !== undefined)
 
 function run(t, config, ops, extra = {}) {
   const model = new Model(config)
@@ -306,7 +319,8 @@ test('a cache with only max agrees with the model (fast path)', (t) => {
         }
         const got = [...cache]
         const want = [...model].reverse()
-        if (!util.isDeepStrictEqual(got, want)) throw new Error(`order ${JSON.stringify(got)} != ${JSON.stringify(want)}`)
+        if (!util.isDeepStrictEqual(got, want))
+          throw new Error(`order ${JSON.stringify(got)} != ${JSON.stringify(want)}`)
       }
     }),
     { numRuns: RUNS },

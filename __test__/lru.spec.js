@@ -134,11 +134,14 @@ test('iteration is most recently used first', (t) => {
   const cache = new LRU(10)
   cache.set('a', 1).set('b', 2).set('c', 3)
   cache.get('a')
-  t.deepEqual([...cache], [
-    ['a', 1],
-    ['c', 3],
-    ['b', 2],
-  ])
+  t.deepEqual(
+    [...cache],
+    [
+      ['a', 1],
+      ['c', 3],
+      ['b', 2],
+    ],
+  )
   t.deepEqual([...cache.keys()], ['a', 'c', 'b'])
   t.deepEqual([...cache.values()], [1, 3, 2])
   t.deepEqual([...cache.entries()], [...cache])
@@ -764,10 +767,13 @@ test('every method answers correctly after a refused call', (t) => {
     () => cache.load('x'),
   ]
   for (const attempt of attempts) t.throws(attempt)
-  t.deepEqual([...cache], [
-    ['b', 2],
-    ['a', 1],
-  ])
+  t.deepEqual(
+    [...cache],
+    [
+      ['b', 2],
+      ['a', 1],
+    ],
+  )
   t.is(cache.calculatedSize, 4)
   cache.set('c', 3).set('d', 4)
   t.deepEqual([...cache.keys()], ['d', 'c', 'b'])

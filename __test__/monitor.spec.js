@@ -229,7 +229,10 @@ test.serial('heavy garbage over a bounded working set never alerts (60 post-GC s
   t.true(sink > 0)
   t.is(cache.size, 2000)
   t.deepEqual(alerts, [])
-  t.deepEqual(warnings.seen.filter((w) => w.code === 'LEAKLESS_MEMORY_GROWTH'), [])
+  t.deepEqual(
+    warnings.seen.filter((w) => w.code === 'LEAKLESS_MEMORY_GROWTH'),
+    [],
+  )
 })
 
 test.serial('a one-off step in the heap is not a trend', async (t) => {

@@ -84,7 +84,13 @@ test('a returned Buffer is a copy: changing it, or evicting the entry, does not 
 
 test('numbers and strings are distinct keys; -0 is 0; NaN is NaN', (t) => {
   const cache = offheap({ max: 10 })
-  cache.set(1, 'number').set('1', 'string').set(-0, 'zero').set(NaN, 'nan').set(1.5, 'float').set(2 ** 53, 'big')
+  cache
+    .set(1, 'number')
+    .set('1', 'string')
+    .set(-0, 'zero')
+    .set(NaN, 'nan')
+    .set(1.5, 'float')
+    .set(2 ** 53, 'big')
   t.is(cache.get(1), 'number')
   t.is(cache.get('1'), 'string')
   t.is(cache.get(0), 'zero')
@@ -117,7 +123,18 @@ for (const key of badKeys) {
   })
 }
 
-const badValues = [5, {}, [1], null, undefined, true, new Uint16Array(2), new DataView(new ArrayBuffer(4)), new ArrayBuffer(4), Symbol('v')]
+const badValues = [
+  5,
+  {},
+  [1],
+  null,
+  undefined,
+  true,
+  new Uint16Array(2),
+  new DataView(new ArrayBuffer(4)),
+  new ArrayBuffer(4),
+  Symbol('v'),
+]
 for (const value of badValues) {
   test(`values must be strings, Buffers or Uint8Arrays: ${Object.prototype.toString.call(value)}`, (t) => {
     const cache = offheap({ max: 10 })
@@ -356,8 +373,14 @@ test('mutating during iteration neither throws nor loops', (t) => {
 // --------------------------------------------------------------- properties
 
 test('maxSize holds by bytes and answers agree with a model under random workloads', (t) => {
-  const keyArb = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constantFrom('a', 'b', 'ü', '\ud800', 'long-key-'.repeat(5)))
-  const valueArb = fc.oneof(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)))
+  const keyArb = fc.oneof(
+    fc.integer({ min: 0, max: 20 }),
+    fc.constantFrom('a', 'b', 'ü', '\ud800', 'long-key-'.repeat(5)),
+  )
+  const valueArb = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+  )
   const opArb = fc.oneof(
     { weight: 5, arbitrary: fc.tuple(fc.constant('set'), keyArb, valueArb) },
     { weight: 4, arbitrary: fc.tuple(fc.constant('get'), keyArb) },
@@ -375,7 +398,10 @@ test('maxSize holds by bytes and answers agree with a model under random workloa
       cache.clear()
       // Strings are stored as UTF-8, or as UTF-16 when they have no exact
       // UTF-8 form (a lone surrogate) or contain U+FFFD.
-      const stringBytes = (s) => (/[\ud800-\udfff\ufffd]/.test(s.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')) ? s.length * 2 : Buffer.byteLength(s, 'utf8'))
+      const stringBytes = (s) =>
+        /[\ud800-\udfff\ufffd]/.test(s.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))
+          ? s.length * 2
+          : Buffer.byteLength(s, 'utf8')
       const bytes = (k, v) =>
         (typeof k === 'number' ? 8 : stringBytes(k)) + (typeof v === 'string' ? stringBytes(v) : v.length) + overhead
       for (const [op, key, value] of ops) {

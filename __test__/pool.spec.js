@@ -124,7 +124,10 @@ test('a released Buffer and every view of it read as empty; the next user never 
   pool.release(buf)
 
   const next = pool.acquire(4 * KiB)
-  t.true(next.every((b) => b === 0), 'zero-filled: the new lease shows none of the old bytes')
+  t.true(
+    next.every((b) => b === 0),
+    'zero-filled: the new lease shows none of the old bytes',
+  )
   t.false(next.toString('latin1').includes('hunter2'))
   next.write('somebody else entirely')
 
@@ -375,7 +378,11 @@ test('using() releases when fn returns and when it throws', (t) => {
   )
   t.is(err.message, 'boom')
   t.is(kept.length, 0)
-  t.is(pool.using((buf) => buf.length), 4 * KiB, 'size defaults to bufferSize')
+  t.is(
+    pool.using((buf) => buf.length),
+    4 * KiB,
+    'size defaults to bufferSize',
+  )
   t.like(pool.stats(), { inUse: 0, acquired: 3, released: 3 })
   throwsCode(t, () => pool.using(10), 'TypeError', 'ERR_INVALID_ARG_TYPE')
   throwsCode(t, () => pool.using(-1, () => {}), 'RangeError', 'ERR_OUT_OF_RANGE')
@@ -407,7 +414,10 @@ test('using() releases when the promise resolves and when it rejects', async (t)
 
 test('using() tolerates fn releasing the Buffer itself, or closing the pool', async (t) => {
   const pool = new BufferPool({ bufferSize: 4 * KiB })
-  t.is(pool.using(10, (buf) => pool.release(buf) ?? 'ok'), 'ok')
+  t.is(
+    pool.using(10, (buf) => pool.release(buf) ?? 'ok'),
+    'ok',
+  )
   await pool.using(10, async () => {
     await turn()
     pool.close()
@@ -541,34 +551,37 @@ test.serial('leaks raise a rate-limited LeaklessWarning that says where the Buff
 
 // -------------------------------------------------------------- accounting
 
-test.serial('externalBytes and process.memoryUsage().external return to the start after close and collection', async (t) => {
-  await collect()
-  const start = stats()
-  const externalStart = process.memoryUsage().external
-  let pool = new BufferPool({ bufferSize: 64 * KiB, maxBytes: 16 * MiB })
-  const held = []
-  for (let i = 0; i < 100; i++) held.push(pool.acquire(i % 2 ? 64 * KiB : 1000))
-  const during = stats()
-  t.is(during.pools.instances, start.pools.instances + 1)
-  t.is(during.pools.inUseBytes - start.pools.inUseBytes, 50 * 64 * KiB + 50 * 1024)
-  // Lent bytes are V8's to count; only the unused tails of the slots are reported.
-  t.is(during.externalBytes - start.externalBytes, 50 * (1024 - 1000))
-  t.true(process.memoryUsage().external - externalStart >= 50 * 64 * KiB)
-  for (const b of held.splice(0)) pool.release(b)
-  const idle = stats()
-  t.is(idle.pools.idleBytes - start.pools.idleBytes, 50 * 64 * KiB + 50 * 1024)
-  t.is(idle.externalBytes - start.externalBytes, 50 * 64 * KiB + 50 * 1024, 'idle memory is reported to V8')
-  t.is(pool.close(), 50 * 64 * KiB + 50 * 1024)
-  t.is(stats().externalBytes, start.externalBytes)
-  pool = null
-  await collect()
-  const end = stats()
-  t.is(end.externalBytes, start.externalBytes)
-  t.is(end.pools.instances, start.pools.instances)
-  const externalGrowth = process.memoryUsage().external - externalStart
-  t.log(`process.memoryUsage().external: ${externalStart} -> ${process.memoryUsage().external}`)
-  t.true(Math.abs(externalGrowth) < 256 * KiB, `external moved by ${externalGrowth} bytes`)
-})
+test.serial(
+  'externalBytes and process.memoryUsage().external return to the start after close and collection',
+  async (t) => {
+    await collect()
+    const start = stats()
+    const externalStart = process.memoryUsage().external
+    let pool = new BufferPool({ bufferSize: 64 * KiB, maxBytes: 16 * MiB })
+    const held = []
+    for (let i = 0; i < 100; i++) held.push(pool.acquire(i % 2 ? 64 * KiB : 1000))
+    const during = stats()
+    t.is(during.pools.instances, start.pools.instances + 1)
+    t.is(during.pools.inUseBytes - start.pools.inUseBytes, 50 * 64 * KiB + 50 * 1024)
+    // Lent bytes are V8's to count; only the unused tails of the slots are reported.
+    t.is(during.externalBytes - start.externalBytes, 50 * (1024 - 1000))
+    t.true(process.memoryUsage().external - externalStart >= 50 * 64 * KiB)
+    for (const b of held.splice(0)) pool.release(b)
+    const idle = stats()
+    t.is(idle.pools.idleBytes - start.pools.idleBytes, 50 * 64 * KiB + 50 * 1024)
+    t.is(idle.externalBytes - start.externalBytes, 50 * 64 * KiB + 50 * 1024, 'idle memory is reported to V8')
+    t.is(pool.close(), 50 * 64 * KiB + 50 * 1024)
+    t.is(stats().externalBytes, start.externalBytes)
+    pool = null
+    await collect()
+    const end = stats()
+    t.is(end.externalBytes, start.externalBytes)
+    t.is(end.pools.instances, start.pools.instances)
+    const externalGrowth = process.memoryUsage().external - externalStart
+    t.log(`process.memoryUsage().external: ${externalStart} -> ${process.memoryUsage().external}`)
+    t.true(Math.abs(externalGrowth) < 256 * KiB, `external moved by ${externalGrowth} bytes`)
+  },
+)
 
 test.serial('a pool dropped with Buffers still out keeps them readable, then gives everything back', async (t) => {
   await collect()
@@ -580,7 +593,10 @@ test.serial('a pool dropped with Buffers still out keeps them readable, then giv
   pool = null
   await collect()
   t.is(outstanding.length, 16 * KiB)
-  t.true(outstanding.every((b) => b === 7), 'the memory of an outstanding Buffer stays valid')
+  t.true(
+    outstanding.every((b) => b === 7),
+    'the memory of an outstanding Buffer stays valid',
+  )
   outstanding = null
   await collect()
   t.is(stats().externalBytes, start)
@@ -662,7 +678,10 @@ test.serial('10 workers acquire without releasing and exit; the main thread stay
   }
   await collect()
   t.is(mine.length, 64)
-  t.true(mine.every((b) => b === 0x5a), "another thread's exit did not touch this thread's pool")
+  t.true(
+    mine.every((b) => b === 0x5a),
+    "another thread's exit did not touch this thread's pool",
+  )
   for (let i = 0; i < 1000; i++) pool.release(pool.acquire(i % 2 ? 16 * KiB : 64))
   t.like(pool.stats(), { inUse: 1, leaked: 0 })
   const growth = process.memoryUsage().rss - rssBefore

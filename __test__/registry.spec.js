@@ -250,13 +250,19 @@ test('a listener that throws behaves as without the registry', (t) => {
   reg.on(bus, 'x', () => {
     throw boom
   })
-  t.is(t.throws(() => bus.emit('x')), boom)
+  t.is(
+    t.throws(() => bus.emit('x')),
+    boom,
+  )
   t.is(reg.count(), 1, 'a plain listener stays, as with emitter.on')
 
   reg.once(bus, 'y', () => {
     throw boom
   })
-  t.is(t.throws(() => bus.emit('y')), boom)
+  t.is(
+    t.throws(() => bus.emit('y')),
+    boom,
+  )
   t.is(reg.count(bus, 'y'), 0, 'a once listener is forgotten even when it throws')
   t.is(bus.listenerCount('y'), 0)
 })
@@ -648,7 +654,13 @@ test('bad input throws Node-style errors with codes and changes nothing', (t) =>
     ['maxListeners 1.5', () => new ListenerRegistry({ maxListeners: 1.5 }), RangeError, 'ERR_OUT_OF_RANGE', /maxList/],
     ['maxListeners NaN', () => new ListenerRegistry({ maxListeners: NaN }), RangeError, 'ERR_OUT_OF_RANGE', /maxList/],
     ['maxListeners "10"', () => new ListenerRegistry({ maxListeners: '10' }), TypeError, 'ERR_INVALID_ARG_TYPE', /max/],
-    ['refuseAt < max', () => new ListenerRegistry({ maxListeners: 5, refuseAt: 4 }), RangeError, 'ERR_OUT_OF_RANGE', /=/],
+    [
+      'refuseAt < max',
+      () => new ListenerRegistry({ maxListeners: 5, refuseAt: 4 }),
+      RangeError,
+      'ERR_OUT_OF_RANGE',
+      /=/,
+    ],
     ['refuseAt 0.5', () => new ListenerRegistry({ refuseAt: 0.5 }), RangeError, 'ERR_OUT_OF_RANGE', /refuseAt/],
     ['onLeak not a function', () => new ListenerRegistry({ onLeak: 1 }), TypeError, 'ERR_INVALID_ARG_TYPE', /onLeak/],
   ]

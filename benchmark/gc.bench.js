@@ -37,7 +37,9 @@ const median = (xs) => {
 }
 
 console.log(machineLine())
-console.log(`${ENTRIES.toLocaleString('en-US')} entries, ${REQUESTS.toLocaleString('en-US')} requests; median of ${ROUNDS} rounds, each case in its own process\n`)
+console.log(
+  `${ENTRIES.toLocaleString('en-US')} entries, ${REQUESTS.toLocaleString('en-US')} requests; median of ${ROUNDS} rounds, each case in its own process\n`,
+)
 
 const runs = Object.fromEntries(CASES.map(([c]) => [c, []]))
 for (let round = 0; round < ROUNDS; round++) {
@@ -69,7 +71,18 @@ for (const [c] of CASES) {
 const floor = result.none
 const mib = (b) => (b / 2 ** 20).toFixed(1)
 printTable(
-  ['case', 'GC total ms', 'x floor', 'longest pause ms', 'x floor', 'GCs', 'heap used MiB', 'cache heap MiB', 'native MiB', 'loop s'],
+  [
+    'case',
+    'GC total ms',
+    'x floor',
+    'longest pause ms',
+    'x floor',
+    'GCs',
+    'heap used MiB',
+    'cache heap MiB',
+    'native MiB',
+    'loop s',
+  ],
   CASES.map(([c, label]) => {
     const r = result[c]
     return [

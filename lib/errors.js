@@ -7,10 +7,19 @@ function describe(value) {
   if (value === null) return 'null'
   if (value === undefined) return 'undefined'
   switch (typeof value) {
-    case 'function':
-      return value.name ? `function ${value.name}` : 'function'
+    case 'function': {
+      const name = safeGet(value, 'name')
+      return typeof name === 'string' && name !== '' ? `function ${name}` : 'function'
+    }
     case 'object': {
-      if (Array.isArray(value)) return 'an instance of Array'
+      let isArray
+      try {
+        isArray = Array.isArray(value)
+      } catch {
+        // A revoked Proxy: nothing more can be said without throwing.
+        return 'a revoked Proxy'
+      }
+      if (isArray) return 'an instance of Array'
       const ctor = safeConstructorName(value)
       return ctor ? `an instance of ${ctor}` : 'an object'
     }
@@ -29,11 +38,21 @@ function describe(value) {
   }
 }
 
+/** `value[key]`, or `undefined` when reading it throws (a getter, a Proxy trap). */
+function safeGet(value, key) {
+  try {
+    return value[key]
+  } catch {
+    return undefined
+  }
+}
+
 function safeConstructorName(value) {
   try {
     const proto = Object.getPrototypeOf(value)
     const ctor = proto && Object.getOwnPropertyDescriptor(proto, 'constructor')
-    return ctor && typeof ctor.value === 'function' ? ctor.value.name : ''
+    const name = ctor && typeof ctor.value === 'function' ? ctor.value.name : ''
+    return typeof name === 'string' ? name : ''
   } catch {
     // A Proxy whose traps throw: say nothing rather than throw from here.
     return ''

@@ -9,8 +9,8 @@ class Inflight {
 
   /** The shared promise for `key`, if a load is in flight. */
   pending(key) {
-    const record = this.#records.get(key)
-    return record === undefined ? undefined : record.promise
+    // `promise` is undefined while the fetcher's synchronous part runs.
+    return this.#records.get(key)?.promise
   }
 
   /**
@@ -20,6 +20,9 @@ class Inflight {
   load(key, fetcher, store) {
     const controller = new AbortController()
     const record = { controller, promise: undefined }
+    // Registered before the fetcher runs, so that a write of the key made
+    // by the fetcher itself (before its first await) aborts the load too.
+    this.#records.set(key, record)
     record.promise = (async () => {
       let value
       try {
@@ -31,7 +34,6 @@ class Inflight {
       if (!controller.signal.aborted && value !== undefined) store(value)
       return value
     })()
-    this.#records.set(key, record)
     return record.promise
   }
 

@@ -16,7 +16,14 @@
 const native = require('./native')
 const { Inflight, pickFetcher } = require('./fetch')
 const { LiveSet } = require('./tracker')
-const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger, validateNumber } = require('./errors')
+const {
+  invalidArgType,
+  invalidArgValue,
+  leaklessError,
+  outOfRange,
+  validateInteger,
+  validateNumber,
+} = require('./errors')
 const { parseOptions, parseEntryTTL } = require('./lru-options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
@@ -64,6 +71,9 @@ class LRU {
   #nextExpiry = Infinity
   #meta = new Float64Array(2)
   #id
+  // Never read: holding it keeps the native structure alive as long as this
+  // cache (its finalizer frees the structure).
+  // eslint-disable-next-line no-unused-private-class-members
   #owner
   #cell
 
@@ -146,7 +156,7 @@ class LRU {
   }
 
   #getTimed(slot) {
-    const now = this.#perf.now()
+    const now = this.#now()
     if (this.#expires[slot] <= now) {
       this.#misses++
       const value = this.#vals[slot]
@@ -190,7 +200,7 @@ class LRU {
       if (this.#map.size >= this.#max) {
         // Reuse the victim's slot. Stamping it is all Rust needs to know:
         // a victim's slot with a new stamp holds a live entry of that stamp.
-        slot = this.#nextVictim()
+        slot = this.#nextVictim(0)
         this.#map.delete(this.#keys[slot])
         this.#evictions++
         this.#keys[slot] = key
@@ -311,9 +321,10 @@ class LRU {
   /** Changes `max` and evicts down to it at once. */
   resize(max) {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    const now = this.#now()
     this.#max = max
     const queue = this.#onEvict === undefined ? null : []
-    while (this.#map.size > this.#max) this.#evictOne(queue)
+    while (this.#map.size > this.#max) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
   }
 
@@ -328,7 +339,7 @@ class LRU {
   /** Removes every expired entry; returns how many. */
   purgeStale() {
     if (this.#expires === null) return 0
-    const now = this.#perf.now()
+    const now = this.#now()
     const queue = this.#onEvict === undefined ? null : []
     let removed = 0
     for (const slot of this.#map.values()) {
@@ -415,10 +426,20 @@ class LRU {
       return { key, value: entry.value, size, ttl, expiresAt }
     })
     const now = this.#perf.now()
+    // Every entry is stored even when an onEvict callback throws on the way;
+    // the first error is rethrown once the load is complete.
+    let failed = false
+    let failure
     for (const { key, value, size, ttl, expiresAt } of checked) {
       if (expiresAt !== undefined && expiresAt <= now) continue
-      this.#store(key, value, size, ttl, expiresAt)
+      try {
+        this.#store(key, value, size, ttl, expiresAt)
+      } catch (err) {
+        if (!failed) failure = err
+        failed = true
+      }
     }
+    if (failed) throw failure
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
@@ -451,6 +472,15 @@ class LRU {
 
   #isExpired(slot) {
     return this.#expires !== null && this.#expires[slot] <= this.#perf.now()
+  }
+
+  /**
+   * The clock when the cache tracks expiry, else 0. Read (and made a number)
+   * before an operation changes anything, so that a clock that throws
+   * leaves the cache as it was.
+   */
+  #now() {
+    return this.#expires === null ? 0 : +this.#perf.now()
   }
 
   /** Makes `slot` the most recently used. */
@@ -534,6 +564,7 @@ class LRU {
       return
     }
     if ((ttl > 0 || expiresAt !== undefined) && this.#expires === null) this.#initTTL()
+    const now = this.#now()
     if (this.#inflight !== null) this.#abortFetch(key)
     this.#sets++
     let slot = this.#map.get(key)
@@ -547,7 +578,7 @@ class LRU {
       if (this.#map.size >= this.#max) {
         // Reuse the victim's slot: recording it as set moves it to the front,
         // which is all Rust needs to know.
-        slot = this.#evictOne(queue, true)
+        slot = this.#evictOne(queue, true, now)
       } else {
         slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
         this.#cell.entries++
@@ -561,7 +592,6 @@ class LRU {
       this.#sizes[slot] = size
     }
     if (this.#expires !== null) {
-      const now = this.#perf.now()
       if (expiresAt !== undefined) {
         this.#ttls[slot] = ttl
         this.#expires[slot] = expiresAt
@@ -576,7 +606,7 @@ class LRU {
       this.#touch(slot)
       if (this.#expires !== null) this.#log2(OP_EXPIRY + slot, 0)
     }
-    while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue)
+    while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
   }
 
@@ -606,10 +636,11 @@ class LRU {
   /**
    * Evicts the exact least recently used entry (or an expired one first).
    * With `reuse`, the slot is returned still linked, for the caller to fill.
+   * `now` is the operation's clock (`#now()`).
    */
-  #evictOne(queue, reuse = false) {
-    const slot = this.#nextVictim()
-    const expired = this.#expires !== null && this.#expires[slot] <= this.#perf.now()
+  #evictOne(queue, reuse, now) {
+    const slot = this.#nextVictim(now)
+    const expired = this.#expires !== null && this.#expires[slot] <= now
     if (!reuse) {
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       return slot
@@ -626,14 +657,14 @@ class LRU {
     return slot
   }
 
-  /** The slot of the exact next victim, taken from the current batch. */
-  #nextVictim() {
+  /** The slot of the exact next victim, taken from the current batch, at clock `now`. */
+  #nextVictim(now) {
     for (;;) {
       if (
         this.#vi >= this.#vn ||
-        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= this.#perf.now())
+        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= now)
       ) {
-        this.#refill()
+        this.#refill(now)
         if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
       }
       const slot = this.#victims[this.#vi]
@@ -641,8 +672,7 @@ class LRU {
     }
   }
 
-  #refill() {
-    const now = this.#expires === null ? 0 : this.#perf.now()
+  #refill(now) {
     this.#vn = native.lruRefill(
       this.#id,
       this.#log,
@@ -719,7 +749,6 @@ class LRU {
       yield slot
     }
   }
-
 }
 
 function grow(array, capacity, fillValue) {

@@ -119,22 +119,43 @@ function collectMetrics(options = {}) {
     }
   }
   const gauges = {}
+  const made = []
   // A gauge of ours still in the registry is returned as it is; a missing one
   // (first call, or the registry was cleared) is made.
   const define = (name, help, collect) => {
     const existing = register.getSingleMetric(name)
-    gauges[name] = existing ?? new client.Gauge({ name, help, registers: [register], collect })
+    if (existing !== undefined) {
+      gauges[name] = existing
+      return
+    }
+    gauges[name] = new client.Gauge({ name, help, registers: [register], collect })
+    made.push(name)
   }
-  for (const { name, help, read } of GAUGES) {
-    define(name, help, function collect() {
-      this.set(readStat(read))
+  try {
+    for (const { name, help, read } of GAUGES) {
+      define(name, help, function collect() {
+        this.set(readStat(read))
+      })
+    }
+    define(GROWTH_GAUGE.name, GROWTH_GAUGE.help, function collect() {
+      const m = growthSource(state.monitor)
+      const trend = m === null ? null : m.trends().heap
+      this.set(trend === null ? Number.NaN : trend.bytesPerMin)
     })
+  } catch (err) {
+    // A registry that refused one gauge keeps none of those made here, so
+    // that a later call starts clean instead of finding "foreign" metrics.
+    if (typeof register.removeSingleMetric === 'function') {
+      for (const name of made) {
+        try {
+          register.removeSingleMetric(name)
+        } catch {
+          // Keep the first error.
+        }
+      }
+    }
+    throw err
   }
-  define(GROWTH_GAUGE.name, GROWTH_GAUGE.help, function collect() {
-    const m = growthSource(state.monitor)
-    const trend = m === null ? null : m.trends().heap
-    this.set(trend === null ? Number.NaN : trend.bytesPerMin)
-  })
   state.gauges = gauges
   state.monitor = monitor
   madeFor.set(register, state)

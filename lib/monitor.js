@@ -159,12 +159,30 @@ function validateSnapshots(snapshots) {
   return { dir: absolute, max }
 }
 
+// Creates the missing levels of `dir`, one plain mkdir each. Not
+// mkdirSync(dir, { recursive: true }): on Node 20 it never returns for a
+// path under /proc (mkdir says ENOENT, the parent exists, and it retries).
+function makeDir(dir) {
+  const missing = []
+  for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.push(d)
+    if (path.dirname(d) === d) break
+  }
+  for (const level of missing.reverse()) {
+    try {
+      fs.mkdirSync(level)
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err
+    }
+  }
+}
+
 // Creates `dir` if needed and proves it writable by writing a file into it
 // (access(W_OK) says yes to root on a read-only file system).
 function checkWritableDir(dir, given) {
   const probe = path.join(dir, `.leakless-probe-${process.pid}-${threadId}-${snapshotSeq++}`)
   try {
-    fs.mkdirSync(dir, { recursive: true })
+    makeDir(dir)
     fs.writeFileSync(probe, '')
     fs.unlinkSync(probe)
   } catch (err) {
@@ -262,7 +280,10 @@ function takeLock(lockPath) {
 }
 
 function snapshotName() {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   return `${SNAPSHOT_PREFIX}${stamp}-${process.pid}-${threadId}-${snapshotSeq++}${SNAPSHOT_SUFFIX}`
 }
 

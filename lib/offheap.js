@@ -29,8 +29,10 @@ function checkValue(value) {
 
 class OffHeapLRU {
   #id
+  // Never read: holding it keeps the native structure alive as long as this
+  // cache (its finalizer frees the structure).
+  // eslint-disable-next-line no-unused-private-class-members
   #owner
-  #cell
   #max
   #maxSize
   #ttl
@@ -55,7 +57,7 @@ class OffHeapLRU {
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
     this.#owner = owner
-    this.#cell = liveCaches.add(this, {
+    liveCaches.add(this, {
       get entries() {
         return native.offSize(id)
       },
@@ -63,8 +65,9 @@ class OffHeapLRU {
     })
   }
 
+  /** The clock (made a number) when entries may expire, else 0. */
   #now() {
-    return this.#timed ? this.#perf.now() : 0
+    return this.#timed ? +this.#perf.now() : 0
   }
 
   /** Calls onEvict for what left the cache, after the operation completed. */
@@ -114,7 +117,11 @@ class OffHeapLRU {
       if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
       if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
       if (options.size !== undefined) {
-        throw invalidArgValue('options.size', "does not apply to storage: 'offheap', where sizes are real bytes", options.size)
+        throw invalidArgValue(
+          'options.size',
+          "does not apply to storage: 'offheap', where sizes are real bytes",
+          options.size,
+        )
       }
     }
     return this.#store(key, value, ttl, undefined)
@@ -122,8 +129,9 @@ class OffHeapLRU {
 
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
+    const now = this.#now()
     if (this.#inflight !== null) this.#inflight.abort(key)
-    const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
+    const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
     if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose()
     return this
   }
@@ -192,8 +200,9 @@ class OffHeapLRU {
 
   resize(max) {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    const now = this.#now()
     this.#max = max
-    native.offResize(this.#id, max, this.#now())
+    native.offResize(this.#id, max, now)
     if (this.#onEvict !== undefined) this.#dispose()
   }
 
@@ -283,10 +292,20 @@ class OffHeapLRU {
       return { key, value: entry.value, ttl, expiresAt }
     })
     const now = this.#perf.now()
+    // Every entry is stored even when an onEvict callback throws on the way;
+    // the first error is rethrown once the load is complete.
+    let failed = false
+    let failure
     for (const { key, value, ttl, expiresAt } of checked) {
       if (expiresAt !== undefined && expiresAt <= now) continue
-      this.#store(key, value, ttl, expiresAt)
+      try {
+        this.#store(key, value, ttl, expiresAt)
+      } catch (err) {
+        if (!failed) failure = err
+        failed = true
+      }
     }
+    if (failed) throw failure
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {

@@ -147,6 +147,8 @@ function framesOf(site) {
  */
 class BufferPool {
   #id = -1
+  // Holds the native pool's owner: collected with this object, it frees it.
+  // eslint-disable-next-line no-unused-private-class-members
   #owner = null
   // What lent Buffers carry to name this pool.
   #token = {}
@@ -158,7 +160,6 @@ class BufferPool {
   #onLeak
   #closed = false
   #copy = false
-  #ref
 
   // Sampling: a countdown to the next recorded acquisition (0: never).
   #countdown = 0

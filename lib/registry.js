@@ -488,8 +488,12 @@ function leaveHub(bucket, hub) {
 }
 
 function validateSignal(signal) {
-  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' ||
-      typeof signal.addEventListener !== 'function') {
+  if (
+    signal === null ||
+    typeof signal !== 'object' ||
+    typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function'
+  ) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
   }
 }
@@ -723,12 +727,17 @@ function validateOptionalEvent(event) {
   }
 }
 
+function defaultRefuseAt(maxListeners) {
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(maxListeners ** 2, maxListeners + 1))
+}
+
 function parseOptions(options) {
   if (options === undefined) return { maxListeners: DEFAULT_MAX_LISTENERS, refuseAt: DEFAULT_MAX_LISTENERS ** 2 }
   validateObject(options, 'options')
   const { maxListeners = DEFAULT_MAX_LISTENERS, onLeak } = options
   if (maxListeners !== Infinity) validateInteger(maxListeners, 'options.maxListeners', 1)
-  const { refuseAt = maxListeners === Infinity ? Infinity : Math.max(maxListeners ** 2, maxListeners + 1) } = options
+  // The default stays a safe integer: a large maxListeners squared is not one.
+  const { refuseAt = maxListeners === Infinity ? Infinity : defaultRefuseAt(maxListeners) } = options
   if (refuseAt !== Infinity) {
     validateInteger(refuseAt, 'options.refuseAt', 1)
     if (refuseAt < maxListeners) throw outOfRange('options.refuseAt', `>= maxListeners (${maxListeners})`, refuseAt)

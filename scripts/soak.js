@@ -113,7 +113,9 @@ async function main() {
     const from = samples.at(-1).requests * SETTLE_FRACTION
     const measured = samples.filter((s) => s.requests >= from)
     const span = measured.at(-1).requests - measured[0].requests
-    console.log(`\n${report.served.toLocaleString('en-US')} requests served; measured over the last ${span.toLocaleString('en-US')}\n`)
+    console.log(
+      `\n${report.served.toLocaleString('en-US')} requests served; measured over the last ${span.toLocaleString('en-US')}\n`,
+    )
     console.log('| metric | per 100,000 requests | R² | over the measured run | allowance | verdict |')
     console.log('|:--|--:|--:|--:|--:|:--|')
     let failed = false

@@ -73,7 +73,11 @@ let sink = 0
 const t0 = performance.now()
 for (let r = 0; r < REQUESTS; r++) {
   // The request's own garbage: headers, a parsed body, a response object.
-  const request = { id: r, headers: { 'x-request-id': `req-${r}`, accept: 'application/json' }, parts: [r, r + 1, r + 2] }
+  const request = {
+    id: r,
+    headers: { 'x-request-id': `req-${r}`, accept: 'application/json' },
+    parts: [r, r + 1, r + 2],
+  }
   recent[r & 1023] = request
   x ^= x << 13
   x ^= x >>> 17

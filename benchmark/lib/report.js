@@ -40,7 +40,9 @@ function saveResults(suite, data) {
   let all = {}
   try {
     all = JSON.parse(fs.readFileSync(RESULTS, 'utf8'))
-  } catch {}
+  } catch {
+    // No results yet (or unreadable ones): start afresh.
+  }
   all[suite] = { machine: machine(), ...data }
   fs.writeFileSync(RESULTS, `${JSON.stringify(all, null, 2)}\n`)
 }

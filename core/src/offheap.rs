@@ -448,6 +448,18 @@ impl OffHeap {
     self.counters
   }
 
+  /// Starts the stamp counter at `tick`, so that tests can reach
+  /// [`STAMP_LIMIT`] (and the renumbering it forces) in a few operations.
+  /// Only on an empty store, whose order it cannot disturb.
+  #[doc(hidden)]
+  pub fn start_stamps_at(&mut self, tick: u32) {
+    assert!(
+      self.is_empty(),
+      "stamps can only be moved on an empty store"
+    );
+    self.tick = tick.min(STAMP_LIMIT - 1);
+  }
+
   /// Native bytes held: the entries' charged sizes plus the spare capacity
   /// of the slab, stamps, free list, hash table and recency records.
   pub fn heap_bytes(&self) -> usize {
@@ -703,15 +715,18 @@ impl OffHeap {
     Stored::Yes
   }
 
-  /// Evicts one entry other than `keep`: an expired one if any, else the
-  /// least recently used. Returns false when there is none.
+  /// Evicts one entry: an expired one if any, else the least recently
+  /// used. `keep` (the entry just stored) goes only if it is expired, as it
+  /// can be when stored with an `expires_at` already past: it would never be
+  /// returned, and keeping it would leave the store above `max_size`.
+  /// Returns false when there is nothing to evict.
   fn evict_one(&mut self, now: f64, keep: u32) -> bool {
     let mut victim = [0u32];
     let mut stamp = [0u32];
     let batch = self
       .recency
       .victims(&mut victim, &mut stamp, &self.stamps, now);
-    if batch.count == 0 || victim[0] == keep {
+    if batch.count == 0 || (victim[0] == keep && batch.expired == 0) {
       return false;
     }
     let reason = if batch.expired > 0 {
@@ -948,6 +963,29 @@ mod tests {
     assert_eq!(st.take_removed().len(), 5);
     assert_eq!(st.heap_bytes(), 0);
     assert!(st.is_empty());
+  }
+
+  #[test]
+  fn an_entry_stored_already_expired_never_leaves_the_store_oversized() {
+    let mut st = OffHeap::new(
+      Limits {
+        max: usize::MAX,
+        max_size: 2 * (ENTRY_OVERHEAD + 2),
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    );
+    st.set(s("a"), v("1"), 0.0, 0.0, None);
+    st.set(s("b"), v("2"), 0.0, 0.0, None);
+    // `load` can hand over an expiry that passed between its check and the store.
+    assert_eq!(st.set(s("c"), v("3"), 0.0, 10.0, Some(5.0)), Stored::Yes);
+    assert!(st.calculated_size() <= st.limits().max_size);
+    assert!(!st.has(s("c"), 10.0));
+    assert_eq!(keys(&st), ["b", "a"]);
+    let removed = st.take_removed();
+    assert_eq!(removed.len(), 1);
+    assert_eq!((removed[0].0.key(), removed[0].1), (s("c"), Reason::Expire));
   }
 
   #[test]

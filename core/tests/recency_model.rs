@@ -1,0 +1,119 @@
+//! Property tests of [`leakless_core::recency::Recency`]: random operation
+//! sequences from a caller that behaves like `lib/lru.js`, checked against a
+//! plain model after every step (see `support/recency_model.rs`).
+//!
+//! `PROPTEST_CASES` overrides the number of cases. Under Miri the proptest
+//! cases are skipped and the byte-driven runs (the fuzz targets' decoder)
+//! take their place.
+
+#[path = "support/recency_model.rs"]
+mod model;
+#[path = "support/replay.rs"]
+mod replay;
+
+use leakless_core::recency::STAMP_LIMIT;
+use model::{Config, Harness, Op};
+use proptest::prelude::*;
+
+fn config() -> impl Strategy<Value = Config> {
+  (
+    prop_oneof![1usize..=4, 5usize..=40, Just(200usize)],
+    prop_oneof![Just(1usize), 2usize..=8, Just(128usize)],
+    prop_oneof![Just(2usize), Just(8usize), Just(1024usize)],
+    prop_oneof![3 => Just(0u32), 1 => (1u32..400).prop_map(|k| STAMP_LIMIT - k)],
+    any::<bool>(),
+    any::<bool>(),
+  )
+    .prop_map(
+      |(max, batch, log_size, first_tick, ttl_allowed, update_age_on_get)| Config {
+        max,
+        batch,
+        log_size,
+        first_tick,
+        ttl_allowed,
+        update_age_on_get,
+      },
+    )
+}
+
+fn ttl() -> impl Strategy<Value = u8> {
+  prop_oneof![2 => Just(0u8), 1 => 1u8..=60]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+  prop_oneof![
+    12 => (ttl(), any::<bool>()).prop_map(|(ttl, plain)| Op::Insert { ttl, plain }),
+    10 => any::<u16>().prop_map(Op::Touch),
+    4 => (any::<u16>(), ttl()).prop_map(|(i, ttl)| Op::Update { i, ttl }),
+    4 => (any::<u16>(), any::<bool>()).prop_map(|(i, log)| Op::Delete { i, log }),
+    2 => (1u8..=4).prop_map(Op::Evict),
+    2 => Just(Op::Pop),
+    2 => Just(Op::Order),
+    3 => (1u8..=30).prop_map(Op::Advance),
+    1 => Just(Op::Renumber),
+    1 => Just(Op::Clear),
+    1 => (prop_oneof![1u16..=8, 600u16..=1500], any::<bool>()).prop_map(|(n, log)| Op::Churn { n, log }),
+    1 => Just(Op::Batch),
+  ]
+}
+
+proptest! {
+  #![proptest_config(ProptestConfig {
+    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
+    max_shrink_iters: 20_000,
+    ..ProptestConfig::default()
+  })]
+
+  #[test]
+  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
+  fn recency_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
+    let mut h = Harness::new(cfg);
+    for op in &ops {
+      h.step(op);
+    }
+    h.finish();
+  }
+}
+
+/// A run that is sure to cross the stamp limit several times and to reuse
+/// slots from partly consumed batches, whatever the random cases did.
+#[test]
+fn renumbering_mid_batch_keeps_victims_exact() {
+  let mut h = Harness::new(Config {
+    max: 8,
+    batch: 3,
+    log_size: 8,
+    first_tick: STAMP_LIMIT - 30,
+    ttl_allowed: false,
+    update_age_on_get: false,
+  });
+  for round in 0..200u16 {
+    h.step(&Op::Insert {
+      ttl: 0,
+      plain: round % 3 != 0,
+    });
+    h.step(&Op::Touch(round * 7));
+    if round % 5 == 0 {
+      h.step(&Op::Renumber);
+    }
+  }
+  h.finish();
+  assert!(h.evictions > 100);
+}
+
+/// Inputs of the kind the `recency` fuzz target gets, run through the same
+/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
+/// see `support/replay.rs`). This is the test Miri runs on the model: short
+/// inputs there, since it interprets every step.
+#[test]
+fn byte_driven_runs_agree_with_the_model() {
+  let (runs, max_len, max_ops) = if cfg!(miri) {
+    (24, 300, 40)
+  } else {
+    (400, 4096, 4096)
+  };
+  for (name, bytes) in replay::inputs("recency", runs, max_len) {
+    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
+    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
+  }
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The core's tests under sanitizers, for the code with `unsafe`
+# (core/src/offheap.rs: entries as raw blocks with a header, NonNull
+# pointers shared with the hash table, byte and u16 slices made from raw
+# parts). Two tools, because each sees what the other cannot:
+#
+# 1. Miri (nightly + miri component) interprets the tests and reports
+#    undefined behaviour even when it happens to work: out-of-bounds or
+#    misaligned accesses, use after free, and aliasing violations (Stacked
+#    Borrows) and integer-to-pointer casts (strict provenance), which no
+#    runtime sanitizer sees. It is slow (thousands of times), so it runs the
+#    unit tests and short byte-driven runs of the model harnesses (the fuzz
+#    targets' decoder; proptest's generation is too slow there), and on
+#    request (LEAKLESS_MIRI_CORPUS=N) N inputs of each fuzz corpus.
+# 2. AddressSanitizer with LeakSanitizer, on stable with RUSTC_BOOTSTRAP=1
+#    (or nightly), runs every unit and property test at full case counts at
+#    native speed: heap overflows, use after free, double frees, leaks.
+#
+# Miri is skipped (with a note) when no nightly toolchain is installed and
+# none can be had; LEAKLESS_REQUIRE_MIRI=1 makes that a failure.
+#
+#   scripts/sanitize.sh [--quick]    --quick: the off-heap store only under
+#                                    Miri (about a minute), fewer property
+#                                    cases under ASan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/rust-tools.sh
+source scripts/lib/rust-tools.sh
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+host=$(rustc -vV | sed -n 's/^host: //p')
+summary=()
+
+passed_of() {
+  # Sums "N passed" over libtest's result lines.
+  grep -E '^test result: ' "$1" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# ---------------------------------------------------------------- Miri
+have_miri() {
+  # LEAKLESS_NIGHTLY=bootstrap: act as a machine without nightly.
+  [ "${LEAKLESS_NIGHTLY:-auto}" != bootstrap ] && rustup run nightly cargo miri --version >/dev/null 2>&1
+}
+if ! have_miri && [ "${LEAKLESS_NIGHTLY:-auto}" != bootstrap ] && rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "== adding the miri component to the nightly toolchain"
+  timeout 300 rustup component add miri rust-src --toolchain nightly >/dev/null 2>&1 || true
+fi
+if have_miri; then
+  echo "== miri: $(rustup run nightly cargo miri --version)"
+  export MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-strict-provenance ${MIRIFLAGS:-}"
+  log=target/sanitize-miri.log
+  mkdir -p target
+  : >"$log"
+  start=$(date +%s)
+  if [ "$quick" = 1 ]; then
+    runs=(
+      "--lib offheap"
+      "--test offheap_model"
+    )
+  else
+    runs=(
+      "--lib"
+      "--test offheap_model"
+      "--test recency_model"
+    )
+  fi
+  for args in "${runs[@]}"; do
+    # shellcheck disable=SC2086
+    if ! cargo +nightly miri test -p leakless-core $args >>"$log" 2>&1; then
+      echo "!! miri FAILED ($args):"
+      grep -E -B2 -A25 'Undefined Behavior|^error|panicked at' "$log" | head -80
+      exit 1
+    fi
+  done
+  # The corpus favours large values, which Miri pays for byte by byte
+  # (about 85 s per off-heap input): only on request, LEAKLESS_MIRI_CORPUS=N
+  # inputs per target, and never in --quick.
+  for target in offheap recency; do
+    [ "$quick" = 1 ] || [ "${LEAKLESS_MIRI_CORPUS:-0}" = 0 ] && continue
+    if [ -d "fuzz/corpus/$target" ] && [ -n "$(ls -A "fuzz/corpus/$target")" ]; then
+      if ! LEAKLESS_CORPUS="$PWD/fuzz/corpus" LEAKLESS_CORPUS_LIMIT="$LEAKLESS_MIRI_CORPUS" \
+        cargo +nightly miri test -p leakless-core --test "${target}_model" byte_driven >>"$log" 2>&1; then
+        echo "!! miri FAILED on the $target fuzz corpus:"
+        grep -E -B2 -A25 'Undefined Behavior|^error|panicked at' "$log" | head -80
+        exit 1
+      fi
+    fi
+  done
+  summary+=("miri: $(passed_of "$log") tests passed, no undefined behaviour, in $(($(date +%s) - start))s")
+else
+  if [ "${LEAKLESS_REQUIRE_MIRI:-0}" = 1 ]; then
+    echo "!! miri is not available (no nightly toolchain with the miri component)" >&2
+    exit 1
+  fi
+  summary+=("miri: skipped, no nightly toolchain with miri here (AddressSanitizer below still runs)")
+fi
+
+# ---------------------------------------------------------------- ASan
+echo "== asan: $(describe_unstable_toolchain)"
+log=target/sanitize-asan.log
+start=$(date +%s)
+cases=2048
+[ "$quick" = 1 ] && cases=512
+# --target keeps build scripts uninstrumented; opt-level 2 keeps debug
+# assertions and overflow checks but runs ten times faster than opt-level 0.
+if ! PROPTEST_CASES="${PROPTEST_CASES:-$cases}" CARGO_PROFILE_DEV_OPT_LEVEL=2 \
+  RUSTFLAGS="-Zsanitizer=address ${RUSTFLAGS:-}" ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" \
+  cargo_unstable test -p leakless-core --target "$host" --target-dir target/asan >"$log" 2>&1; then
+  echo "!! asan FAILED:"
+  grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|panicked at|^error' "$log" | head -80
+  exit 1
+fi
+summary+=("asan+lsan: $(passed_of "$log") tests passed, no report, in $(($(date +%s) - start))s")
+
+echo "== sanitize summary"
+for line in "${summary[@]}"; do echo "   $line"; done
