@@ -1,0 +1,79 @@
+//! Property tests of [`leakless_core::pool::Pool`]'s slot state machine:
+//! acquire, release, finalize (leaked or late), trim and close in every order,
+//! checked against a model after every step (see `support/pool_model.rs`):
+//! a slot is never handed out twice, never reused before its Buffer was
+//! detached or finalized, zero-filled leases show no old bytes, late
+//! finalizers are ignored, `max_bytes` holds and the counters agree.
+//!
+//! `PROPTEST_CASES` overrides the number of cases.
+
+#[path = "support/pool_model.rs"]
+mod model;
+#[path = "support/replay.rs"]
+mod replay;
+
+use leakless_core::pool::PoolConfig;
+use model::{Harness, Op};
+use proptest::prelude::*;
+
+fn config() -> impl Strategy<Value = PoolConfig> {
+  (
+    prop_oneof![Just(64usize), Just(100), Just(1024), Just(4096)],
+    1usize..=6,
+    any::<bool>(),
+  )
+    .prop_map(|(buffer_size, n, zero_fill)| PoolConfig {
+      buffer_size,
+      max_bytes: buffer_size * n,
+      zero_fill,
+    })
+}
+
+fn op(buffer_size: usize) -> impl Strategy<Value = Op> {
+  prop_oneof![
+    8 => prop_oneof![8 => 1..=buffer_size, 1 => Just(0), 1 => Just(buffer_size + 1)].prop_map(Op::Acquire),
+    5 => any::<usize>().prop_map(Op::Release),
+    5 => any::<usize>().prop_map(Op::Finalize),
+    1 => Just(Op::Trim),
+    1 => prop::bool::weighted(0.2).prop_map(|close| if close { Op::Close } else { Op::Trim }),
+  ]
+}
+
+fn case() -> impl Strategy<Value = (PoolConfig, Vec<Op>)> {
+  config().prop_flat_map(|cfg| {
+    (
+      Just(cfg),
+      prop::collection::vec(op(cfg.buffer_size), 1..300),
+    )
+  })
+}
+
+proptest! {
+  #![proptest_config(ProptestConfig {
+    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
+    ..ProptestConfig::default()
+  })]
+
+  #[test]
+  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
+  fn pool_agrees_with_the_model((cfg, ops) in case()) {
+    let mut h = Harness::new(cfg);
+    for op in &ops {
+      h.step(op);
+    }
+  }
+}
+
+/// Inputs of the kind the `pool` fuzz target gets, through the same harness.
+#[test]
+fn byte_driven_runs_agree_with_the_model() {
+  let (runs, max_len, max_ops) = if cfg!(miri) {
+    (24, 300, 40)
+  } else {
+    (400, 4096, 2048)
+  };
+  for (name, bytes) in replay::inputs("pool", runs, max_len) {
+    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
+    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
+  }
+}
