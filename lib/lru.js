@@ -715,15 +715,7 @@ class LRU {
 
   /** Runs queued `onEvict` calls after the cache is consistent again. */
   #dispose(queue) {
-    let failure = null
-    for (let i = 0; i < queue.length; i += 3) {
-      try {
-        this.#onEvict(queue[i], queue[i + 1], queue[i + 2])
-      } catch (err) {
-        if (failure === null) failure = err
-      }
-    }
-    if (failure !== null) throw failure
+    callOnEvict(this.#onEvict, queue)
   }
 
   #abortFetch(key) {
@@ -751,6 +743,22 @@ class LRU {
   }
 }
 
+/**
+ * Calls `onEvict(value, key, reason)` for each triple of the flat `queue`,
+ * all of them even if some throw; then rethrows the first error.
+ */
+function callOnEvict(onEvict, queue) {
+  let failure = null
+  for (let i = 0; i < queue.length; i += 3) {
+    try {
+      onEvict(queue[i], queue[i + 1], queue[i + 2])
+    } catch (err) {
+      if (failure === null) failure = err
+    }
+  }
+  if (failure !== null) throw failure
+}
+
 function grow(array, capacity, fillValue) {
   const next = new array.constructor(capacity)
   next.set(array)
@@ -769,4 +777,4 @@ function lruTotals() {
   return totals
 }
 
-module.exports = { LRU, lruTotals, liveCaches: live }
+module.exports = { LRU, lruTotals, liveCaches: live, callOnEvict }

@@ -8,7 +8,7 @@
 
 const { types } = require('node:util')
 const native = require('./native')
-const { LRU, liveCaches } = require('./lru')
+const { LRU, liveCaches, callOnEvict } = require('./lru')
 const { parseEntryTTL } = require('./lru-options')
 const { Inflight, pickFetcher } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger, validateNumber } = require('./errors')
@@ -72,16 +72,7 @@ class OffHeapLRU {
 
   /** Calls onEvict for what left the cache, after the operation completed. */
   #dispose() {
-    const removed = native.offTakeRemoved(this.#id)
-    let failure = null
-    for (let i = 0; i < removed.length; i += 3) {
-      try {
-        this.#onEvict(removed[i], removed[i + 1], removed[i + 2])
-      } catch (err) {
-        if (failure === null) failure = err
-      }
-    }
-    if (failure !== null) throw failure
+    callOnEvict(this.#onEvict, native.offTakeRemoved(this.#id))
   }
 
   get size() {

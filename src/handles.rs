@@ -166,3 +166,12 @@ pub fn adopt<T: Kind>(env: &Env, value: T) -> Result<(u32, Unknown<'_>)> {
   }
   Ok((id, unsafe { Unknown::from_raw_unchecked(env.raw(), raw) }))
 }
+
+/// `[id, owner]` for the JS side: `id` names the structure in calls, `owner`
+/// (an External) frees it when collected.
+pub fn pair<'env>(env: &'env Env, id: u32, owner: Unknown<'env>) -> Result<Array<'env>> {
+  let mut pair = env.create_array(2)?;
+  pair.set(0, id)?;
+  pair.set(1, owner)?;
+  Ok(pair)
+}

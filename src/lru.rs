@@ -58,10 +58,7 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
       held: Held::default(),
     },
   )?;
-  let mut pair = env.create_array(2)?;
-  pair.set(0, id)?;
-  pair.set(1, owner)?;
-  Ok(pair)
+  handles::pair(env, id, owner)
 }
 
 /// Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).

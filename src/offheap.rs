@@ -248,10 +248,7 @@ pub fn off_create(
       held: Held::default(),
     },
   )?;
-  let mut pair = env.create_array(2)?;
-  pair.set(0, id)?;
-  pair.set(1, owner)?;
-  Ok(pair)
+  handles::pair(env, id, owner)
 }
 
 fn js_key<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {

@@ -443,27 +443,8 @@ unsafe fn view_info(
   (status == sys::Status::napi_ok).then_some((ty, len, data, ab, offset))
 }
 
-unsafe fn first_arg(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let mut argc = 1usize;
-  let mut argv = [ptr::null_mut(); 1];
-  let status = unsafe {
-    sys::napi_get_cb_info(
-      env,
-      info,
-      &mut argc,
-      argv.as_mut_ptr(),
-      ptr::null_mut(),
-      ptr::null_mut(),
-    )
-  };
-  if status != sys::Status::napi_ok || argc < 1 {
-    return ptr::null_mut();
-  }
-  argv[0]
-}
-
 unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
-  let value = unsafe { first_arg(env, info) };
+  let [value] = unsafe { crate::raw::args::<1>(env, info) };
   THREAD.with(|t| {
     let Ok(mut t) = t.try_borrow_mut() else {
       return;
@@ -517,7 +498,7 @@ unsafe extern "C" fn detach_cb(
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
   let _ = std::panic::catch_unwind(|| unsafe {
-    let value = first_arg(env, info);
+    let [value] = crate::raw::args::<1>(env, info);
     let status = detach_whole(env, value);
     THREAD.with(|t| {
       if let Ok(t) = t.try_borrow() {
@@ -777,10 +758,7 @@ pub fn pool_create(
       "could not create the pool's owner",
     ));
   }
-  let mut pair = env.create_array(2)?;
-  pair.set(0, id)?;
-  pair.set(1, unsafe { Unknown::from_raw_unchecked(raw, owner) })?;
-  Ok(pair)
+  crate::handles::pair(env, id, unsafe { Unknown::from_raw_unchecked(raw, owner) })
 }
 
 fn with_pool<R>(id: u32, f: impl FnOnce(&mut Pool) -> R) -> Result<R> {
