@@ -91,9 +91,6 @@ export interface NativeStats {
   poolInstances: number
 }
 
-/** Version of the native addon. */
-export declare function nativeVersion(): string
-
 /** Removes every entry. */
 export declare function offClear(id: number): void
 
@@ -109,9 +106,6 @@ export declare function offCreate(max: number, maxSize: number, updateAgeOnGet: 
  * `[key, value, ttl, expires, ...]` (for `dump`).
  */
 export declare function offDump(id: number, now: number): unknown[]
-
-/** Bytes charged per entry on top of key and value. */
-export declare function offEntryOverhead(): number
 
 /** Keys of live entries, most recently used first. */
 export declare function offKeys(id: number, now: number): unknown[]

@@ -21,11 +21,11 @@
 
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const autocannon = require('autocannon')
+const { get } = require('../examples/demo/load')
 
 const ROOT = path.join(__dirname, '..')
 const PLATFORM = 'linux-x64-gnu'
@@ -73,19 +73,6 @@ function npmPack(dir, destination) {
   })
   const [info] = JSON.parse(out)
   return { file: path.join(destination, info.filename), files: info.files.map((f) => f.path) }
-}
-
-function get(port, urlPath) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 10_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => (body += chunk))
-      res.on('end', () => resolve({ status: res.statusCode, body }))
-    })
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out`)))
-    req.on('error', reject)
-  })
 }
 
 // Starts e2e/project/app.js, drives LOAD_REQUESTS requests at it over 1,000

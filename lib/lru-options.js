@@ -81,4 +81,49 @@ function parseEntryTTL(ttl, name) {
   return ttl === Infinity ? 0 : ttl
 }
 
-module.exports = { parseOptions, parseEntryTTL }
+/**
+ * `cache.load(entries)` for both storages. Checks every `[key, { value,
+ * ttl?, start?, ... }]` pair first, so that bad input stores nothing:
+ * `check(key, entry, i)` adds what the storage needs (and may throw); then
+ * stores the entries that have not expired with `store(item)`, each of them
+ * even when a store throws (an onEvict callback), rethrowing the first error.
+ * `start` is a Date.now() time, as `dump()` writes it.
+ */
+function loadEntries(entries, perf, check, store) {
+  if (entries === null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
+    throw invalidArgType('entries', 'an iterable of [key, entry] pairs', entries)
+  }
+  const epochOffset = Date.now() - perf.now()
+  const checked = Array.from(entries, (pair, i) => {
+    if (!Array.isArray(pair) || pair.length < 2 || pair[1] === null || typeof pair[1] !== 'object') {
+      throw invalidArgType(`entries[${i}]`, 'a [key, { value }] pair', pair)
+    }
+    const [key, entry] = pair
+    const extra = check(key, entry, i)
+    let ttl = 0
+    let expiresAt
+    if (entry.ttl !== undefined && entry.ttl !== 0) {
+      ttl = parseEntryTTL(entry.ttl, `entries[${i}].ttl`)
+      if (ttl > 0 && entry.start !== undefined) {
+        validateNumber(entry.start, `entries[${i}].start`, 0)
+        expiresAt = entry.start - epochOffset + ttl
+      }
+    }
+    return { key, value: entry.value, ttl, expiresAt, extra }
+  })
+  const now = perf.now()
+  let failed = false
+  let failure
+  for (const item of checked) {
+    if (item.expiresAt !== undefined && item.expiresAt <= now) continue
+    try {
+      store(item)
+    } catch (err) {
+      if (!failed) failure = err
+      failed = true
+    }
+  }
+  if (failed) throw failure
+}
+
+module.exports = { parseOptions, parseEntryTTL, loadEntries }

@@ -16,15 +16,8 @@
 const native = require('./native')
 const { Inflight, pickFetcher } = require('./fetch')
 const { LiveSet } = require('./tracker')
-const {
-  invalidArgType,
-  invalidArgValue,
-  leaklessError,
-  outOfRange,
-  validateInteger,
-  validateNumber,
-} = require('./errors')
-const { parseOptions, parseEntryTTL } = require('./lru-options')
+const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('./errors')
+const { parseOptions, parseEntryTTL, loadEntries } = require('./lru-options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
 const OP_INSERT = 0
@@ -400,46 +393,17 @@ class LRU {
 
   /** Sets entries from `dump()` output, in order; expired ones are skipped. */
   load(entries) {
-    if (entries === null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
-      throw invalidArgType('entries', 'an iterable of [key, entry] pairs', entries)
-    }
-    const list = Array.from(entries)
-    const epochOffset = Date.now() - this.#perf.now()
-    // Check everything first so that bad input changes nothing.
-    const checked = list.map((pair, i) => {
-      if (!Array.isArray(pair) || pair.length < 2 || pair[1] === null || typeof pair[1] !== 'object') {
-        throw invalidArgType(`entries[${i}]`, 'a [key, { value }] pair', pair)
-      }
-      const [key, entry] = pair
-      let size = 0
-      if (entry.size !== undefined) size = this.#checkSize(entry.size, `entries[${i}].size`)
-      let ttl = 0
-      let expiresAt
-      if (entry.ttl !== undefined && entry.ttl !== 0) {
-        ttl = parseEntryTTL(entry.ttl, `entries[${i}].ttl`)
-        if (ttl > 0 && entry.start !== undefined) {
-          validateNumber(entry.start, `entries[${i}].start`, 0)
-          expiresAt = entry.start - epochOffset + ttl
-        }
-      }
-      if (this.#sizes !== null && size === 0) size = this.#calculateSize(entry.value, key)
-      return { key, value: entry.value, size, ttl, expiresAt }
-    })
-    const now = this.#perf.now()
-    // Every entry is stored even when an onEvict callback throws on the way;
-    // the first error is rethrown once the load is complete.
-    let failed = false
-    let failure
-    for (const { key, value, size, ttl, expiresAt } of checked) {
-      if (expiresAt !== undefined && expiresAt <= now) continue
-      try {
-        this.#store(key, value, size, ttl, expiresAt)
-      } catch (err) {
-        if (!failed) failure = err
-        failed = true
-      }
-    }
-    if (failed) throw failure
+    // A size is checked (or calculated) before anything is stored.
+    loadEntries(
+      entries,
+      this.#perf,
+      (key, entry, i) => {
+        let size = entry.size === undefined ? 0 : this.#checkSize(entry.size, `entries[${i}].size`)
+        if (this.#sizes !== null && size === 0) size = this.#calculateSize(entry.value, key)
+        return size
+      },
+      ({ key, value, ttl, expiresAt, extra: size }) => this.#store(key, value, size, ttl, expiresAt),
+    )
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {

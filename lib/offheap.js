@@ -9,9 +9,9 @@
 const { types } = require('node:util')
 const native = require('./native')
 const { LRU, liveCaches, callOnEvict } = require('./lru')
-const { parseEntryTTL } = require('./lru-options')
+const { parseEntryTTL, loadEntries } = require('./lru-options')
 const { Inflight, pickFetcher } = require('./fetch')
-const { invalidArgType, invalidArgValue, validateInteger, validateNumber } = require('./errors')
+const { invalidArgType, invalidArgValue, validateInteger } = require('./errors')
 
 const REMOVED_PENDING = 1
 
@@ -260,43 +260,15 @@ class OffHeapLRU {
   }
 
   load(entries) {
-    if (entries === null || typeof entries !== 'object' || typeof entries[Symbol.iterator] !== 'function') {
-      throw invalidArgType('entries', 'an iterable of [key, entry] pairs', entries)
-    }
-    const epochOffset = Date.now() - this.#perf.now()
-    const checked = Array.from(entries, (pair, i) => {
-      if (!Array.isArray(pair) || pair.length < 2 || pair[1] === null || typeof pair[1] !== 'object') {
-        throw invalidArgType(`entries[${i}]`, 'a [key, { value }] pair', pair)
-      }
-      const [key, entry] = pair
-      checkKey(key)
-      checkValue(entry.value)
-      let ttl = 0
-      let expiresAt
-      if (entry.ttl !== undefined && entry.ttl !== 0) {
-        ttl = parseEntryTTL(entry.ttl, `entries[${i}].ttl`)
-        if (ttl > 0 && entry.start !== undefined) {
-          validateNumber(entry.start, `entries[${i}].start`, 0)
-          expiresAt = entry.start - epochOffset + ttl
-        }
-      }
-      return { key, value: entry.value, ttl, expiresAt }
-    })
-    const now = this.#perf.now()
-    // Every entry is stored even when an onEvict callback throws on the way;
-    // the first error is rethrown once the load is complete.
-    let failed = false
-    let failure
-    for (const { key, value, ttl, expiresAt } of checked) {
-      if (expiresAt !== undefined && expiresAt <= now) continue
-      try {
-        this.#store(key, value, ttl, expiresAt)
-      } catch (err) {
-        if (!failed) failure = err
-        failed = true
-      }
-    }
-    if (failed) throw failure
+    loadEntries(
+      entries,
+      this.#perf,
+      (key, entry) => {
+        checkKey(key)
+        checkValue(entry.value)
+      },
+      ({ key, value, ttl, expiresAt }) => this.#store(key, value, ttl, expiresAt),
+    )
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {

@@ -20,7 +20,8 @@
 const { fork } = require('node:child_process')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
-const autocannon = require('autocannon')
+const { load } = require('../examples/demo/load')
+const { fitLine } = require('../lib/monitor')
 
 const ROOT = path.join(__dirname, '..')
 const APP = path.join(ROOT, 'examples', 'express-leakless.js')
@@ -46,43 +47,6 @@ function options() {
   if (!Number.isSafeInteger(seconds) || seconds < 5) throw new Error(`--seconds must be an integer >= 5`)
   if (!Number.isSafeInteger(connections) || connections < 1) throw new Error(`--connections must be a positive integer`)
   return { seconds, connections, app: path.resolve(values.app) }
-}
-
-/** Least-squares line of ys over xs: slope and R². */
-function fit(xs, ys) {
-  const n = xs.length
-  const mx = xs.reduce((a, b) => a + b, 0) / n
-  const my = ys.reduce((a, b) => a + b, 0) / n
-  let sxx = 0
-  let sxy = 0
-  let syy = 0
-  for (let i = 0; i < n; i++) {
-    sxx += (xs[i] - mx) ** 2
-    sxy += (xs[i] - mx) * (ys[i] - my)
-    syy += (ys[i] - my) ** 2
-  }
-  const slope = sxx === 0 ? 0 : sxy / sxx
-  const r2 = sxx === 0 || syy === 0 ? 0 : (sxy * sxy) / (sxx * syy)
-  return { slope, r2 }
-}
-
-function load(port, { seconds, requests, connections }) {
-  let sent = 0
-  return autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections,
-    ...(requests === undefined ? { duration: seconds, maxOverallRequests: 50_000_000 } : { amount: requests }),
-    requests: [
-      {
-        method: 'GET',
-        setupRequest(req) {
-          sent++
-          req.path = `/report/${sent % 500}?t=${sent}`
-          return req
-        },
-      },
-    ],
-  })
 }
 
 async function main() {
@@ -123,10 +87,10 @@ async function main() {
       // Heap and external are read right after a forced full GC, so garbage
       // does not count; RSS is read at every sample.
       const points = metric === 'rss' ? measured : measured.filter((s) => s.postGc)
-      const { slope, r2 } = fit(
+      const { slope, r2 } = fitLine(
         points.map((s) => s.requests),
         points.map((s) => s[metric]),
-      )
+      ) ?? { slope: 0, r2: 0 }
       const total = slope * span
       const finding = r2 >= MIN_R2 && total > ALLOWANCE[metric]
       failed ||= finding

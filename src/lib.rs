@@ -12,12 +12,6 @@ mod raw;
 
 use napi_derive::napi;
 
-/// Version of the native addon.
-#[napi]
-pub fn native_version() -> &'static str {
-  env!("CARGO_PKG_VERSION")
-}
-
 /// Native memory accounting of this thread.
 #[napi(object)]
 pub struct NativeStats {

@@ -392,9 +392,3 @@ pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
 pub fn off_native_bytes(id: u32) -> f64 {
   TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
 }
-
-/// Bytes charged per entry on top of key and value.
-#[napi]
-pub fn off_entry_overhead() -> u32 {
-  leakless_core::offheap::ENTRY_OVERHEAD as u32
-}

@@ -13,22 +13,17 @@
 //            --only leaky|leakless (run one of the two)
 
 const fs = require('node:fs')
-const http = require('node:http')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { parseArgs } = require('node:util')
-const autocannon = require('autocannon')
 const { formatTable, renderHtml } = require('./report')
+const { load, get } = require('./load')
 
 const ROOT = path.join(__dirname, '..', '..')
 const APPS = [
   { name: 'leaky', file: path.join(__dirname, '..', 'express-leaky.js'), what: 'Map, listeners, Buffers' },
   { name: 'leakless', file: path.join(__dirname, '..', 'express-leakless.js'), what: 'LRU, req.listeners, BufferPool' },
 ]
-// Bounds on every load: --requests runs stop after this long whatever the
-// count, and --seconds runs after this many requests whatever the time.
-const MAX_LOAD_MS = 10 * 60_000
-const MAX_REQUESTS = 5_000_000
 
 function usage(message) {
   if (message) console.error(`demo: ${message}`)
@@ -85,19 +80,6 @@ function harnessConfig({ seconds }) {
   return { sampleMs, gcEvery, windowMs }
 }
 
-function get(port, urlPath) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 10_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk) => (body += chunk))
-      res.on('end', () => resolve({ status: res.statusCode, body }))
-    })
-    req.on('timeout', () => req.destroy(new Error(`GET ${urlPath} timed out`)))
-    req.on('error', reject)
-  })
-}
-
 // Starts the harness for one app. Its output is shown prefixed with the
 // app's name; `exited` resolves when it is gone, however it went.
 function startServer(app, config) {
@@ -145,29 +127,6 @@ function startServer(app, config) {
 // Requests not measured, so that start-up work (compiling the hot code,
 // Express's first-request setup) does not count as growth of the run.
 const WARMUP_REQUESTS = 3000
-
-// The load: GET /report/<id>?t=<n>, ids cycling through 500 and `t` new on
-// every request (warm-up included), as a client's cache-busting parameter is.
-let sent = 0
-function load(port, { seconds, requests, connections }) {
-  const instance = autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections,
-    ...(requests === undefined ? { duration: seconds, maxOverallRequests: MAX_REQUESTS } : { amount: requests }),
-    requests: [
-      {
-        method: 'GET',
-        setupRequest(req) {
-          sent++
-          req.path = `/report/${sent % 500}?t=${sent}`
-          return req
-        },
-      },
-    ],
-  })
-  const bound = setTimeout(() => instance.stop(), MAX_LOAD_MS)
-  return Promise.resolve(instance).finally(() => clearTimeout(bound))
-}
 
 async function runApp(app, opts) {
   const server = startServer(app, harnessConfig(opts))
