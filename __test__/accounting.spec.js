@@ -9,7 +9,7 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { LRU, stats, memoryUsage } = require('..')
-const native = require('../lib/native')
+const native = require('../lib/common/native')
 
 const MiB = 2 ** 20
 

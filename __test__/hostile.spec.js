@@ -20,9 +20,9 @@ const path = require('node:path')
 const { EventEmitter } = require('node:events')
 const { Registry } = require('prom-client')
 const { LRU, ListenerRegistry, monitor, collectMetrics, stats, memoryUsage } = require('..')
-const native = require('../lib/native')
+const native = require('../lib/common/native')
 const { latestMonitor } = require('../lib/monitor')
-const { resetWarnings } = require('../lib/warnings')
+const { resetWarnings } = require('../lib/common/warnings')
 
 // ------------------------------------------------------------ hostile values
 

@@ -20,7 +20,7 @@ const { Registry } = require('prom-client')
 const leakless = require('../index.js')
 const { LRU, monitor, collectMetrics, stats } = leakless
 const { fitLine, latestMonitor, takeLock } = require('../lib/monitor')
-const { resetWarnings } = require('../lib/warnings')
+const { resetWarnings } = require('../lib/common/warnings')
 
 const ROOT = path.join(__dirname, '..')
 const MiB = 2 ** 20

@@ -9,7 +9,7 @@ const { Worker } = require('node:worker_threads')
 const test = require('ava')
 const { BufferPool, stats } = require('..')
 const { kForceCopyMode } = require('../lib/pool')
-const { resetWarnings } = require('../lib/warnings')
+const { resetWarnings } = require('../lib/common/warnings')
 
 const KiB = 1024
 const MiB = 1024 * 1024

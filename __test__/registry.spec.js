@@ -8,7 +8,7 @@ const { setImmediate: immediate } = require('node:timers/promises')
 const express = require('express')
 
 const { ListenerRegistry, stats } = require('..')
-const { resetWarnings } = require('../lib/warnings')
+const { resetWarnings } = require('../lib/common/warnings')
 
 const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
 const THIS_FILE = path.basename(__filename)

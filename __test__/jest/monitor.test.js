@@ -108,11 +108,11 @@ describe('collectMetrics()', () => {
   test('without prom-client: ERR_LEAKLESS_MISSING_PEER naming the package', () => {
     jest.isolateModules(() => {
       jest.doMock('prom-client', () => {
-        const err = new Error("Cannot find module 'prom-client' from 'lib/metrics.js'")
+        const err = new Error("Cannot find module 'prom-client' from 'lib/monitor/metrics.js'")
         err.code = 'MODULE_NOT_FOUND'
         throw err
       })
-      const { collectMetrics: isolated } = require('../../lib/metrics')
+      const { collectMetrics: isolated } = require('../../lib/monitor/metrics')
       const err = thrown(() => isolated())
       expect(err.name).toBe('Error')
       expect(err.code).toBe('ERR_LEAKLESS_MISSING_PEER')

@@ -29,7 +29,7 @@ const v8 = require('node:v8')
 const { PerformanceObserver, constants } = require('node:perf_hooks')
 const { threadId } = require('node:worker_threads')
 const { stats } = require('./stats')
-const { emitWarning } = require('./warnings')
+const { emitWarning } = require('../common/warnings')
 const {
   invalidArgType,
   invalidArgValue,
@@ -37,7 +37,7 @@ const {
   validateNumber,
   validateOptionalFunction,
   validateOptionalObject,
-} = require('./errors')
+} = require('../common/errors')
 
 const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
 

@@ -10,7 +10,7 @@ const {
   validateInteger,
   validateNumber,
   validateOptionalFunction,
-} = require('./errors')
+} = require('../common/errors')
 
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:

@@ -18,9 +18,9 @@
 // code never runs inside acquire. Stacks are captured only for sampled
 // acquisitions and dropped on release.
 
-const native = require('./native')
-const { LiveSet } = require('./tracker')
-const { emitWarning } = require('./warnings')
+const native = require('../common/native')
+const { LiveSet } = require('../common/tracker')
+const { emitWarning } = require('../common/warnings')
 const {
   describe,
   invalidArgType,
@@ -32,7 +32,7 @@ const {
   validateObject,
   validateOneOf,
   validateOptionalFunction,
-} = require('./errors')
+} = require('../common/errors')
 const { constants: bufferConstants } = require('node:buffer')
 
 // Mailbox layout and statuses: src/pool.rs.

@@ -13,8 +13,8 @@
 // gauge is NaN while no trend is known (too few samples, or no monitor).
 
 const { stats } = require('./stats')
-const { Monitor, latestMonitor, monitor: startMonitor } = require('./monitor')
-const { invalidArgType, leaklessError, validateOptionalObject } = require('./errors')
+const { Monitor, latestMonitor, monitor: startMonitor } = require('./index')
+const { invalidArgType, leaklessError, validateOptionalObject } = require('../common/errors')
 
 const GAUGES = [
   {

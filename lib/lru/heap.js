@@ -13,11 +13,11 @@
 // whose stamp is unchanged is the exact least recently used entry, so most
 // evictions cost no crossing either.
 
-const native = require('./native')
+const native = require('../common/native')
 const { Inflight, pickFetcher } = require('./fetch')
-const { LiveSet } = require('./tracker')
-const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('./errors')
-const { parseOptions, parseEntryTTL, loadEntries } = require('./lru-options')
+const { LiveSet } = require('../common/tracker')
+const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
+const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
 const OP_INSERT = 0

@@ -30,8 +30,8 @@
 // disposed finds out (and refuses) the next time it would attach.
 
 const path = require('node:path')
-const { LiveSet } = require('./tracker')
-const { emitWarning } = require('./warnings')
+const { LiveSet } = require('../common/tracker')
+const { emitWarning } = require('../common/warnings')
 const {
   describe,
   invalidArgType,
@@ -41,7 +41,7 @@ const {
   validateInteger,
   validateObject,
   validateOptionalFunction,
-} = require('./errors')
+} = require('../common/errors')
 
 // Node 20.x defines Symbol.dispose in recent releases (as Symbol.for('nodejs.dispose')).
 const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')

@@ -7,11 +7,11 @@
 // points (src/raw.rs) because napi-rs's own wrappers cost four times more.
 
 const { types } = require('node:util')
-const native = require('./native')
-const { LRU, liveCaches, callOnEvict } = require('./lru')
-const { parseEntryTTL, loadEntries } = require('./lru-options')
+const native = require('../common/native')
+const { LRU, liveCaches, callOnEvict } = require('./heap')
+const { parseEntryTTL, loadEntries } = require('./options')
 const { Inflight, pickFetcher } = require('./fetch')
-const { invalidArgType, invalidArgValue, validateInteger } = require('./errors')
+const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
 const REMOVED_PENDING = 1
 

@@ -3,10 +3,10 @@
 // leakless.stats() and leakless.memoryUsage(): one view over every kind of
 // structure on this thread. Each kind contributes a `totals()` function.
 
-const native = require('./native')
-const { lruTotals } = require('./lru')
-const { registryTotals } = require('./registry')
-const { poolTotals } = require('./pool')
+const native = require('../common/native')
+const { lruTotals } = require('../lru/heap')
+const { registryTotals } = require('../registry')
+const { poolTotals } = require('../pool')
 
 /**
  * What leakless holds on this thread, and what it has reported to V8.
