@@ -1,6 +1,6 @@
 'use strict'
 
-const { LRU } = require('./lib/lru/heap')
+const { LRU } = require('./lib/lru')
 const { ListenerRegistry } = require('./lib/registry')
 const { BufferPool } = require('./lib/pool')
 const { stats, memoryUsage } = require('./lib/monitor/stats')

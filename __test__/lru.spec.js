@@ -2,6 +2,7 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { kTickStart } = require('../lib/lru/hooks')
 
 function fakeClock(start = 1000) {
   const clock = {
@@ -790,7 +791,7 @@ test('clear resets recency and memory', (t) => {
 })
 
 test('recency and hit counts survive the stamp counter wrapping around', (t) => {
-  const cache = new LRU({ max: 3, [Symbol.for('leakless.test.tickStart')]: 2 ** 32 - 2 - 5 })
+  const cache = new LRU({ max: 3, [kTickStart]: 2 ** 32 - 2 - 5 })
   cache.set('a', 1).set('b', 2).set('c', 3)
   for (let i = 0; i < 10; i++) cache.get(['a', 'b', 'c'][i % 3])
   cache.get('b')

@@ -15,7 +15,7 @@ const { Worker } = require('node:worker_threads')
 const { LRU, ListenerRegistry, stats, memoryUsage } = require('../..')
 const { EventEmitter } = require('node:events')
 
-const kTickStart = Symbol.for('leakless.test.tickStart')
+const { kTickStart } = require('../../lib/lru/hooks')
 const STAMP_LIMIT = 2 ** 32 - 2
 
 function clock(t = 1000) {

@@ -15,7 +15,8 @@
 
 const native = require('../common/native')
 const { Inflight, pickFetcher } = require('./fetch')
-const { LiveSet } = require('../common/tracker')
+const { liveCaches, callOnEvict } = require('./live')
+const { OffHeapLRU } = require('./offheap')
 const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
 const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
 
@@ -28,14 +29,10 @@ const BATCH_SIZE = 128
 // Stamps are u32; before the counter reaches this, Rust renumbers them.
 const STAMP_LIMIT = 0xfffffffe
 // Tests start the counter near the limit to exercise renumbering.
-const kTickStart = Symbol.for('leakless.test.tickStart')
+const { kTickStart } = require('./hooks')
 // A JS Map holds at most 2**24 entries; slot numbers stay far below the
 // 2**30 the log can carry.
 const MAX_SLOTS = 2 ** 30 - 1
-
-// Every LRU, heap or off-heap, is tracked through a cell
-// `{ entries, bytes() }` that the cache keeps up to date.
-const live = new LiveSet()
 
 /**
  * A bounded cache with the interface of a `Map`. See index.d.ts for the API.
@@ -99,7 +96,7 @@ class LRU {
     if (o.storage === 'offheap') {
       // The off-heap variant is its own class; its prototype inherits from
       // LRU's so that `instanceof LRU` holds.
-      return new (require('./offheap').OffHeapLRU)(o)
+      return new OffHeapLRU(o)
     }
     this.#max = o.max
     this.#maxSize = o.maxSize
@@ -121,7 +118,7 @@ class LRU {
     const [id, owner] = native.lruCreate()
     this.#id = id
     this.#owner = owner
-    this.#cell = live.add(this, { entries: 0, bytes: () => native.lruNativeBytes(id) })
+    this.#cell = liveCaches.add(this, { entries: 0, bytes: () => native.lruNativeBytes(id) })
   }
 
   // ---------------------------------------------------------------- Map API
@@ -707,22 +704,6 @@ class LRU {
   }
 }
 
-/**
- * Calls `onEvict(value, key, reason)` for each triple of the flat `queue`,
- * all of them even if some throw; then rethrows the first error.
- */
-function callOnEvict(onEvict, queue) {
-  let failure = null
-  for (let i = 0; i < queue.length; i += 3) {
-    try {
-      onEvict(queue[i], queue[i + 1], queue[i + 2])
-    } catch (err) {
-      if (failure === null) failure = err
-    }
-  }
-  if (failure !== null) throw failure
-}
-
 function grow(array, capacity, fillValue) {
   const next = new array.constructor(capacity)
   next.set(array)
@@ -730,15 +711,8 @@ function grow(array, capacity, fillValue) {
   return next
 }
 
-/** Totals over the live LRUs of this thread, for `leakless.stats()`. */
-function lruTotals() {
-  const totals = { instances: 0, entries: 0, bytes: 0 }
-  live.forEach((cell) => {
-    totals.instances++
-    totals.entries += cell.entries
-    totals.bytes += cell.bytes()
-  })
-  return totals
-}
+// `cache instanceof LRU` holds for off-heap caches too; every method is
+// defined on OffHeapLRU, so none of LRU's heap methods is ever reached.
+Object.setPrototypeOf(OffHeapLRU.prototype, LRU.prototype)
 
-module.exports = { LRU, lruTotals, liveCaches: live, callOnEvict }
+module.exports = { LRU }

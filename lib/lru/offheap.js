@@ -8,7 +8,7 @@
 
 const { types } = require('node:util')
 const native = require('../common/native')
-const { LRU, liveCaches, callOnEvict } = require('./heap')
+const { liveCaches, callOnEvict } = require('./live')
 const { parseEntryTTL, loadEntries } = require('./options')
 const { Inflight, pickFetcher } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
@@ -277,8 +277,7 @@ class OffHeapLRU {
   }
 }
 
-// `cache instanceof LRU` holds for off-heap caches too; every method is
-// defined above, so none of LRU's heap methods is ever reached.
-Object.setPrototypeOf(OffHeapLRU.prototype, LRU.prototype)
+// Its prototype is linked to LRU's in heap.js (which does the dispatch), so
+// that `instanceof LRU` holds.
 
 module.exports = { OffHeapLRU }

@@ -11,6 +11,7 @@ const {
   validateNumber,
   validateOptionalFunction,
 } = require('../common/errors')
+const { settleAll } = require('../common/settle')
 
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
@@ -112,18 +113,10 @@ function loadEntries(entries, perf, check, store) {
     return { key, value: entry.value, ttl, expiresAt, extra }
   })
   const now = perf.now()
-  let failed = false
-  let failure
-  for (const item of checked) {
-    if (item.expiresAt !== undefined && item.expiresAt <= now) continue
-    try {
-      store(item)
-    } catch (err) {
-      if (!failed) failure = err
-      failed = true
-    }
-  }
-  if (failed) throw failure
+  settleAll(checked.length, (i) => {
+    const item = checked[i]
+    if (item.expiresAt === undefined || item.expiresAt > now) store(item)
+  })
 }
 
 module.exports = { parseOptions, parseEntryTTL, loadEntries }

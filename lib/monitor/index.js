@@ -38,8 +38,7 @@ const {
   validateOptionalFunction,
   validateOptionalObject,
 } = require('../common/errors')
-
-const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
+const { kDispose } = require('../common/dispose')
 
 const METRICS = ['heap', 'external', 'rss', 'leakless']
 const FIELDS = { heap: 'heapUsed', external: 'external', rss: 'rss', leakless: 'leakless' }

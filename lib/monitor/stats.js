@@ -4,7 +4,7 @@
 // structure on this thread. Each kind contributes a `totals()` function.
 
 const native = require('../common/native')
-const { lruTotals } = require('../lru/heap')
+const { lruTotals } = require('../lru')
 const { registryTotals } = require('../registry')
 const { poolTotals } = require('../pool')
 

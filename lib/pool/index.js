@@ -33,6 +33,7 @@ const {
   validateOneOf,
   validateOptionalFunction,
 } = require('../common/errors')
+const { kDispose } = require('../common/dispose')
 const { constants: bufferConstants } = require('node:buffer')
 
 // Mailbox layout and statuses: src/pool.rs.
@@ -513,7 +514,7 @@ class BufferPool {
     return native.poolClose(this.#id)
   }
 
-  [Symbol.dispose]() {
+  [kDispose]() {
     this.close()
   }
 

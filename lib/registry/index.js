@@ -42,9 +42,9 @@ const {
   validateObject,
   validateOptionalFunction,
 } = require('../common/errors')
+const { settleAll } = require('../common/settle')
+const { kDispose } = require('../common/dispose')
 
-// Node 20.x defines Symbol.dispose in recent releases (as Symbol.for('nodejs.dispose')).
-const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
 const kNode = Symbol('leakless.registryNode')
 
 const KIND_ON = 0 // on / off (EventEmitter and look-alikes, Node's MessagePort)
@@ -55,7 +55,7 @@ const DEFAULT_MAX_LISTENERS = 10
 const EVENT_LIST_MAX = 16 // events per target kept in an array before a Map takes over
 const MIN_SWEEP = 16
 const STACK_FRAMES = 10 // user frames kept per registration stack
-const LIB_DIR = __dirname + path.sep
+const LIB_DIR = path.dirname(__dirname) + path.sep
 const WARNING_CODE = 'LEAKLESS_LISTENER_LEAK'
 const TARGET_EXPECTED =
   'an EventEmitter, an EventTarget, or an object with on/off or addListener/removeListener methods'
@@ -702,19 +702,7 @@ function collect(node, target, event) {
 
 /** Removes every entry; keeps going when a target's removal throws, then rethrows the first error. */
 function removeEntries(entries) {
-  let removed = 0
-  let error
-  let failed = false
-  for (const entry of entries) {
-    try {
-      if (removeEntry(entry)) removed++
-    } catch (err) {
-      if (!failed) error = err
-      failed = true
-    }
-  }
-  if (failed) throw error
-  return removed
+  return settleAll(entries.length, (i) => removeEntry(entries[i]))
 }
 
 function validateOptionalTarget(target) {
