@@ -170,3 +170,6 @@ export declare function poolTakeLeaks(id: number): Array<number>
 
 /** Frees the idle slots of pool `id`; returns the bytes freed. */
 export declare function poolTrim(id: number): number
+
+/** `{ recency, offheap, pool }`: each an object of named integers. */
+export declare function protocol(): object

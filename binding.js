@@ -861,3 +861,4 @@ module.exports.poolLocate = nativeBinding.poolLocate
 module.exports.poolStats = nativeBinding.poolStats
 module.exports.poolTakeLeaks = nativeBinding.poolTakeLeaks
 module.exports.poolTrim = nativeBinding.poolTrim
+module.exports.protocol = nativeBinding.protocol

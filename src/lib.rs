@@ -8,6 +8,7 @@ mod handles;
 mod lru;
 mod offheap;
 mod pool;
+mod protocol;
 mod raw;
 
 use napi_derive::napi;

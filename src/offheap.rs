@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, Stored};
+use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -155,12 +155,29 @@ unsafe extern "C" fn off_remaining_ttl(
   }
 }
 
-/// Set outcome bits returned by `offSet`.
-const REMOVED_PENDING: f64 = 1.0;
-const TOO_LARGE: f64 = 2.0;
+/// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`
+/// (a value too large to store is one of them, with reason `set`).
+pub(crate) const REMOVED_PENDING: f64 = 1.0;
 
-/// `offSet(id, key, value, ttl, now, expiresAt?)`: a bit set of
-/// `REMOVED_PENDING` (entries wait in `offTakeRemoved`) and `TOO_LARGE`.
+/// Numbers per record of `offTakeRemoved`: value, key, reason.
+pub(crate) const REMOVED_RECORD: usize = 3;
+/// Numbers per record of `offDump`: key, value, ttl, expires.
+pub(crate) const DUMP_RECORD: usize = 4;
+
+/// Indexes of the `Float64Array` filled by `offStats`.
+pub(crate) const STAT_HITS: usize = 0;
+pub(crate) const STAT_MISSES: usize = 1;
+pub(crate) const STAT_SETS: usize = 2;
+pub(crate) const STAT_EVICTIONS: usize = 3;
+pub(crate) const STAT_EXPIRATIONS: usize = 4;
+pub(crate) const STAT_SIZE: usize = 5;
+pub(crate) const STAT_CALCULATED_SIZE: usize = 6;
+pub(crate) const STAT_NATIVE_BYTES: usize = 7;
+/// Length of the stats array.
+pub(crate) const STATS_LEN: usize = 8;
+
+/// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
+/// entries wait in `offTakeRemoved`, else 0.
 unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
   let [id, key, value, ttl, now, expires_at] = unsafe { raw::args::<6>(env, info) };
   let ttl = unsafe { raw::get_f64(env, ttl) };
@@ -176,15 +193,14 @@ unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) 
     };
     unsafe {
       with_key(env, id, key, |lru, key| {
-        let stored = lru.store.set(key, value, ttl, now, expires_at);
+        // A value too large is not stored; it waits in the removed queue.
+        lru.store.set(key, value, ttl, now, expires_at);
         lru.account();
-        let mut bits = 0.0;
-        if lru.store.has_removed() {
-          bits += REMOVED_PENDING;
-        }
-        if stored == Stored::TooLarge {
-          bits += TOO_LARGE;
-        }
+        let bits = if lru.store.has_removed() {
+          REMOVED_PENDING
+        } else {
+          0.0
+        };
         raw::number(env, bits)
       })
     }
@@ -264,9 +280,9 @@ fn js_value<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
 #[napi]
 pub fn off_take_removed(env: &Env, id: u32) -> Result<Array<'_>> {
   let removed = handles::with::<OffHeapLru, _>(id, |lru| Ok(lru.store.take_removed()))?;
-  let mut out = env.create_array(removed.len() as u32 * 3)?;
+  let mut out = env.create_array((removed.len() * REMOVED_RECORD) as u32)?;
   for (i, (entry, reason)) in removed.iter().enumerate() {
-    let i = i as u32 * 3;
+    let i = (i * REMOVED_RECORD) as u32;
     out.set(i, js_value(env, entry))?;
     out.set(i + 1, js_key(env, entry))?;
     out.set(i + 2, reason.as_str())?;
@@ -353,9 +369,9 @@ pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
         .collect(),
     )
   })?;
-  let mut out = env.create_array(entries.len() as u32 * 4)?;
+  let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
   for (i, entry) in entries.iter().enumerate() {
-    let i = i as u32 * 4;
+    let i = (i * DUMP_RECORD) as u32;
     out.set(i, js_key(env, entry))?;
     out.set(i + 1, js_value(env, entry))?;
     out.set(i + 2, entry.ttl())?;
@@ -370,19 +386,19 @@ pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
 pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
   // SAFETY: a typed array owned by the caller, alive during this call.
   let out = unsafe { out.as_mut() };
-  if out.len() < 8 {
+  if out.len() < STATS_LEN {
     return Err(Error::new(Status::InvalidArg, "stats array too short"));
   }
   handles::with::<OffHeapLru, _>(id, |lru| {
     let c = lru.store.counters();
-    out[0] = c.hits as f64;
-    out[1] = c.misses as f64;
-    out[2] = c.sets as f64;
-    out[3] = c.evictions as f64;
-    out[4] = c.expirations as f64;
-    out[5] = lru.store.len() as f64;
-    out[6] = lru.store.calculated_size() as f64;
-    out[7] = lru.held.get() as f64;
+    out[STAT_HITS] = c.hits as f64;
+    out[STAT_MISSES] = c.misses as f64;
+    out[STAT_SETS] = c.sets as f64;
+    out[STAT_EVICTIONS] = c.evictions as f64;
+    out[STAT_EXPIRATIONS] = c.expirations as f64;
+    out[STAT_SIZE] = lru.store.len() as f64;
+    out[STAT_CALCULATED_SIZE] = lru.store.calculated_size() as f64;
+    out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
     Ok(())
   })
 }

@@ -43,30 +43,34 @@ use napi_derive::napi;
 use crate::accounting;
 
 /// Mailbox slot: pool id (JS to Rust).
-const MB_POOL: usize = 0;
+pub(crate) const MB_POOL: usize = 0;
 /// Mailbox slot: size to acquire, or slot to release (JS to Rust).
-const MB_ARG: usize = 1;
+pub(crate) const MB_ARG: usize = 1;
 /// Mailbox slot: status of the last call (Rust to JS), one of `ST_*`.
-const MB_STATUS: usize = 2;
+pub(crate) const MB_STATUS: usize = 2;
 /// Mailbox slot: slot of the last lease (Rust to JS).
-const MB_SLOT: usize = 3;
+pub(crate) const MB_SLOT: usize = 3;
 /// Mailbox slot: serial of the last lease (Rust to JS).
-const MB_SERIAL: usize = 4;
+pub(crate) const MB_SERIAL: usize = 4;
 /// Mailbox slot: leak records waiting in the pool (Rust to JS).
-const MB_LEAKS: usize = 5;
+pub(crate) const MB_LEAKS: usize = 5;
 /// Length of the mailbox; 128 bytes keep it off V8's heap, at a fixed address.
-const MB_LEN: usize = 16;
+pub(crate) const MB_LEN: usize = 16;
 
-const ST_OK: f64 = 0.0;
-const ST_CLOSED: f64 = 1.0;
-const ST_BAD_SIZE: f64 = 2.0;
-const ST_EXHAUSTED: f64 = 3.0;
-const ST_NO_EXTERNAL: f64 = 4.0;
-const ST_FAILED: f64 = 5.0;
-const ST_NOT_LENT: f64 = 6.0;
-const ST_MISMATCH: f64 = 7.0;
-const ST_NOT_BUFFER: f64 = 8.0;
-const ST_NO_POOL: f64 = 9.0;
+/// Statuses written to `MB_STATUS`.
+pub(crate) const ST_OK: f64 = 0.0;
+pub(crate) const ST_CLOSED: f64 = 1.0;
+pub(crate) const ST_BAD_SIZE: f64 = 2.0;
+pub(crate) const ST_EXHAUSTED: f64 = 3.0;
+pub(crate) const ST_NO_EXTERNAL: f64 = 4.0;
+pub(crate) const ST_FAILED: f64 = 5.0;
+pub(crate) const ST_NOT_LENT: f64 = 6.0;
+pub(crate) const ST_MISMATCH: f64 = 7.0;
+pub(crate) const ST_NOT_BUFFER: f64 = 8.0;
+pub(crate) const ST_NO_POOL: f64 = 9.0;
+
+/// Numbers per record returned by `poolTakeLeaks`: serial, slot, size, age (ms).
+pub(crate) const LEAK_RECORD: usize = 4;
 
 /// Idle bytes may drift this far from what V8 was told before a report.
 const SYNC_BYTES: i64 = 256 * 1024;
@@ -840,7 +844,7 @@ pub fn pool_take_leaks(id: u32) -> Result<Vec<f64>> {
   with_pool(id, |p| {
     p.take_leaks()
       .into_iter()
-      .flat_map(|l| {
+      .flat_map(|l| -> [f64; LEAK_RECORD] {
         [
           l.serial as f64,
           l.slot as f64,

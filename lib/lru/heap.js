@@ -21,18 +21,14 @@ const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInte
 const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
-const OP_INSERT = 0
-const OP_EXPIRY = 0x40000000
-const OP_DELETE = 0x80000000
+// Stamps are u32; before the counter reaches STAMP_LIMIT, Rust renumbers them.
+// A JS Map holds at most 2**24 entries; slot numbers stay far below the
+// MAX_SLOTS the log can carry.
+const { OP_INSERT, OP_EXPIRY, OP_DELETE, STAMP_LIMIT, MAX_SLOT: MAX_SLOTS } = require('../common/protocol').recency
 const LOG_SIZE = 1024
 const BATCH_SIZE = 128
-// Stamps are u32; before the counter reaches this, Rust renumbers them.
-const STAMP_LIMIT = 0xfffffffe
 // Tests start the counter near the limit to exercise renumbering.
 const { kTickStart } = require('./hooks')
-// A JS Map holds at most 2**24 entries; slot numbers stay far below the
-// 2**30 the log can carry.
-const MAX_SLOTS = 2 ** 30 - 1
 
 /**
  * A bounded cache with the interface of a `Map`. See index.d.ts for the API.

@@ -13,7 +13,19 @@ const { parseEntryTTL, loadEntries } = require('./options')
 const { Inflight, pickFetcher } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
-const REMOVED_PENDING = 1
+const {
+  REMOVED_PENDING,
+  DUMP_RECORD,
+  STAT_HITS,
+  STAT_MISSES,
+  STAT_SETS,
+  STAT_EVICTIONS,
+  STAT_EXPIRATIONS,
+  STAT_SIZE,
+  STAT_CALCULATED_SIZE,
+  STAT_NATIVE_BYTES,
+  STATS_LEN,
+} = require('../common/protocol').offheap
 
 function checkKey(key) {
   if (typeof key !== 'string' && typeof key !== 'number') {
@@ -42,7 +54,7 @@ class OffHeapLRU {
   #perf
   #timed
   #inflight = null
-  #statsBuf = new Float64Array(8)
+  #statsBuf = new Float64Array(STATS_LEN)
 
   /** Use `new LRU({ storage: 'offheap', ... })`. */
   constructor(o) {
@@ -180,7 +192,7 @@ class OffHeapLRU {
 
   get calculatedSize() {
     native.offStats(this.#id, this.#statsBuf)
-    return this.#statsBuf[6]
+    return this.#statsBuf[STAT_CALCULATED_SIZE]
   }
 
   pop() {
@@ -213,14 +225,14 @@ class OffHeapLRU {
     const b = this.#statsBuf
     native.offStats(this.#id, b)
     return {
-      hits: b[0],
-      misses: b[1],
-      sets: b[2],
-      evictions: b[3],
-      expirations: b[4],
-      size: b[5],
-      calculatedSize: b[6],
-      externalBytes: b[7],
+      hits: b[STAT_HITS],
+      misses: b[STAT_MISSES],
+      sets: b[STAT_SETS],
+      evictions: b[STAT_EVICTIONS],
+      expirations: b[STAT_EXPIRATIONS],
+      size: b[STAT_SIZE],
+      calculatedSize: b[STAT_CALCULATED_SIZE],
+      externalBytes: b[STAT_NATIVE_BYTES],
     }
   }
 
@@ -246,7 +258,7 @@ class OffHeapLRU {
     const flat = native.offDump(this.#id, this.#now())
     const epochOffset = Date.now() - this.#perf.now()
     const out = []
-    for (let i = 0; i < flat.length; i += 4) {
+    for (let i = 0; i < flat.length; i += DUMP_RECORD) {
       const entry = { value: flat[i + 1] }
       const ttl = flat[i + 2]
       const expires = flat[i + 3]

@@ -37,18 +37,21 @@ const { kDispose } = require('../common/dispose')
 const { constants: bufferConstants } = require('node:buffer')
 
 // Mailbox layout and statuses: src/pool.rs.
-const MB_POOL = 0
-const MB_ARG = 1
-const MB_STATUS = 2
-const MB_SLOT = 3
-const MB_SERIAL = 4
-const MB_LEAKS = 5
-const ST_OK = 0
-const ST_CLOSED = 1
-const ST_EXHAUSTED = 3
-const ST_NO_EXTERNAL = 4
-const ST_NOT_LENT = 6
-const ST_MISMATCH = 7
+const {
+  MB_POOL,
+  MB_ARG,
+  MB_STATUS,
+  MB_SLOT,
+  MB_SERIAL,
+  MB_LEAKS,
+  ST_OK,
+  ST_CLOSED,
+  ST_EXHAUSTED,
+  ST_NO_EXTERNAL,
+  ST_NOT_LENT,
+  ST_MISMATCH,
+  LEAK_RECORD,
+} = require('../common/protocol').pool
 
 // Private-field values for Buffers that are not (or no longer) a pool slot.
 const RELEASED = -1
@@ -522,7 +525,7 @@ class BufferPool {
   [kCollect]() {
     if (this.#id < 0) return
     const flat = native.poolTakeLeaks(this.#id)
-    for (let i = 0; i < flat.length; i += 4) {
+    for (let i = 0; i < flat.length; i += LEAK_RECORD) {
       const serial = flat[i]
       const slot = flat[i + 1]
       let stack
