@@ -90,7 +90,7 @@ fn eight_threads_against_their_models_with_the_bound_after_every_op() {
       let barrier = &barrier;
       let reads_of_others = &reads_of_others;
       scope.spawn(move || {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1) * 0x2545_f491_4f6c_dd1d);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x2545_f491_4f6c_dd1d));
         // What this thread last wrote to each of its keys (None: deleted).
         let mut model: HashMap<u64, Option<String>> = HashMap::new();
         barrier.wait();
@@ -277,7 +277,10 @@ fn keys_of_every_kind_and_values_come_back_equal() {
   );
   assert_eq!(s.get(keys[1], 0.0).value().unwrap().as_ref(), values[1]);
   // ASCII text is kept (and handed back) as such.
-  assert_eq!(s.get(keys[3], 0.0).value().unwrap().as_ref(), ValueRef::Ascii(b"ascii"));
+  assert_eq!(
+    s.get(keys[3], 0.0).value().unwrap().as_ref(),
+    ValueRef::Ascii(b"ascii")
+  );
   assert_eq!(s.get(keys[2], 0.0).value().unwrap().as_ref(), values[2]);
   assert_eq!(s.get(keys[4], 0.0).value().unwrap().as_ref(), values[4]);
   let mut listed: Vec<OwnedKey> = s.entries(0.0).into_iter().map(|e| e.0).collect();
