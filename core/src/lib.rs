@@ -5,3 +5,4 @@
 pub mod offheap;
 pub mod pool;
 pub mod recency;
+pub mod shared;
