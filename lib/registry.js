@@ -916,8 +916,10 @@ class ListenerRegistry {
   }
 
   /**
-   * Express middleware: each request gets `req.listeners`, a scope of one
-   * registry, disposed once when the response finishes or closes.
+   * Express middleware: each request gets a scope of one registry, reached
+   * with `ListenerRegistry.of(req)` (nothing is set on `req`, whose own
+   * `listeners()` method stays), disposed once when the response finishes
+   * or closes.
    */
   static express(options) {
     const registry = new ListenerRegistry(options)
@@ -929,7 +931,7 @@ class ListenerRegistry {
         next(err)
         return
       }
-      req.listeners = scope
+      requestScopes.set(req, scope)
       let done = false
       const end = () => {
         if (done) return
@@ -945,7 +947,23 @@ class ListenerRegistry {
     middleware.registry = registry
     return middleware
   }
+
+  /** The scope `ListenerRegistry.express()` gave `req`. */
+  static of(req) {
+    const scope = req !== null && typeof req === 'object' ? requestScopes.get(req) : undefined
+    if (scope === undefined) {
+      throw leaklessError(
+        TypeError,
+        'ERR_LEAKLESS_NO_SCOPE',
+        'ListenerRegistry.of(req): this request went through no ListenerRegistry.express() middleware',
+      )
+    }
+    return scope
+  }
 }
+
+// Request -> its scope, for ListenerRegistry.of(req).
+const requestScopes = new WeakMap()
 
 /** Totals over the live registries (roots and scopes) of this thread, for `leakless.stats()`. */
 function registryTotals() {
