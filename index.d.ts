@@ -335,20 +335,26 @@ export declare class ListenerRegistry {
   /** `'ListenerRegistry'`. */
   readonly [Symbol.toStringTag]: string
   /**
-   * Express middleware giving each request `req.listeners`, a scope of one
-   * registry disposed once when the response finishes or closes, whichever
-   * comes first. (`req.listeners` shadows `EventEmitter#listeners()` on the
-   * request object.) The middleware's `registry` is that registry.
+   * Express middleware giving each request a scope of one registry, reached
+   * with `ListenerRegistry.of(req)`, disposed once when the response
+   * finishes or closes, whichever comes first. Nothing is set on `req`. The
+   * middleware's `registry` is that registry.
    *
    * @example
    * app.use(ListenerRegistry.express())
    * app.get('/events', (req, res) => {
-   *   req.listeners.on(bus, 'tick', (t) => res.write(`data: ${t}\n\n`))
+   *   ListenerRegistry.of(req).on(bus, 'tick', (t) => res.write(`data: ${t}\n\n`))
    * })
    */
   static express(options?: ListenerRegistryOptions): ((req: any, res: any, next: (err?: unknown) => void) => void) & {
     registry: ListenerRegistry
   }
+  /**
+   * The scope `ListenerRegistry.express()` gave this request; throws
+   * `ERR_LEAKLESS_NO_SCOPE` (`TypeError`) for a request that went through no
+   * such middleware.
+   */
+  static of(req: object): ListenerRegistry
 }
 
 // ----------------------------------------------------------------- BufferPool
@@ -687,7 +693,7 @@ export type LeaklessMetricName =
   | 'leakless_external_bytes'
   | 'leakless_lru_entries'
   | 'leakless_pool_in_use_bytes'
-  | 'leakless_pool_leaked_total'
+  | 'leakless_pool_leaked_buffers'
   | 'leakless_listeners'
   | 'leakless_heap_growth_bytes_per_minute'
 

@@ -659,7 +659,7 @@ test.serial('collectMetrics: gauges with live values in a fresh registry', async
     'leakless_listeners',
     'leakless_lru_entries',
     'leakless_pool_in_use_bytes',
-    'leakless_pool_leaked_total',
+    'leakless_pool_leaked_buffers',
   ])
 
   let text = await register.metrics()
@@ -669,7 +669,7 @@ test.serial('collectMetrics: gauges with live values in a fresh registry', async
   t.is(metricValue(text, 'leakless_lru_entries'), now.lru.entries)
   t.true(now.lru.entries >= 42)
   t.is(metricValue(text, 'leakless_pool_in_use_bytes'), now.pools?.inUseBytes ?? 0)
-  t.is(metricValue(text, 'leakless_pool_leaked_total'), now.pools?.leaked ?? 0)
+  t.is(metricValue(text, 'leakless_pool_leaked_buffers'), now.pools?.leaked ?? 0)
   t.is(metricValue(text, 'leakless_listeners'), now.registries?.listeners ?? 0)
   const growth = metricValue(text, 'leakless_heap_growth_bytes_per_minute')
   t.is(growth, m.trends().heap.bytesPerMin)

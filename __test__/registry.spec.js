@@ -791,11 +791,14 @@ test.serial('Express: 2,000 requests leave no listener on a long-lived emitter, 
   app.use(listeners)
   let inHandler = 0
   app.get('/work/:n', async (req, res) => {
-    t.true(req.listeners instanceof ListenerRegistry)
+    t.true(ListenerRegistry.of(req) instanceof ListenerRegistry)
+    // Node's own EventEmitter#listeners() is left alone on the request.
+    t.is(typeof req.listeners, 'function')
+    t.deepEqual(req.listeners('data'), [])
     // Something worth leaking if the listener stayed: ~8 KiB per request.
     const payload = new Array(1000).fill(Number(req.params.n))
-    req.listeners.on(bus, 'tick', () => payload.length)
-    req.listeners.once(bus, 'flush', () => payload[0])
+    ListenerRegistry.of(req).on(bus, 'tick', () => payload.length)
+    ListenerRegistry.of(req).once(bus, 'flush', () => payload[0])
     inHandler = Math.max(inHandler, bus.listenerCount('tick'))
     if (Number(req.params.n) % 2 === 0) await immediate() // some handlers are async
     res.send(String(bus.listenerCount('tick')))
@@ -838,7 +841,7 @@ test.serial('Express: a request the client abandons is cleaned up when the respo
   let attached
   const seen = new Promise((resolve) => (attached = resolve))
   app.get('/hang', (req) => {
-    req.listeners.on(bus, 'tick', () => {})
+    ListenerRegistry.of(req).on(bus, 'tick', () => {})
     attached()
     // never responds
   })
@@ -854,5 +857,12 @@ test.serial('Express: a request the client abandons is cleaned up when the respo
     t.is(listeners.registry.count(), 0)
   } finally {
     await closeServer(server)
+  }
+})
+
+test('ListenerRegistry.of(req) without the middleware: ERR_LEAKLESS_NO_SCOPE', (t) => {
+  for (const req of [{}, null, undefined, 'req']) {
+    const err = t.throws(() => ListenerRegistry.of(req), { instanceOf: TypeError })
+    t.is(err.code, 'ERR_LEAKLESS_NO_SCOPE')
   }
 })

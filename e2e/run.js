@@ -32,7 +32,7 @@ const PLATFORM = 'linux-x64-gnu'
 const pkg = require(path.join(ROOT, 'package.json'))
 const BINARY = `${pkg.napi.binaryName}.${PLATFORM}.node`
 // What the project installs besides the two tarballs: the majors users run.
-const DEPENDENCIES = ['express@5', 'jest@30', 'ava@7', 'typescript@5', '@types/node@20']
+const DEPENDENCIES = ['express@5', 'jest@30', 'ava@7', 'typescript@5', '@types/node@20', '@types/express@5']
 const LOAD_REQUESTS = 5000
 const CACHE_MAX = 100 // the `max` of e2e/project/app.js
 

@@ -4,7 +4,7 @@
 // responses; each of its three leaks is replaced by a bounded primitive:
 //
 // 1. the Map cache          -> an LRU with a size bound (off-heap storage)
-// 2. per-request listeners  -> req.listeners, removed when the response closes
+// 2. per-request listeners  -> ListenerRegistry.of(req), removed when the response closes
 // 3. a fresh Buffer per req -> a BufferPool Buffer, released when the response closes
 //
 // Run it on its own:   node examples/express-leakless.js
@@ -31,12 +31,12 @@ const pool = new BufferPool({ bufferSize: REPORT_BYTES, maxBytes: 8 * 2 ** 20 })
 function createApp() {
   const app = express()
 
-  // 2. Every request gets `req.listeners`, a scope disposed when its response
+  // 2. Every request gets a scope, `ListenerRegistry.of(req)`, disposed when its response
   //    finishes or closes. maxListeners counts over concurrent requests.
   app.use(ListenerRegistry.express({ maxListeners: 1000 }))
 
   app.get('/report/:id', (req, res) => {
-    req.listeners.on(db, 'error', () => {
+    ListenerRegistry.of(req).on(db, 'error', () => {
       if (!res.headersSent) res.status(503).end()
     })
 

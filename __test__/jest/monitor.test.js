@@ -83,7 +83,7 @@ describe('collectMetrics()', () => {
       'leakless_listeners',
       'leakless_lru_entries',
       'leakless_pool_in_use_bytes',
-      'leakless_pool_leaked_total',
+      'leakless_pool_leaked_buffers',
     ])
     let text = await register.metrics()
     expect(metricValue(text, 'leakless_lru_entries')).toBe(stats().lru.entries)

@@ -49,3 +49,12 @@ const m = leakless.monitor({ windowMs: 60_000, onGrowth: (trend) => void trend.b
 m.stop()
 
 export { name, loaded, size, inUse, removed, external }
+
+// The per-request scope of ListenerRegistry.express(), typed without
+// declaration merging; the request's own listeners() method is untouched.
+import type { Request } from 'express'
+declare const request: Request
+const requestScope: ListenerRegistry = ListenerRegistry.of(request)
+requestScope.on(new EventEmitter(), 'tick', () => {})
+const dataListeners: Function[] = request.listeners('data')
+void dataListeners

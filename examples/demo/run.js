@@ -22,7 +22,11 @@ const { load, get } = require('./load')
 const ROOT = path.join(__dirname, '..', '..')
 const APPS = [
   { name: 'leaky', file: path.join(__dirname, '..', 'express-leaky.js'), what: 'Map, listeners, Buffers' },
-  { name: 'leakless', file: path.join(__dirname, '..', 'express-leakless.js'), what: 'LRU, req.listeners, BufferPool' },
+  {
+    name: 'leakless',
+    file: path.join(__dirname, '..', 'express-leakless.js'),
+    what: 'LRU, ListenerRegistry.of(req), BufferPool',
+  },
 ]
 
 function usage(message) {

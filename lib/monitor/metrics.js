@@ -33,7 +33,7 @@ const GAUGES = [
     read: (s) => s.pools?.inUseBytes,
   },
   {
-    name: 'leakless_pool_leaked_total',
+    name: 'leakless_pool_leaked_buffers',
     help: 'Pool Buffers that were garbage collected without being released, since the pools were made.',
     read: (s) => s.pools?.leaked,
   },

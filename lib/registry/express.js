@@ -1,9 +1,15 @@
 'use strict'
 
 // ListenerRegistry.express(): a scope per request, disposed once when the
-// response finishes or closes.
+// response finishes or closes, and reached with ListenerRegistry.of(req).
+// Nothing is set on `req`, whose own `listeners()` method stays.
 
-/** The middleware for `registry`: `req.listeners` is a scope of it. */
+const { leaklessError } = require('../common/errors')
+
+// Request -> its scope, for ListenerRegistry.of(req).
+const requestScopes = new WeakMap()
+
+/** The middleware for `registry`: each request gets a scope of it. */
 function expressMiddleware(registry) {
   const middleware = function leaklessListeners(req, res, next) {
     let scope
@@ -13,7 +19,7 @@ function expressMiddleware(registry) {
       next(err)
       return
     }
-    req.listeners = scope
+    requestScopes.set(req, scope)
     let done = false
     const end = () => {
       if (done) return
@@ -30,4 +36,17 @@ function expressMiddleware(registry) {
   return middleware
 }
 
-module.exports = { expressMiddleware }
+/** The scope the middleware gave `req`. */
+function scopeOf(req) {
+  const scope = req !== null && typeof req === 'object' ? requestScopes.get(req) : undefined
+  if (scope === undefined) {
+    throw leaklessError(
+      TypeError,
+      'ERR_LEAKLESS_NO_SCOPE',
+      'ListenerRegistry.of(req): this request went through no ListenerRegistry.express() middleware',
+    )
+  }
+  return scope
+}
+
+module.exports = { expressMiddleware, scopeOf }

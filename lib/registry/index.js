@@ -55,7 +55,7 @@ const {
 } = require('./listeners')
 const { validateSignal } = require('./signals')
 const { WARNING_CODE, topStackOf } = require('./leaks')
-const { expressMiddleware } = require('./express')
+const { expressMiddleware, scopeOf } = require('./express')
 
 const kNode = Symbol('leakless.registryNode')
 const DEFAULT_MAX_LISTENERS = 10
@@ -249,11 +249,18 @@ class ListenerRegistry {
   }
 
   /**
-   * Express middleware: each request gets `req.listeners`, a scope of one
-   * registry, disposed once when the response finishes or closes.
+   * Express middleware: each request gets a scope of one registry, reached
+   * with `ListenerRegistry.of(req)` (nothing is set on `req`, whose own
+   * `listeners()` method stays), disposed once when the response finishes
+   * or closes.
    */
   static express(options) {
     return expressMiddleware(new ListenerRegistry(options))
+  }
+
+  /** The scope `ListenerRegistry.express()` gave `req`. */
+  static of(req) {
+    return scopeOf(req)
   }
 }
 
