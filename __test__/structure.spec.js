@@ -18,7 +18,7 @@ test('every file of lib/ sits in a primitive folder or lib/common', (t) => {
     [],
     'no loose files in lib/',
   )
-  t.deepEqual(top.map((d) => d.name).sort(), ['common', 'lru', 'monitor', 'pool', 'registry'])
+  t.deepEqual(top.map((d) => d.name).sort(), ['common', 'lru', 'monitor', 'pool', 'redis', 'registry'])
 })
 
 test('lib/common requires nothing from the primitive folders', (t) => {
