@@ -68,10 +68,8 @@ pub fn function<'env>(v: &Unknown<'env>, name: &str) -> Result<Function<'env, ()
   let raw = v.value();
   let mut ty = 0;
   // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
-  crate::errors::check(
-    unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) },
-    "napi_typeof",
-  )?;
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
+  crate::errors::check(status, "napi_typeof")?;
   if ty != sys::ValueType::napi_function {
     return Err(Failure::arg_type(name, "of type function", &received(v)));
   }
@@ -207,10 +205,8 @@ pub fn optional_typed<'env, T: Element>(
   let raw = v.value();
   let mut ty = 0;
   // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
-  crate::errors::check(
-    unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) },
-    "napi_typeof",
-  )?;
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
+  crate::errors::check(status, "napi_typeof")?;
   match ty {
     sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
     _ => typed(v, name).map(Some),

@@ -249,14 +249,18 @@ pub unsafe fn describe(env: sys::napi_env, value: sys::napi_value) -> String {
     sys::ValueType::napi_boolean => {
       let mut b = false;
       // SAFETY: `value` is a boolean, `b` a valid out pointer.
-      unsafe { sys::napi_get_value_bool(env, value, &mut b) };
-      format!("type boolean ({b})")
+      match unsafe { sys::napi_get_value_bool(env, value, &mut b) } {
+        sys::Status::napi_ok => format!("type boolean ({b})"),
+        _ => "type boolean".to_string(),
+      }
     }
     sys::ValueType::napi_number => {
       let mut n = 0f64;
       // SAFETY: `value` is a number, `n` a valid out pointer.
-      unsafe { sys::napi_get_value_double(env, value, &mut n) };
-      describe_number(n)
+      match unsafe { sys::napi_get_value_double(env, value, &mut n) } {
+        sys::Status::napi_ok => describe_number(n),
+        _ => "type number".to_string(),
+      }
     }
     // SAFETY: `value` is a string of this callback.
     sys::ValueType::napi_string => unsafe { describe_string(env, value) },
@@ -264,8 +268,8 @@ pub unsafe fn describe(env: sys::napi_env, value: sys::napi_value) -> String {
     sys::ValueType::napi_bigint => {
       let (mut n, mut lossless) = (0i64, false);
       // SAFETY: `value` is a BigInt; both out pointers are valid.
-      unsafe { sys::napi_get_value_bigint_int64(env, value, &mut n, &mut lossless) };
-      if lossless {
+      let status = unsafe { sys::napi_get_value_bigint_int64(env, value, &mut n, &mut lossless) };
+      if status == sys::Status::napi_ok && lossless {
         format!("type bigint ({n}n)")
       } else {
         "type bigint".to_string()

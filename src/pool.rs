@@ -807,6 +807,9 @@ fn create<'env>(
     })
   })?;
   let mut owner = ptr::null_mut();
+  // SAFETY: `raw` is the running callback's environment; the data is the
+  // pool id (an integer, never dereferenced) and `finalize_owner` reads it
+  // back as one.
   let status = unsafe {
     sys::napi_create_external(
       raw,
@@ -820,9 +823,9 @@ fn create<'env>(
     THREAD.with(|t| t.borrow_mut().set.orphan(id));
     return Err(Failure::napi("napi_create_external", status));
   }
-  Ok(crate::handles::pair(env, id, unsafe {
-    Unknown::from_raw_unchecked(raw, owner)
-  })?)
+  // SAFETY: `owner` was just created in this environment.
+  let owner = unsafe { Unknown::from_raw_unchecked(raw, owner) };
+  Ok(crate::handles::pair(env, id, owner)?)
 }
 
 fn with_pool<R>(id: u32, f: impl FnOnce(&mut Pool) -> R) -> errors::Result<R> {

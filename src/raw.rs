@@ -70,10 +70,8 @@ pub unsafe fn args<const N: usize>(
 pub unsafe fn undefined(env: sys::napi_env) -> Result<sys::napi_value> {
   let mut v = ptr::null_mut();
   // SAFETY: `env` is live (the caller's contract); `v` is a valid out pointer.
-  check(
-    unsafe { sys::napi_get_undefined(env, &mut v) },
-    "napi_get_undefined",
-  )?;
+  let status = unsafe { sys::napi_get_undefined(env, &mut v) };
+  check(status, "napi_get_undefined")?;
   Ok(v)
 }
 
@@ -85,10 +83,8 @@ pub unsafe fn undefined(env: sys::napi_env) -> Result<sys::napi_value> {
 pub unsafe fn boolean(env: sys::napi_env, b: bool) -> Result<sys::napi_value> {
   let mut v = ptr::null_mut();
   // SAFETY: `env` is live (the caller's contract); `v` is a valid out pointer.
-  check(
-    unsafe { sys::napi_get_boolean(env, b, &mut v) },
-    "napi_get_boolean",
-  )?;
+  let status = unsafe { sys::napi_get_boolean(env, b, &mut v) };
+  check(status, "napi_get_boolean")?;
   Ok(v)
 }
 
@@ -100,10 +96,8 @@ pub unsafe fn boolean(env: sys::napi_env, b: bool) -> Result<sys::napi_value> {
 pub unsafe fn number(env: sys::napi_env, n: f64) -> Result<sys::napi_value> {
   let mut v = ptr::null_mut();
   // SAFETY: `env` is live (the caller's contract); `v` is a valid out pointer.
-  check(
-    unsafe { sys::napi_create_double(env, n, &mut v) },
-    "napi_create_double",
-  )?;
+  let status = unsafe { sys::napi_create_double(env, n, &mut v) };
+  check(status, "napi_create_double")?;
   Ok(v)
 }
 
@@ -342,7 +336,9 @@ impl Scratch {
     self.trim();
     const EXPECTED: &str = "of type string or an instance of Buffer or Uint8Array";
     // SAFETY: the caller's contract.
-    match unsafe { type_of(env, v) }? {
+    let ty = unsafe { type_of(env, v) }?;
+    match ty {
+      // SAFETY: the caller's contract; `v` is a string.
       sys::ValueType::napi_string => match unsafe { self.string(env, v) }? {
         true => Ok(ValueRef::Utf8(&self.bytes)),
         false => Ok(ValueRef::Utf16(&self.units)),
