@@ -143,7 +143,7 @@ export declare function poolClose(id: number): number
 /**
  * Creates a pool. Returns `[id, owner]`: `id` names it in the other calls,
  * `owner` closes it when collected (its memory is freed once no Buffer of it
- * is left). Throws with `InvalidArg` and a reason for a bad configuration.
+ * is left). A bad configuration throws `ERR_OUT_OF_RANGE` naming it.
  */
 export declare function poolCreate(bufferSize: number, maxBytes: number, zeroFill: boolean): unknown[]
 

@@ -8,6 +8,8 @@
 //! V8 was told.
 
 use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr;
 
 use napi::sys;
 
@@ -26,8 +28,26 @@ thread_local! {
 
 /// Remembers the thread's environment; called from every entry point that
 /// creates a structure, so finalizers can report without an `Env` at hand.
+/// It is forgotten when the environment is torn down, so that nothing
+/// reports to it afterwards (a finalizer run late, a thread-local destructor).
 pub fn set_env(env: sys::napi_env) {
-  ENV.with(|e| e.set(env));
+  if !ENV.with(Cell::get).is_null() {
+    return;
+  }
+  // SAFETY: `env` is the environment of the running callback; the hook
+  // takes no data. It is added once per environment (ENV was NULL), as
+  // Node-API requires of a (hook, data) pair.
+  let status = unsafe { sys::napi_add_env_cleanup_hook(env, Some(forget_env), ptr::null_mut()) };
+  if status == sys::Status::napi_ok {
+    ENV.with(|e| e.set(env));
+  }
+}
+
+/// The environment is being torn down: report what is pending while it can
+/// still hear it, then forget it.
+unsafe extern "C" fn forget_env(_data: *mut c_void) {
+  flush();
+  let _ = ENV.try_with(|e| e.set(ptr::null_mut()));
 }
 
 /// Records that native memory held by leakless changed by `delta` bytes.
@@ -51,14 +71,17 @@ pub fn flush() {
   if pending == 0 {
     return;
   }
-  let env = ENV.with(|e| e.get());
+  let env = ENV.try_with(Cell::get).unwrap_or(ptr::null_mut());
   if env.is_null() {
-    // No environment yet (cannot happen after a structure was created):
-    // keep it pending rather than lose it.
+    // No environment: none yet (cannot happen after a structure was
+    // created), or it was torn down. Keep it pending rather than lose it.
     PENDING.with(|p| p.set(p.get() + pending));
     return;
   }
   let mut total = 0i64;
+  // SAFETY: `env` is this thread's environment, recorded by `set_env` and
+  // cleared by its cleanup hook before the environment goes away, so it is
+  // live here, and this is its thread; `total` is a valid out pointer.
   let status = unsafe { sys::napi_adjust_external_memory(env, pending, &mut total) };
   if status == sys::Status::napi_ok {
     REPORTED.with(|r| r.set(r.get() + pending));

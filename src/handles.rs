@@ -15,6 +15,8 @@ use std::thread::LocalKey;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
+use crate::errors::{self, Failure};
+
 /// A table of structures of one kind, named by ids that are never reused
 /// (so a stale id can never reach another structure).
 pub struct Table<T> {
@@ -31,7 +33,7 @@ impl<T> Default for Table<T> {
   }
 }
 
-impl<T> Table<T> {
+impl<T: Kind> Table<T> {
   pub fn insert(&mut self, value: T) -> u32 {
     let mut id = self.next_id;
     while id == 0 || self.entries.contains_key(&id) {
@@ -42,11 +44,11 @@ impl<T> Table<T> {
     id
   }
 
-  pub fn get_mut(&mut self, id: u32) -> Result<&mut T> {
+  pub fn get_mut(&mut self, id: u32) -> errors::Result<&mut T> {
     self
       .entries
       .get_mut(&id)
-      .ok_or_else(|| Error::new(Status::InvalidArg, format!("no live native structure {id}")))
+      .ok_or_else(|| Failure::stale_handle(T::NAME, id))
   }
 
   pub fn get(&self, id: u32) -> Option<&T> {
@@ -84,12 +86,15 @@ impl Hasher for IdHasher {
 
 /// Something a [`Table`] can be reached through from a finalizer.
 pub trait Kind: 'static + Sized {
+  /// What the structure is called in errors.
+  const NAME: &'static str;
+
   fn table() -> &'static LocalKey<RefCell<Table<Self>>>;
 }
 
 /// Runs `f` on structure `id` of kind `T`, then frees what finalizers asked
 /// to free meanwhile.
-pub fn with<T: Kind, R>(id: u32, f: impl FnOnce(&mut T) -> Result<R>) -> Result<R> {
+pub fn with<T: Kind, R>(id: u32, f: impl FnOnce(&mut T) -> errors::Result<R>) -> errors::Result<R> {
   let result = T::table().with(|t| {
     let mut table = t.borrow_mut();
     f(table.get_mut(id)?)

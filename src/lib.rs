@@ -4,6 +4,8 @@
 //! reports their memory to V8.
 
 mod accounting;
+mod args;
+mod errors;
 mod handles;
 mod lru;
 mod offheap;
@@ -44,6 +46,8 @@ pub fn native_stats() -> NativeStats {
 /// Adds the entry points written against plain N-API (see `raw.rs`).
 #[napi(module_exports)]
 pub fn init(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
-  offheap::register(env.raw(), napi::bindgen_prelude::JsValue::raw(&exports));
-  Ok(())
+  let exports = napi::bindgen_prelude::JsValue::raw(&exports);
+  // SAFETY: `env` and `exports` are those of the module being initialized.
+  let registered = unsafe { offheap::register(env.raw(), exports) };
+  errors::js(&env, registered)
 }

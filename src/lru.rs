@@ -1,9 +1,13 @@
 //! N-API surface of the heap LRU's recency core ([`leakless_core::recency`]).
 //!
-//! The JS side (`lib/lru.js`) keeps keys, values and a `stamps` array, and
-//! logs inserts and deletes into a `Uint32Array`; these functions replay that
-//! log and answer questions about the order. Each call takes the pending log
-//! so that one crossing does both.
+//! The JS side (`lib/lru/heap.js`) keeps keys, values and a `stamps` array,
+//! and logs inserts and deletes into a `Uint32Array`; these functions replay
+//! that log and answer questions about the order. Each call takes the pending
+//! log so that one crossing does both.
+//!
+//! The typed arrays are read in place. A call that writes one of them first
+//! checks that it shares no memory with the others ([`args::refuse_aliases`]),
+//! so that a writable slice never overlaps another slice.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -13,6 +17,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::accounting::Held;
+use crate::args::{self, Span, View};
+use crate::errors::{self, describe_number, Failure};
 use crate::handles::{self, Kind, Table};
 
 /// Recency state of one heap LRU.
@@ -26,16 +32,73 @@ thread_local! {
 }
 
 impl Kind for HeapLru {
+  const NAME: &'static str = "LRU";
+
   fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
     &TABLE
   }
 }
 
+/// The arguments every call starts with: `id, log, n, stamps, expires`.
+struct Replay<'env> {
+  id: u32,
+  log: View<'env, u32>,
+  n: usize,
+  stamps: View<'env, u32>,
+  expires: Option<View<'env, f64>>,
+}
+
+impl<'env> Replay<'env> {
+  fn read(
+    id: &Unknown<'env>,
+    log: &Unknown<'env>,
+    n: &Unknown<'env>,
+    stamps: &Unknown<'env>,
+    expires: &Unknown<'env>,
+  ) -> errors::Result<Replay<'env>> {
+    let id = args::id(id, "id")?;
+    let log = args::typed::<u32>(log, "log")?;
+    let n_value = args::number(n, "n")?;
+    if !(n_value >= 0.0 && n_value <= log.len() as f64 && n_value.fract() == 0.0) {
+      return Err(Failure::out_of_range(
+        "n",
+        &format!("an integer >= 0 && <= log.length ({})", log.len()),
+        &describe_number(n_value),
+      ));
+    }
+    Ok(Replay {
+      id,
+      log,
+      n: n_value as usize,
+      stamps: args::typed::<u32>(stamps, "stamps")?,
+      expires: args::optional_typed::<f64>(expires, "expires")?,
+    })
+  }
+
+  /// The arrays only read by the call.
+  fn read_only(&self) -> Vec<Span> {
+    let mut spans = vec![self.log.reads()];
+    spans.extend(self.expires.as_ref().map(View::reads));
+    spans
+  }
+
+  /// `log[..n]` and `expires`.
+  ///
+  /// # Safety
+  ///
+  /// No writable slice over `log` or `expires` is alive: every array the
+  /// call writes was accepted by [`args::refuse_aliases`] against them.
+  unsafe fn inputs(&self) -> (&'env [u32], Option<&'env [f64]>) {
+    // SAFETY: the caller's contract.
+    let log = unsafe { self.log.as_slice() };
+    // SAFETY: as above.
+    let expires = self.expires.as_ref().map(|e| unsafe { e.as_slice() });
+    (&log[..self.n], expires)
+  }
+}
+
 impl HeapLru {
-  fn replay(&mut self, log: &[u32], n: u32, stamps: &[u32], expires: Option<&[f64]>) -> Result<()> {
-    let log = log
-      .get(..n as usize)
-      .ok_or_else(|| Error::new(Status::InvalidArg, "operation count exceeds the log"))?;
+  fn replay(&mut self, log: &[u32], stamps: &[u32], expires: Option<&[f64]>) -> errors::Result<()> {
     let result = match expires {
       Some(exp) => self.recency.apply(log, stamps, true, |slot| {
         exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)
@@ -43,7 +106,13 @@ impl HeapLru {
       None => self.recency.apply(log, stamps, false, |_| f64::INFINITY),
     };
     self.held.set(self.recency.heap_bytes());
-    result.map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    result.map_err(|e| {
+      Failure::arg_value(
+        "log",
+        &format!("must hold valid operations ({e})"),
+        "an instance of Uint32Array",
+      )
+    })
   }
 }
 
@@ -51,136 +120,220 @@ impl HeapLru {
 /// it in the other calls, `owner` frees it when collected.
 #[napi]
 pub fn lru_create(env: &Env) -> Result<Array<'_>> {
-  let (id, owner) = handles::adopt(
+  let created = handles::adopt(
     env,
     HeapLru {
       recency: Recency::new(),
       held: Held::default(),
     },
-  )?;
-  handles::pair(env, id, owner)
+  )
+  .and_then(|(id, owner)| handles::pair(env, id, owner));
+  errors::js(env, created.map_err(Failure::from))
 }
 
 /// Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
 /// `expires[slot]` is the expiry time of each slot when the cache has a TTL.
-#[napi]
-pub fn lru_apply(
-  id: u32,
-  log: &[u32],
-  n: u32,
-  stamps: &[u32],
-  expires: Option<&[f64]>,
+#[napi(
+  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+)]
+pub fn lru_apply<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  log: Unknown<'env>,
+  n: Unknown<'env>,
+  stamps: Unknown<'env>,
+  expires: Unknown<'env>,
 ) -> Result<()> {
-  handles::with::<HeapLru, _>(id, |lru| lru.replay(log, n, stamps, expires))
+  let run = || {
+    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+    // SAFETY: this call writes no array, so shared slices may overlap.
+    let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
+    handles::with::<HeapLru, _>(r.id, |lru| lru.replay(log, stamps, expires))
+  };
+  errors::js(env, run())
 }
 
 /// Replays the log, then writes the next victims and their stamps (expired
 /// first, then least recently used). Writes the number of expired victims to
 /// `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
 /// the number of victims.
-#[napi]
+#[napi(
+  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array"
+)]
 #[allow(clippy::too_many_arguments)]
-pub fn lru_refill(
-  id: u32,
-  log: &[u32],
-  n: u32,
-  stamps: &[u32],
-  expires: Option<&[f64]>,
-  mut victims: Uint32ArraySlice,
-  mut victim_stamps: Uint32ArraySlice,
-  now: f64,
-  mut meta: Float64ArraySlice,
+pub fn lru_refill<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  log: Unknown<'env>,
+  n: Unknown<'env>,
+  stamps: Unknown<'env>,
+  expires: Unknown<'env>,
+  victims: Unknown<'env>,
+  victim_stamps: Unknown<'env>,
+  now: Unknown<'env>,
+  meta: Unknown<'env>,
 ) -> Result<u32> {
-  // SAFETY: distinct typed arrays owned by the caller, alive for the duration
-  // of this call, and not touched by JS meanwhile.
-  let (victims, victim_stamps, meta) =
-    unsafe { (victims.as_mut(), victim_stamps.as_mut(), meta.as_mut()) };
-  if meta.len() < 2 {
-    return Err(Error::new(Status::InvalidArg, "meta array too short"));
-  }
-  handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(log, n, stamps, expires)?;
-    let batch = lru.recency.victims(victims, victim_stamps, stamps, now);
-    meta[0] = batch.expired as f64;
-    meta[1] = batch.next_expiry;
-    lru.held.set(lru.recency.heap_bytes());
-    Ok(batch.count as u32)
-  })
+  let run = || {
+    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+    let mut victims = args::typed::<u32>(&victims, "victims")?;
+    let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
+    let now = args::number(&now, "now")?;
+    let mut meta = args::typed::<f64>(&meta, "meta")?;
+    if meta.len() < 2 {
+      return Err(Failure::arg_value(
+        "meta",
+        "must have a length of at least 2",
+        &format!("an instance of Float64Array of length {}", meta.len()),
+      ));
+    }
+    let mut spans = r.read_only();
+    spans.extend([
+      r.stamps.reads(),
+      victims.writes(),
+      victim_stamps.writes(),
+      meta.writes(),
+    ]);
+    args::refuse_aliases(&spans)?;
+    // SAFETY: `refuse_aliases` accepted the three written arrays against
+    // each other and against every array read; each is borrowed mutably once.
+    let (victims, victim_stamps, meta) = unsafe {
+      (
+        victims.as_mut_slice(),
+        victim_stamps.as_mut_slice(),
+        meta.as_mut_slice(),
+      )
+    };
+    // SAFETY: as above: no written array overlaps the ones read.
+    let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      lru.replay(log, stamps, expires)?;
+      let batch = lru.recency.victims(victims, victim_stamps, stamps, now);
+      meta[0] = batch.expired as f64;
+      meta[1] = batch.next_expiry;
+      lru.held.set(lru.recency.heap_bytes());
+      Ok(batch.count as u32)
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Replays the log, then writes live slots from most to least recently used
 /// into `out`. Returns how many were written.
-#[napi]
-pub fn lru_order(
-  id: u32,
-  log: &[u32],
-  n: u32,
-  stamps: &[u32],
-  expires: Option<&[f64]>,
-  mut out: Uint32ArraySlice,
+#[napi(
+  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array"
+)]
+pub fn lru_order<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  log: Unknown<'env>,
+  n: Unknown<'env>,
+  stamps: Unknown<'env>,
+  expires: Unknown<'env>,
+  out: Unknown<'env>,
 ) -> Result<u32> {
-  // SAFETY: a typed array owned by the caller, alive during this call.
-  let out = unsafe { out.as_mut() };
-  handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(log, n, stamps, expires)?;
-    let order = lru.recency.order(stamps);
-    let count = order.len().min(out.len());
-    out[..count].copy_from_slice(&order[..count]);
-    Ok(count as u32)
-  })
+  let run = || {
+    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+    let mut out = args::typed::<u32>(&out, "out")?;
+    let mut spans = r.read_only();
+    spans.extend([r.stamps.reads(), out.writes()]);
+    args::refuse_aliases(&spans)?;
+    // SAFETY: `refuse_aliases` accepted `out` against every array read; it
+    // is borrowed mutably once.
+    let out = unsafe { out.as_mut_slice() };
+    // SAFETY: as above: `out` overlaps none of these.
+    let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      lru.replay(log, stamps, expires)?;
+      let order = lru.recency.order(stamps);
+      let count = order.len().min(out.len());
+      out[..count].copy_from_slice(&order[..count]);
+      Ok(count as u32)
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Replays the log, then returns the least recently used slot, or -1.
-#[napi]
-pub fn lru_oldest(
-  id: u32,
-  log: &[u32],
-  n: u32,
-  stamps: &[u32],
-  expires: Option<&[f64]>,
+#[napi(
+  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+)]
+pub fn lru_oldest<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  log: Unknown<'env>,
+  n: Unknown<'env>,
+  stamps: Unknown<'env>,
+  expires: Unknown<'env>,
 ) -> Result<i64> {
-  handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(log, n, stamps, expires)?;
-    let oldest = lru.recency.oldest(stamps).map_or(-1, i64::from);
-    lru.held.set(lru.recency.heap_bytes());
-    Ok(oldest)
-  })
+  let run = || {
+    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+    // SAFETY: this call writes no array, so shared slices may overlap.
+    let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      lru.replay(log, stamps, expires)?;
+      let oldest = lru.recency.oldest(stamps).map_or(-1, i64::from);
+      lru.held.set(lru.recency.heap_bytes());
+      Ok(oldest)
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Replays the log, then renumbers the stamps 1, 2, 3... in the same order.
 /// Returns the largest stamp in use.
-#[napi]
-pub fn lru_renumber(
-  id: u32,
-  log: &[u32],
-  n: u32,
-  mut stamps: Uint32ArraySlice,
-  expires: Option<&[f64]>,
+#[napi(
+  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+)]
+pub fn lru_renumber<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  log: Unknown<'env>,
+  n: Unknown<'env>,
+  stamps: Unknown<'env>,
+  expires: Unknown<'env>,
 ) -> Result<u32> {
-  // SAFETY: a typed array owned by the caller, alive during this call.
-  let stamps = unsafe { stamps.as_mut() };
-  handles::with::<HeapLru, _>(id, |lru| {
-    lru.replay(log, n, stamps, expires)?;
-    let top = lru.recency.renumber(stamps);
-    lru.held.set(lru.recency.heap_bytes());
-    Ok(top)
-  })
+  let run = || {
+    let mut r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+    let mut spans = r.read_only();
+    spans.push(r.stamps.writes());
+    args::refuse_aliases(&spans)?;
+    // SAFETY: `refuse_aliases` accepted `stamps` against `log` and
+    // `expires`; it is borrowed mutably once, and read only through this
+    // borrow.
+    let stamps = unsafe { r.stamps.as_mut_slice() };
+    // SAFETY: as above: `stamps` overlaps neither.
+    let (log, expires) = unsafe { r.inputs() };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      lru.replay(log, stamps, expires)?;
+      let top = lru.recency.renumber(stamps);
+      lru.held.set(lru.recency.heap_bytes());
+      Ok(top)
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Forgets every entry and gives the memory back.
-#[napi]
-pub fn lru_reset(id: u32) -> Result<()> {
-  handles::with::<HeapLru, _>(id, |lru| {
-    lru.recency.clear();
-    lru.held.set(0);
-    Ok(())
-  })
+#[napi(ts_args_type = "id: number")]
+pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
+  let run = || {
+    handles::with::<HeapLru, _>(args::id(&id, "id")?, |lru| {
+      lru.recency.clear();
+      lru.held.set(0);
+      Ok(())
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Native bytes held by the recency core `id`; 0 once it was freed.
-#[napi]
-pub fn lru_native_bytes(id: u32) -> f64 {
-  TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
+#[napi(ts_args_type = "id: number")]
+pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    Ok(TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64)))
+  };
+  errors::js(env, run())
 }
 
 /// Number of heap LRUs alive on this thread.

@@ -14,6 +14,8 @@ use napi::sys;
 use napi_derive::napi;
 
 use crate::accounting::Held;
+use crate::args;
+use crate::errors::{self, Failure};
 use crate::handles::{self, Kind, Table};
 use crate::raw::{self, Scratch};
 
@@ -36,6 +38,8 @@ thread_local! {
 }
 
 impl Kind for OffHeapLru {
+  const NAME: &'static str = "off-heap LRU";
+
   fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
     &TABLE
   }
@@ -46,53 +50,51 @@ pub fn live_instances() -> usize {
   TABLE.with(|t| t.borrow().live())
 }
 
-const KEY_TYPE: &std::ffi::CStr = c"The \"key\" argument must be of type string or number";
-const VALUE_TYPE: &std::ffi::CStr =
-  c"The \"value\" argument must be a string, Buffer or Uint8Array";
-const INVALID_ARG_TYPE: &std::ffi::CStr = c"ERR_INVALID_ARG_TYPE";
-
-/// Runs `f` with the store `id` and the key read from `key`, or throws.
+/// Runs `f` with the store `id` and the key read from `key`.
+///
+/// # Safety
+///
+/// `env`, `id` and `key` belong to the running callback.
 unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> sys::napi_value,
-) -> sys::napi_value {
-  let id = unsafe { raw::get_u32(env, id) };
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> errors::Result<sys::napi_value>,
+) -> errors::Result<sys::napi_value> {
+  // SAFETY: the caller's contract.
+  let id = unsafe { raw::get_u32(env, id, "id") }?;
   SCRATCH.with(|scratch| {
     let mut scratch = scratch.borrow_mut();
-    let Some(key) = (unsafe { scratch.key(env, key) }) else {
-      return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) };
-    };
-    let outcome = TABLE.with(|t| {
+    // SAFETY: the caller's contract.
+    let key = unsafe { scratch.key(env, key) }?;
+    TABLE.with(|t| {
       let mut table = t.borrow_mut();
-      match table.get_mut(id) {
-        Ok(lru) => Ok(f(lru, key)),
-        Err(e) => Err(e),
-      }
-    });
-    match outcome {
-      Ok(v) => v,
-      Err(e) => unsafe { raw::throw_error(env, &e.reason) },
-    }
+      f(table.get_mut(id)?, key)
+    })
   })
 }
 
 /// `offGet(id, key, now)`: the value, or `undefined`.
 unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  unsafe {
-    with_key(env, id, key, |lru, key| {
-      let out = match lru.store.get(key, now) {
-        Lookup::Hit(entry) => raw::value_to_js(env, entry.value()),
-        Lookup::Stale(e) => raw::value_to_js(env, e.value()),
-        Lookup::Miss => raw::undefined(env),
-      };
-      lru.account();
-      out
-    })
-  }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now] = raw::args::<3>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      with_key(env, id, key, |lru, key| {
+        let out = match lru.store.get(key, now) {
+          Lookup::Hit(entry) => raw::value_to_js(env, entry.value()),
+          Lookup::Stale(e) => raw::value_to_js(env, e.value()),
+          Lookup::Miss => raw::undefined(env),
+        };
+        lru.account();
+        out
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// `offPeek(id, key, now, allowStale)`: the value without touching recency.
@@ -100,29 +102,40 @@ unsafe extern "C" fn off_peek(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now, stale] = unsafe { raw::args::<4>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  let mut allow_stale = false;
-  unsafe { sys::napi_get_value_bool(env, stale, &mut allow_stale) };
-  unsafe {
-    with_key(env, id, key, |lru, key| {
-      match lru.store.peek(key, now, allow_stale) {
-        Some(v) => raw::value_to_js(env, v),
-        None => raw::undefined(env),
-      }
-    })
-  }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now, stale] = raw::args::<4>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      let allow_stale = raw::get_bool(env, stale, "allowStale")?;
+      with_key(env, id, key, |lru, key| {
+        match lru.store.peek(key, now, allow_stale) {
+          Some(v) => raw::value_to_js(env, v),
+          None => raw::undefined(env),
+        }
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// `offHas(id, key, now)`.
 unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  unsafe {
-    with_key(env, id, key, |lru, key| {
-      raw::boolean(env, lru.store.has(key, now))
-    })
-  }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now] = raw::args::<3>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      with_key(env, id, key, |lru, key| {
+        raw::boolean(env, lru.store.has(key, now))
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// `offDelete(id, key, now)`: whether a live entry was removed.
@@ -130,15 +143,21 @@ unsafe extern "C" fn off_delete(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  unsafe {
-    with_key(env, id, key, |lru, key| {
-      let removed = lru.store.delete(key, now);
-      lru.account();
-      raw::boolean(env, removed)
-    })
-  }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now] = raw::args::<3>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      with_key(env, id, key, |lru, key| {
+        let removed = lru.store.delete(key, now);
+        lru.account();
+        raw::boolean(env, removed)
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// `offRemainingTtl(id, key, now)`.
@@ -146,13 +165,19 @@ unsafe extern "C" fn off_remaining_ttl(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  unsafe {
-    with_key(env, id, key, |lru, key| {
-      raw::number(env, lru.store.remaining_ttl(key, now))
-    })
-  }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now] = raw::args::<3>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      with_key(env, id, key, |lru, key| {
+        raw::number(env, lru.store.remaining_ttl(key, now))
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`
@@ -179,32 +204,36 @@ pub(crate) const STATS_LEN: usize = 8;
 /// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
 /// entries wait in `offTakeRemoved`, else 0.
 unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, value, ttl, now, expires_at] = unsafe { raw::args::<6>(env, info) };
-  let ttl = unsafe { raw::get_f64(env, ttl) };
-  let now = unsafe { raw::get_f64(env, now) };
-  let expires_at = match unsafe { raw::type_of(env, expires_at) } {
-    sys::ValueType::napi_number => Some(unsafe { raw::get_f64(env, expires_at) }),
-    _ => None,
-  };
-  VALUE_SCRATCH.with(|scratch| {
-    let mut scratch = scratch.borrow_mut();
-    let Some(value) = (unsafe { scratch.value(env, value) }) else {
-      return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, VALUE_TYPE) };
-    };
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them; the value's bytes are used only inside it.
     unsafe {
-      with_key(env, id, key, |lru, key| {
-        // A value too large is not stored; it waits in the removed queue.
-        lru.store.set(key, value, ttl, now, expires_at);
-        lru.account();
-        let bits = if lru.store.has_removed() {
-          REMOVED_PENDING
-        } else {
-          0.0
-        };
-        raw::number(env, bits)
+      let [id, key, value, ttl, now, expires_at] = raw::args::<6>(env, info)?;
+      let ttl = raw::get_f64(env, ttl, "ttl")?;
+      let now = raw::get_f64(env, now, "now")?;
+      let expires_at = match raw::type_of(env, expires_at)? {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+      };
+      VALUE_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let value = scratch.value(env, value)?;
+        with_key(env, id, key, |lru, key| {
+          // A value too large is not stored; it waits in the removed queue.
+          lru.store.set(key, value, ttl, now, expires_at);
+          lru.account();
+          let bits = if lru.store.has_removed() {
+            REMOVED_PENDING
+          } else {
+            0.0
+          };
+          raw::number(env, bits)
+        })
       })
     }
-  })
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// `offSize(id)`: number of entries.
@@ -212,23 +241,40 @@ unsafe extern "C" fn off_size(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id] = unsafe { raw::args::<1>(env, info) };
-  let id = unsafe { raw::get_u32(env, id) };
-  let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.store.len()));
-  unsafe { raw::number(env, size as f64) }
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is the
+    // value read from them.
+    unsafe {
+      let [id] = raw::args::<1>(env, info)?;
+      let id = raw::get_u32(env, id, "id")?;
+      let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.store.len()));
+      raw::number(env, size as f64)
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
 }
 
 /// Registers the plain N-API entry points.
-pub fn register(env: sys::napi_env, exports: sys::napi_value) {
-  unsafe {
-    raw::define(env, exports, c"offGet", off_get);
-    raw::define(env, exports, c"offPeek", off_peek);
-    raw::define(env, exports, c"offHas", off_has);
-    raw::define(env, exports, c"offDelete", off_delete);
-    raw::define(env, exports, c"offSet", off_set);
-    raw::define(env, exports, c"offSize", off_size);
-    raw::define(env, exports, c"offRemainingTtl", off_remaining_ttl);
+///
+/// # Safety
+///
+/// `env` and `exports` are those of the module being initialized.
+pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
+  let entries: [(&std::ffi::CStr, raw::RawFn); 7] = [
+    (c"offGet", off_get),
+    (c"offPeek", off_peek),
+    (c"offHas", off_has),
+    (c"offDelete", off_delete),
+    (c"offSet", off_set),
+    (c"offSize", off_size),
+    (c"offRemainingTtl", off_remaining_ttl),
+  ];
+  for (name, cb) in entries {
+    // SAFETY: the caller's contract.
+    unsafe { raw::define(env, exports, name, cb) }?;
   }
+  Ok(())
 }
 
 fn limit(n: f64) -> usize {
@@ -242,169 +288,243 @@ fn limit(n: f64) -> usize {
 /// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
 /// that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
 /// cache has `onEvict`). Returns `[id, owner]`.
-#[napi]
-pub fn off_create(
-  env: &Env,
-  max: f64,
-  max_size: f64,
-  update_age_on_get: bool,
-  allow_stale: bool,
-  collect: bool,
-) -> Result<Array<'_>> {
-  let limits = Limits {
-    max: limit(max),
-    max_size: limit(max_size),
-    update_age_on_get,
-    allow_stale,
-  };
-  let (id, owner) = handles::adopt(
-    env,
-    OffHeapLru {
-      store: OffHeap::new(limits, collect),
+#[napi(
+  ts_args_type = "max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean"
+)]
+pub fn off_create<'env>(
+  env: &'env Env,
+  max: Unknown<'env>,
+  max_size: Unknown<'env>,
+  update_age_on_get: Unknown<'env>,
+  allow_stale: Unknown<'env>,
+  collect: Unknown<'env>,
+) -> Result<Array<'env>> {
+  let run = || {
+    let limits = Limits {
+      max: limit(args::number(&max, "max")?),
+      max_size: limit(args::number(&max_size, "maxSize")?),
+      update_age_on_get: args::boolean(&update_age_on_get, "updateAgeOnGet")?,
+      allow_stale: args::boolean(&allow_stale, "allowStale")?,
+    };
+    let lru = OffHeapLru {
+      store: OffHeap::new(limits, args::boolean(&collect, "collect")?),
       held: Held::default(),
-    },
-  )?;
-  handles::pair(env, id, owner)
+    };
+    let (id, owner) = handles::adopt(env, lru)?;
+    Ok(handles::pair(env, id, owner)?)
+  };
+  errors::js(env, run())
 }
 
-fn js_key<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
-  unsafe { Unknown::from_raw_unchecked(env.raw(), raw::key_to_js(env.raw(), entry.key())) }
+fn js_key<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
+  // SAFETY: `env` is the running callback's; the value was made in it.
+  unsafe {
+    let key = raw::key_to_js(env.raw(), entry.key())?;
+    Ok(Unknown::from_raw_unchecked(env.raw(), key))
+  }
 }
 
-fn js_value<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
-  unsafe { Unknown::from_raw_unchecked(env.raw(), raw::value_to_js(env.raw(), entry.value())) }
+fn js_value<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
+  // SAFETY: `env` is the running callback's; the value was made in it.
+  unsafe {
+    let value = raw::value_to_js(env.raw(), entry.value())?;
+    Ok(Unknown::from_raw_unchecked(env.raw(), value))
+  }
 }
 
 /// Takes what left the cache since the last call, as a flat array
 /// `[value, key, reason, value, key, reason, ...]` in the order it left.
-#[napi]
-pub fn off_take_removed(env: &Env, id: u32) -> Result<Array<'_>> {
-  let removed = handles::with::<OffHeapLru, _>(id, |lru| Ok(lru.store.take_removed()))?;
-  let mut out = env.create_array((removed.len() * REMOVED_RECORD) as u32)?;
-  for (i, (entry, reason)) in removed.iter().enumerate() {
-    let i = (i * REMOVED_RECORD) as u32;
-    out.set(i, js_value(env, entry))?;
-    out.set(i + 1, js_key(env, entry))?;
-    out.set(i + 2, reason.as_str())?;
-  }
-  Ok(out)
+#[napi(ts_args_type = "id: number")]
+pub fn off_take_removed<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env>> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let removed = handles::with::<OffHeapLru, _>(id, |lru| Ok(lru.store.take_removed()))?;
+    let mut out = env.create_array((removed.len() * REMOVED_RECORD) as u32)?;
+    for (i, (entry, reason)) in removed.iter().enumerate() {
+      let i = (i * REMOVED_RECORD) as u32;
+      out.set(i, js_value(env, entry)?)?;
+      out.set(i + 1, js_key(env, entry)?)?;
+      out.set(i + 2, reason.as_str())?;
+    }
+    Ok(out)
+  };
+  errors::js(env, run())
 }
 
 /// Removes every entry.
-#[napi]
-pub fn off_clear(id: u32) -> Result<()> {
-  handles::with::<OffHeapLru, _>(id, |lru| {
-    lru.store.clear();
-    lru.account();
-    Ok(())
-  })
+#[napi(ts_args_type = "id: number")]
+pub fn off_clear(env: &Env, id: Unknown<'_>) -> Result<()> {
+  let run = || {
+    handles::with::<OffHeapLru, _>(args::id(&id, "id")?, |lru| {
+      lru.store.clear();
+      lru.account();
+      Ok(())
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Removes and returns the least recently used `[key, value]`, or `undefined`.
-#[napi]
-pub fn off_pop(env: &Env, id: u32, now: f64) -> Result<Option<Array<'_>>> {
-  let popped = handles::with::<OffHeapLru, _>(id, |lru| {
-    let popped = lru.store.pop(now);
-    lru.account();
-    Ok(popped)
-  })?;
-  match popped {
-    None => Ok(None),
-    Some(entry) => {
-      let mut pair = env.create_array(2)?;
-      pair.set(0, js_key(env, &entry))?;
-      pair.set(1, js_value(env, &entry))?;
-      Ok(Some(pair))
+#[napi(ts_args_type = "id: number, now: number")]
+pub fn off_pop<'env>(
+  env: &'env Env,
+  id: Unknown<'env>,
+  now: Unknown<'env>,
+) -> Result<Option<Array<'env>>> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let now = args::number(&now, "now")?;
+    let popped = handles::with::<OffHeapLru, _>(id, |lru| {
+      let popped = lru.store.pop(now);
+      lru.account();
+      Ok(popped)
+    })?;
+    match popped {
+      None => Ok(None),
+      Some(entry) => {
+        let mut pair = env.create_array(2)?;
+        pair.set(0, js_key(env, &entry)?)?;
+        pair.set(1, js_value(env, &entry)?)?;
+        Ok(Some(pair))
+      }
     }
-  }
+  };
+  errors::js(env, run())
 }
 
 /// Changes `max`, evicting down to it.
-#[napi]
-pub fn off_resize(id: u32, max: f64, now: f64) -> Result<()> {
-  handles::with::<OffHeapLru, _>(id, |lru| {
-    lru.store.resize(limit(max), now);
-    lru.account();
-    Ok(())
-  })
+#[napi(ts_args_type = "id: number, max: number, now: number")]
+pub fn off_resize<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  max: Unknown<'env>,
+  now: Unknown<'env>,
+) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let max = limit(args::number(&max, "max")?);
+    let now = args::number(&now, "now")?;
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      lru.store.resize(max, now);
+      lru.account();
+      Ok(())
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Removes expired entries; returns how many.
-#[napi]
-pub fn off_purge_stale(id: u32, now: f64) -> Result<u32> {
-  handles::with::<OffHeapLru, _>(id, |lru| {
-    let n = lru.store.purge_stale(now);
-    lru.account();
-    Ok(n as u32)
-  })
+#[napi(ts_args_type = "id: number, now: number")]
+pub fn off_purge_stale<'env>(env: &Env, id: Unknown<'env>, now: Unknown<'env>) -> Result<u32> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let now = args::number(&now, "now")?;
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      let n = lru.store.purge_stale(now);
+      lru.account();
+      Ok(n as u32)
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Keys of live entries, most recently used first.
-#[napi]
-pub fn off_keys(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
-  // Copy the keys out first: creating JS values while the table is borrowed
-  // could run finalizers that need it.
-  let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-    Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
-  })?;
-  let mut out = env.create_array(entries.len() as u32)?;
-  for (i, entry) in entries.iter().enumerate() {
-    out.set(i as u32, js_key(env, entry))?;
-  }
-  Ok(out)
+#[napi(ts_args_type = "id: number, now: number")]
+pub fn off_keys<'env>(
+  env: &'env Env,
+  id: Unknown<'env>,
+  now: Unknown<'env>,
+) -> Result<Array<'env>> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let now = args::number(&now, "now")?;
+    // Copy the keys out first: creating JS values while the table is borrowed
+    // could run finalizers that need it.
+    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
+      Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
+    })?;
+    let mut out = env.create_array(entries.len() as u32)?;
+    for (i, entry) in entries.iter().enumerate() {
+      out.set(i as u32, js_key(env, entry)?)?;
+    }
+    Ok(out)
+  };
+  errors::js(env, run())
 }
 
 /// Live entries, least recently used first, as a flat array
 /// `[key, value, ttl, expires, ...]` (for `dump`).
-#[napi]
-pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
-  let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-    Ok(
-      lru
-        .store
-        .entries_mru(now)
-        .into_iter()
-        .rev()
-        .cloned()
-        .collect(),
-    )
-  })?;
-  let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
-  for (i, entry) in entries.iter().enumerate() {
-    let i = (i * DUMP_RECORD) as u32;
-    out.set(i, js_key(env, entry))?;
-    out.set(i + 1, js_value(env, entry))?;
-    out.set(i + 2, entry.ttl())?;
-    out.set(i + 3, entry.expires())?;
-  }
-  Ok(out)
+#[napi(ts_args_type = "id: number, now: number")]
+pub fn off_dump<'env>(
+  env: &'env Env,
+  id: Unknown<'env>,
+  now: Unknown<'env>,
+) -> Result<Array<'env>> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let now = args::number(&now, "now")?;
+    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
+      Ok(
+        lru
+          .store
+          .entries_mru(now)
+          .into_iter()
+          .rev()
+          .cloned()
+          .collect(),
+      )
+    })?;
+    let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
+    for (i, entry) in entries.iter().enumerate() {
+      let i = (i * DUMP_RECORD) as u32;
+      out.set(i, js_key(env, entry)?)?;
+      out.set(i + 1, js_value(env, entry)?)?;
+      out.set(i + 2, entry.ttl())?;
+      out.set(i + 3, entry.expires())?;
+    }
+    Ok(out)
+  };
+  errors::js(env, run())
 }
 
 /// Writes `[hits, misses, sets, evictions, expirations, size, calculatedSize,
 /// nativeBytes]` into `out`.
-#[napi]
-pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
-  // SAFETY: a typed array owned by the caller, alive during this call.
-  let out = unsafe { out.as_mut() };
-  if out.len() < STATS_LEN {
-    return Err(Error::new(Status::InvalidArg, "stats array too short"));
-  }
-  handles::with::<OffHeapLru, _>(id, |lru| {
-    let c = lru.store.counters();
-    out[STAT_HITS] = c.hits as f64;
-    out[STAT_MISSES] = c.misses as f64;
-    out[STAT_SETS] = c.sets as f64;
-    out[STAT_EVICTIONS] = c.evictions as f64;
-    out[STAT_EXPIRATIONS] = c.expirations as f64;
-    out[STAT_SIZE] = lru.store.len() as f64;
-    out[STAT_CALCULATED_SIZE] = lru.store.calculated_size() as f64;
-    out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
-    Ok(())
-  })
+#[napi(ts_args_type = "id: number, out: Float64Array")]
+pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let mut out = args::typed::<f64>(&out, "out")?;
+    if out.len() < STATS_LEN {
+      return Err(Failure::arg_value(
+        "out",
+        &format!("must have a length of at least {STATS_LEN}"),
+        &format!("an instance of Float64Array of length {}", out.len()),
+      ));
+    }
+    // SAFETY: the only typed array of the call, borrowed once.
+    let out = unsafe { out.as_mut_slice() };
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      let c = lru.store.counters();
+      out[STAT_HITS] = c.hits as f64;
+      out[STAT_MISSES] = c.misses as f64;
+      out[STAT_SETS] = c.sets as f64;
+      out[STAT_EVICTIONS] = c.evictions as f64;
+      out[STAT_EXPIRATIONS] = c.expirations as f64;
+      out[STAT_SIZE] = lru.store.len() as f64;
+      out[STAT_CALCULATED_SIZE] = lru.store.calculated_size() as f64;
+      out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
+      Ok(())
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.
-#[napi]
-pub fn off_native_bytes(id: u32) -> f64 {
-  TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
+#[napi(ts_args_type = "id: number")]
+pub fn off_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    Ok(TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64)))
+  };
+  errors::js(env, run())
 }

@@ -33,6 +33,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
 
+use leakless_core::pool::MAX_POOLS;
 use leakless_core::pool::{
   AcquireError, ConfigError, Finalized, Pool, PoolConfig, PoolSet, ReleaseError,
 };
@@ -41,6 +42,11 @@ use napi::{check_status, sys};
 use napi_derive::napi;
 
 use crate::accounting;
+use crate::args;
+use crate::errors::{self, describe_number, Code, Failure};
+
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Mailbox slot: pool id (JS to Rust).
 pub(crate) const MB_POOL: usize = 0;
@@ -95,7 +101,7 @@ struct Thread {
   set: PoolSet,
   /// Bytes reported to V8 on behalf of the pools.
   reported: i64,
-  mailbox: *mut f64,
+  mailbox: Mailbox,
   /// The leak-drain callbacks of each copy of `lib/pool.js`, held weakly.
   drains: Vec<sys::napi_ref>,
   hooked: bool,
@@ -109,7 +115,7 @@ impl Thread {
     Thread {
       set: PoolSet::new(),
       reported: 0,
-      mailbox: ptr::null_mut(),
+      mailbox: Mailbox(ptr::null_mut()),
       drains: Vec::new(),
       hooked: false,
       external: External::Unknown,
@@ -290,7 +296,7 @@ unsafe extern "C" fn teardown(_arg: *mut c_void) {
         t.set.clear();
         t.sync(true);
         accounting::flush();
-        t.mailbox = ptr::null_mut();
+        t.mailbox = Mailbox(ptr::null_mut());
         t.drains.clear();
         t.ended = true;
       }
@@ -332,12 +338,25 @@ unsafe extern "C" fn call_drains(
   }
 }
 
-/// The mailbox as a slice; empty once the environment ended.
-unsafe fn mailbox<'a>(t: &Thread) -> &'a mut [f64] {
-  if t.mailbox.is_null() {
-    &mut []
-  } else {
-    unsafe { std::slice::from_raw_parts_mut(t.mailbox, MB_LEN) }
+/// The data of the mailbox `Float64Array`: `MB_LEN` numbers, or NULL
+/// before `pool_init` and after teardown. Its memory is kept alive by the
+/// strong reference in `MAILBOX_REF` from `pool_init` until teardown, which
+/// sets it back to NULL; `lib/pool` keeps the array to itself and never
+/// transfers or detaches its buffer.
+struct Mailbox(*mut f64);
+
+impl Mailbox {
+  /// The mailbox as a slice, borrowed from the thread state (so for no
+  /// longer than the caller holds it); empty when there is none.
+  fn slots(&mut self) -> &mut [f64] {
+    if self.0.is_null() {
+      return &mut [];
+    }
+    // SAFETY: a non-NULL pointer is the data of the live mailbox (see the
+    // type), `MB_LEN` aligned f64s. No JS runs while the slice is borrowed
+    // (it lives inside one native call), and `&mut self` makes it the only
+    // Rust reference to that memory.
+    unsafe { std::slice::from_raw_parts_mut(self.0, MB_LEN) }
   }
 }
 
@@ -369,10 +388,11 @@ unsafe extern "C" fn acquire_cb(
 
 unsafe fn acquire(env: sys::napi_env) -> sys::napi_value {
   THREAD.with(|t| {
-    let Ok(mut t) = t.try_borrow_mut() else {
+    let Ok(mut guard) = t.try_borrow_mut() else {
       return ptr::null_mut();
     };
-    let mb = unsafe { mailbox(&t) };
+    let t = &mut *guard;
+    let mb = t.mailbox.slots();
     if mb.is_empty() {
       return ptr::null_mut();
     }
@@ -448,12 +468,14 @@ unsafe fn view_info(
 }
 
 unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
-  let [value] = unsafe { crate::raw::args::<1>(env, info) };
+  // No argument readable: as if none was given (`ST_NOT_BUFFER`).
+  let value = unsafe { crate::raw::args::<1>(env, info) }.map_or(ptr::null_mut(), |[v]| v);
   THREAD.with(|t| {
-    let Ok(mut t) = t.try_borrow_mut() else {
+    let Ok(mut guard) = t.try_borrow_mut() else {
       return;
     };
-    let mb = unsafe { mailbox(&t) };
+    let t = &mut *guard;
+    let mb = t.mailbox.slots();
     if mb.is_empty() {
       return;
     }
@@ -473,7 +495,7 @@ unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
       .set
       .get(id)
       .map(|p| p.check_release(slot, data as *const u8, len, offset));
-    mb[MB_STATUS] = match checked {
+    let status = match checked {
       None => ST_NO_POOL,
       Some(Err(e)) => release_status(e),
       Some(Ok(())) => {
@@ -491,6 +513,7 @@ unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
         }
       }
     };
+    t.mailbox.slots()[MB_STATUS] = status;
   });
 }
 
@@ -502,11 +525,11 @@ unsafe extern "C" fn detach_cb(
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
   let _ = std::panic::catch_unwind(|| unsafe {
-    let [value] = crate::raw::args::<1>(env, info);
+    let value = crate::raw::args::<1>(env, info).map_or(ptr::null_mut(), |[v]| v);
     let status = detach_whole(env, value);
     THREAD.with(|t| {
-      if let Ok(t) = t.try_borrow() {
-        let mb = mailbox(&t);
+      if let Ok(mut t) = t.try_borrow_mut() {
+        let mb = t.mailbox.slots();
         if !mb.is_empty() {
           mb[MB_STATUS] = status;
         }
@@ -601,25 +624,27 @@ unsafe fn create_function(
 /// whenever a Buffer was collected without release. Returns `[mailbox,
 /// acquire, release, detach, externalAllowed]`: the shared `Float64Array` and
 /// the hot-path functions described in the module documentation.
-#[napi]
-pub fn pool_init<'env>(env: &'env Env, drain: Function<'env, (), ()>) -> Result<Array<'env>> {
+#[napi(ts_args_type = "drain: () => void")]
+pub fn pool_init<'env>(env: &'env Env, drain: Unknown<'env>) -> Result<Array<'env>> {
+  errors::js(env, init_thread(env, drain))
+}
+
+fn init_thread<'env>(env: &'env Env, drain: Unknown<'env>) -> errors::Result<Array<'env>> {
+  let drain = args::function(&drain, "drain")?;
   let raw = env.raw();
   accounting::set_env(raw);
   let mut out = env.create_array(5)?;
-  THREAD.with(|t| -> Result<()> {
+  THREAD.with(|t| -> errors::Result<()> {
     let mut t = t
       .try_borrow_mut()
-      .map_err(|_| Error::new(Status::GenericFailure, "pools are busy"))?;
+      .map_err(|_| Failure::busy("BufferPool state"))?;
     if t.ended {
-      return Err(Error::new(
-        Status::GenericFailure,
-        "the environment is shutting down",
-      ));
+      return Err(Failure::env_closing("set up BufferPools"));
     }
     unsafe {
       // The mailbox: created once per thread and kept alive by a strong reference.
       let mut mailbox = ptr::null_mut();
-      if t.mailbox.is_null() {
+      if t.mailbox.0.is_null() {
         let (mut data, mut ab) = (ptr::null_mut(), ptr::null_mut());
         check_status!(sys::napi_create_arraybuffer(
           raw,
@@ -637,7 +662,7 @@ pub fn pool_init<'env>(env: &'env Env, drain: Function<'env, (), ()>) -> Result<
         ))?;
         let mut keep = ptr::null_mut();
         check_status!(sys::napi_create_reference(raw, mailbox, 1, &mut keep))?;
-        t.mailbox = data.cast();
+        t.mailbox = Mailbox(data.cast());
         MAILBOX_REF.with(|m| m.set(keep));
       } else {
         check_status!(sys::napi_get_reference_value(
@@ -711,16 +736,46 @@ thread_local! {
   static MAILBOX_REF: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// Largest `bufferSize`: what a Buffer can hold.
+const MAX_BUFFER_SIZE: f64 = (i32::MAX) as f64;
+
 /// Creates a pool. Returns `[id, owner]`: `id` names it in the other calls,
 /// `owner` closes it when collected (its memory is freed once no Buffer of it
-/// is left). Throws with `InvalidArg` and a reason for a bad configuration.
-#[napi]
-pub fn pool_create(
-  env: &Env,
-  buffer_size: f64,
-  max_bytes: f64,
-  zero_fill: bool,
-) -> Result<Array<'_>> {
+/// is left). A bad configuration throws `ERR_OUT_OF_RANGE` naming it.
+#[napi(ts_args_type = "bufferSize: number, maxBytes: number, zeroFill: boolean")]
+pub fn pool_create<'env>(
+  env: &'env Env,
+  buffer_size: Unknown<'env>,
+  max_bytes: Unknown<'env>,
+  zero_fill: Unknown<'env>,
+) -> Result<Array<'env>> {
+  errors::js(env, create(env, buffer_size, max_bytes, zero_fill))
+}
+
+fn create<'env>(
+  env: &'env Env,
+  buffer_size: Unknown<'env>,
+  max_bytes: Unknown<'env>,
+  zero_fill: Unknown<'env>,
+) -> errors::Result<Array<'env>> {
+  let buffer_size = args::number(&buffer_size, "bufferSize")?;
+  let max_bytes = args::number(&max_bytes, "maxBytes")?;
+  let zero_fill = args::boolean(&zero_fill, "zeroFill")?;
+  let integer = |n: f64| n.fract() == 0.0;
+  if !(integer(buffer_size) && (1.0..=MAX_BUFFER_SIZE).contains(&buffer_size)) {
+    return Err(Failure::out_of_range(
+      "bufferSize",
+      &format!("an integer >= 1 && <= {MAX_BUFFER_SIZE}"),
+      &describe_number(buffer_size),
+    ));
+  }
+  if !(integer(max_bytes) && max_bytes >= buffer_size && max_bytes <= MAX_SAFE_INTEGER) {
+    return Err(Failure::out_of_range(
+      "maxBytes",
+      &format!("an integer >= bufferSize ({buffer_size}) && <= {MAX_SAFE_INTEGER}"),
+      &describe_number(max_bytes),
+    ));
+  }
   let raw = env.raw();
   accounting::set_env(raw);
   let config = PoolConfig {
@@ -728,24 +783,33 @@ pub fn pool_create(
     max_bytes: max_bytes as usize,
     zero_fill,
   };
-  let pool = Pool::new(config).map_err(|e| {
-    Error::new(
-      Status::InvalidArg,
-      match e {
-        ConfigError::BufferSize => "bufferSize",
-        ConfigError::MaxBytes => "maxBytes",
-      },
-    )
+  let pool = Pool::new(config).map_err(|e| match e {
+    ConfigError::BufferSize => Failure::out_of_range(
+      "bufferSize",
+      "a size this process can allocate",
+      &describe_number(buffer_size),
+    ),
+    ConfigError::MaxBytes => Failure::out_of_range(
+      "maxBytes",
+      &format!(">= bufferSize ({buffer_size})"),
+      &describe_number(max_bytes),
+    ),
   })?;
   let id = THREAD.with(|t| {
     let mut t = t
       .try_borrow_mut()
-      .map_err(|_| Error::new(Status::GenericFailure, "pools are busy"))?;
-    t.set
-      .insert(pool)
-      .ok_or_else(|| Error::new(Status::GenericFailure, "too many pools on this thread"))
+      .map_err(|_| Failure::busy("BufferPool state"))?;
+    t.set.insert(pool).ok_or_else(|| {
+      Failure::new(
+        Code::TooManyPools,
+        format!("Cannot create a BufferPool: {MAX_POOLS} are alive on this thread"),
+      )
+    })
   })?;
   let mut owner = ptr::null_mut();
+  // SAFETY: `raw` is the running callback's environment; the data is the
+  // pool id (an integer, never dereferenced) and `finalize_owner` reads it
+  // back as one.
   let status = unsafe {
     sys::napi_create_external(
       raw,
@@ -757,24 +821,23 @@ pub fn pool_create(
   };
   if status != sys::Status::napi_ok {
     THREAD.with(|t| t.borrow_mut().set.orphan(id));
-    return Err(Error::new(
-      Status::GenericFailure,
-      "could not create the pool's owner",
-    ));
+    return Err(Failure::napi("napi_create_external", status));
   }
-  crate::handles::pair(env, id, unsafe { Unknown::from_raw_unchecked(raw, owner) })
+  // SAFETY: `owner` was just created in this environment.
+  let owner = unsafe { Unknown::from_raw_unchecked(raw, owner) };
+  Ok(crate::handles::pair(env, id, owner)?)
 }
 
-fn with_pool<R>(id: u32, f: impl FnOnce(&mut Pool) -> R) -> Result<R> {
+fn with_pool<R>(id: u32, f: impl FnOnce(&mut Pool) -> R) -> errors::Result<R> {
   run_deferred();
   THREAD.with(|t| {
     let mut t = t
       .try_borrow_mut()
-      .map_err(|_| Error::new(Status::GenericFailure, "pools are busy"))?;
+      .map_err(|_| Failure::busy("BufferPool state"))?;
     let r = t
       .set
       .with(id, f)
-      .ok_or_else(|| Error::new(Status::InvalidArg, format!("no pool {id}")))?;
+      .ok_or_else(|| Failure::stale_handle("BufferPool", id))?;
     t.sync(true);
     Ok(r)
   })
@@ -806,65 +869,79 @@ pub struct NativePoolStats {
 }
 
 /// Counters of pool `id`.
-#[napi]
-pub fn pool_stats(id: u32) -> Result<NativePoolStats> {
-  with_pool(id, |p| {
-    let s = p.stats();
-    NativePoolStats {
-      in_use: s.in_use as f64,
-      idle: s.idle as f64,
-      in_use_bytes: s.in_use_bytes as f64,
-      idle_bytes: s.idle_bytes as f64,
-      reserved_bytes: s.reserved_bytes as f64,
-      high_water_bytes: s.high_water_bytes as f64,
-      acquired: s.acquired as f64,
-      released: s.released as f64,
-      leaked: s.leaked as f64,
-      pending_leaks: p.pending_leaks() as f64,
-    }
-  })
+#[napi(ts_args_type = "id: number")]
+pub fn pool_stats(env: &Env, id: Unknown<'_>) -> Result<NativePoolStats> {
+  let run = || {
+    with_pool(args::id(&id, "id")?, |p| {
+      let s = p.stats();
+      NativePoolStats {
+        in_use: s.in_use as f64,
+        idle: s.idle as f64,
+        in_use_bytes: s.in_use_bytes as f64,
+        idle_bytes: s.idle_bytes as f64,
+        reserved_bytes: s.reserved_bytes as f64,
+        high_water_bytes: s.high_water_bytes as f64,
+        acquired: s.acquired as f64,
+        released: s.released as f64,
+        leaked: s.leaked as f64,
+        pending_leaks: p.pending_leaks() as f64,
+      }
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Frees the idle slots of pool `id`; returns the bytes freed.
-#[napi]
-pub fn pool_trim(id: u32) -> Result<f64> {
-  with_pool(id, |p| p.trim() as f64)
+#[napi(ts_args_type = "id: number")]
+pub fn pool_trim(env: &Env, id: Unknown<'_>) -> Result<f64> {
+  let run = || with_pool(args::id(&id, "id")?, |p| p.trim() as f64);
+  errors::js(env, run())
 }
 
 /// Closes pool `id`: frees its idle slots and refuses leases and releases.
 /// Returns the bytes freed.
-#[napi]
-pub fn pool_close(id: u32) -> Result<f64> {
-  with_pool(id, |p| p.close() as f64)
+#[napi(ts_args_type = "id: number")]
+pub fn pool_close(env: &Env, id: Unknown<'_>) -> Result<f64> {
+  let run = || with_pool(args::id(&id, "id")?, |p| p.close() as f64);
+  errors::js(env, run())
 }
 
 /// Takes the leak records of pool `id`, flat: `[serial, slot, size, ageMs, ...]`.
-#[napi]
-pub fn pool_take_leaks(id: u32) -> Result<Vec<f64>> {
-  with_pool(id, |p| {
-    p.take_leaks()
-      .into_iter()
-      .flat_map(|l| -> [f64; LEAK_RECORD] {
-        [
-          l.serial as f64,
-          l.slot as f64,
-          l.size as f64,
-          l.age as f64 / 1000.0,
-        ]
-      })
-      .collect()
-  })
+#[napi(ts_args_type = "id: number")]
+pub fn pool_take_leaks(env: &Env, id: Unknown<'_>) -> Result<Vec<f64>> {
+  let run = || {
+    with_pool(args::id(&id, "id")?, |p| {
+      p.take_leaks()
+        .into_iter()
+        .flat_map(|l| -> [f64; LEAK_RECORD] {
+          [
+            l.serial as f64,
+            l.slot as f64,
+            l.size as f64,
+            l.age as f64 / 1000.0,
+          ]
+        })
+        .collect()
+    })
+  };
+  errors::js(env, run())
 }
 
 /// The slot of pool `id` lent as a Buffer whose memory contains the start of
 /// `view`, or -1: tells a slice of a pooled Buffer from a foreign one.
-#[napi]
-pub fn pool_locate(id: u32, view: &[u8]) -> Result<i32> {
-  let addr = view.as_ptr() as usize;
-  if view.is_empty() {
-    return Ok(-1);
-  }
-  with_pool(id, |p| {
-    p.lent_slot_containing(addr).map_or(-1, |s| s as i32)
-  })
+#[napi(ts_args_type = "id: number, view: Uint8Array")]
+pub fn pool_locate<'env>(env: &Env, id: Unknown<'env>, view: Unknown<'env>) -> Result<i32> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let view = args::typed::<u8>(&view, "view")?;
+    if view.len() == 0 {
+      return Ok(-1);
+    }
+    // Only the address is used: the bytes are never read.
+    let addr = view.address();
+    with_pool(id, |p| {
+      p.lent_slot_containing(addr).map_or(-1, |s| s as i32)
+    })
+  };
+  errors::js(env, run())
 }

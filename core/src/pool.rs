@@ -760,6 +760,9 @@ mod tests {
   }
 
   fn bytes<'a>(lease: &Lease) -> &'a mut [u8] {
+    // SAFETY: a lease is `len` bytes of the pool's memory lent to the test
+    // alone; each test keeps its pool alive while it uses the slice, and
+    // writes through one slice of a lease at a time.
     unsafe { std::slice::from_raw_parts_mut(lease.ptr.as_ptr(), lease.len) }
   }
 
