@@ -70,7 +70,10 @@ export interface NearCacheStats {
   sets: number
   /** `delete` calls. */
   deletes: number
-  /** Local copies dropped because Redis reported a change by another connection. */
+  /**
+   * Keys Redis reported changed by another connection (each drops its local
+   * copy, if any, and keeps replies in flight for it out of the local tier).
+   */
   invalidations: number
   /**
    * Times the whole local tier was emptied because invalidations may have been

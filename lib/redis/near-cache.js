@@ -70,7 +70,14 @@ function defaultSerialize(value) {
     if (typeof value === 'number' && !Number.isFinite(value)) {
       throw invalidArgValue('value', 'is not storable in Redis (JSON has no non-finite numbers)', value)
     }
-    return JSON.stringify(value)
+    try {
+      return JSON.stringify(value)
+    } catch (err) {
+      // A cycle, a BigInt inside, a throwing toJSON.
+      const e = invalidArgValue('value', `is not storable in Redis as JSON (${err.message})`, value)
+      e.cause = err
+      throw e
+    }
   }
   throw invalidArgType('value', 'a string, a Buffer, or a JSON-serializable value', value)
 }
@@ -375,7 +382,8 @@ class NearCache {
         key = key.slice(this._prefix.length)
       }
       this._changed(key)
-      if (this._local.delete(key)) this._stats.invalidations++
+      this._local.delete(key)
+      this._stats.invalidations++
     }
   }
 
