@@ -48,6 +48,13 @@ export interface NearCacheOptions<V = string> {
    * into what `get` and `fetch` return. Default: none (the stored form is returned).
    */
   deserialize?: (stored: any) => V
+  /**
+   * Milliseconds between PINGs on the tracking connection (default 1000, at
+   * least 10). A PING unanswered by the next one counts as a lost connection
+   * (the local tier is flushed): a connection that died without closing is
+   * noticed within two heartbeats.
+   */
+  heartbeatMs?: number
 }
 
 /** Per-call options of {@link NearCache.set} and {@link NearCache.fetch}. */

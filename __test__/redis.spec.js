@@ -257,6 +257,26 @@ for (const kind of KINDS) {
     t.is(await near.get(key), 'after')
   })
 
+  test.serial(`${kind}: a tracking connection that stops answering is noticed by the heartbeat`, async (t) => {
+    // A network cut: no FIN, no error, the connection just goes silent.
+    const plain = await client('ioredis')
+    const proxy = new RedisProxy(server.port)
+    opened.push(() => proxy.close())
+    const near = await nearCache({ client: await client(kind, await proxy.listen()), heartbeatMs: 50 })
+    const key = newKey('silent')
+    await near.set(key, 'before')
+    t.is(await near.get(key), 'before')
+    proxy.hold(TRACKING)
+    await command(plain, ['SET', key, 'during'])
+    await waitFor(() => near.stats().flushes === 1, 'the flush')
+    t.like(near.stats(), { size: 0, tracking: false, invalidations: 0 })
+    t.is(await near.get(key), 'during', 'the invalidation never arrived, yet nothing stale is served')
+    proxy.release(TRACKING)
+    await waitFor(() => near.stats().tracking, 'tracking to come back')
+    t.is(await near.get(key), 'during')
+    t.is(near.stats().flushes, 1)
+  })
+
   test.serial(`${kind}: many concurrent fetches of a key run load once`, async (t) => {
     const near = await nearCache({ client: await client(kind) })
     const key = newKey('fetch')
@@ -343,6 +363,7 @@ for (const kind of KINDS) {
     const c = await client(kind)
     t.throws(() => new NearCache({ client: c }), { code: 'ERR_LEAKLESS_UNBOUNDED' })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, storage: 'disk' }), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.throws(() => new NearCache({ client: c, maxSize: 1024, heartbeatMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 
     const { client: idle, close } = await connectClient(kind, server.port)
     close()

@@ -84,11 +84,21 @@ function defaultSerialize(value) {
 
 class NearCache {
   /**
-   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize? }`
+   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize?, heartbeatMs? }`
    */
   constructor(options) {
     validateObject(options, 'options')
-    const { client, maxSize, max, storage = 'offheap', ttl, valueType = 'string', serialize, deserialize } = options
+    const {
+      client,
+      maxSize,
+      max,
+      storage = 'offheap',
+      ttl,
+      valueType = 'string',
+      serialize,
+      deserialize,
+      heartbeatMs = 1000,
+    } = options
     if (client === undefined || client === null) {
       throw invalidArgType('options.client', 'a connected ioredis or node-redis 5 client', client)
     }
@@ -105,6 +115,7 @@ class NearCache {
     validateTtl(ttl, 'options.ttl')
     validateOptionalFunction(serialize, 'options.serialize')
     validateOptionalFunction(deserialize, 'options.deserialize')
+    validateInteger(heartbeatMs, 'options.heartbeatMs', 10, 2 ** 31 - 1)
     if (maxSize === undefined && max === undefined) {
       throw leaklessError(
         RangeError,
@@ -139,11 +150,16 @@ class NearCache {
       invalidations: 0,
       flushes: 0,
     }
-    this._tracker = new Tracker(adapter, client, {
-      onInvalidate: (keys) => this._onInvalidate(keys),
-      onLost: () => this._flush(),
-      onActive: () => this._flush(false),
-    })
+    this._tracker = new Tracker(
+      adapter,
+      client,
+      {
+        onInvalidate: (keys) => this._onInvalidate(keys),
+        onLost: () => this._flush(),
+        onActive: () => this._flush(false),
+      },
+      heartbeatMs,
+    )
     this._starting = this._tracker.start()
   }
 
