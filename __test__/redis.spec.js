@@ -257,6 +257,25 @@ for (const kind of KINDS) {
     t.is(await near.get(key), 'after')
   })
 
+  test.serial(`${kind}: a read in flight when the data connection is killed is answered by the client`, async (t) => {
+    const plain = await client('ioredis')
+    const proxy = new RedisProxy(server.port)
+    opened.push(() => proxy.close())
+    const near = await nearCache({ client: await client(kind, await proxy.listen()) })
+    const key = newKey('killed-read')
+    await command(plain, ['SET', key, 'value'])
+    proxy.hold(DATA)
+    const from = proxy.link(DATA).received.length
+    const read = near.get(key)
+    await proxy.waitForReply(DATA, 'value', from)
+    proxy.link(DATA).client.destroy() // the reply never arrives: the connection is gone
+    proxy.release(DATA)
+    t.is(await read, 'value')
+    await waitFor(() => near.stats().flushes === 1, 'the flush')
+    await waitFor(() => near.stats().tracking, 'tracking to come back')
+    t.is(await near.get(key), 'value')
+  })
+
   test.serial(`${kind}: a tracking connection that stops answering is noticed by the heartbeat`, async (t) => {
     // A network cut: no FIN, no error, the connection just goes silent.
     const plain = await client('ioredis')

@@ -305,6 +305,10 @@ class NearCache {
       ;[value, pttl] = await Promise.all([get, this._adapter.call(conn, ['PTTL', key])])
     } catch (err) {
       this._end(key)
+      // The near cache's own connection dropped under the read (the flush
+      // and the reconnection are under way): the caller's client may be
+      // fine, so the read is not lost with it. A read is safe to repeat.
+      if (conn !== this._tracker.data || !this._adapter.isReady(conn)) return this._plainRead(key)
       throw redisError('GET', key, err)
     }
     if (value !== null && this._mayStore(key, gen, epoch)) this._store(key, value, this._localTtl(Number(pttl)))
