@@ -9,6 +9,7 @@
 
 const assert = require('node:assert/strict')
 const test = require('ava')
+const Redis = require('ioredis')
 const { NearCache } = require('leakless/redis')
 const { RedisServer } = require('./helpers/redis-server')
 const { RedisProxy } = require('./helpers/redis-proxy')
@@ -379,6 +380,11 @@ for (const kind of KINDS) {
       message: /options\.client.*ioredis or node-redis 5/,
     })
     t.throws(() => new NearCache({ client: { get() {} }, maxSize: 1024 }), { code: 'ERR_INVALID_ARG_TYPE' })
+    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: server.port }], { lazyConnect: true })
+    t.throws(() => new NearCache({ client: cluster, maxSize: 1024 }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /Cluster/,
+    })
     const c = await client(kind)
     t.throws(() => new NearCache({ client: c }), { code: 'ERR_LEAKLESS_UNBOUNDED' })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, storage: 'disk' }), { code: 'ERR_INVALID_ARG_VALUE' })
