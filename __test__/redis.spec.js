@@ -388,6 +388,10 @@ for (const kind of KINDS) {
     const c = await client(kind)
     t.throws(() => new NearCache({ client: c }), { code: 'ERR_LEAKLESS_UNBOUNDED' })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, storage: 'disk' }), { code: 'ERR_INVALID_ARG_VALUE' })
+    t.throws(() => new NearCache({ client: c, maxSize: 1024, storage: 'shared' }), {
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: /departed thread/,
+    })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, heartbeatMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 
     const { client: idle, close } = await connectClient(kind, server.port)

@@ -110,6 +110,16 @@ class NearCache {
         `The ${adapter.kind} client in "options.client" is not connected: connect it (and wait for "ready") first`,
       )
     }
+    if (storage === 'shared') {
+      // Each thread's near cache tracks what it read on its own connection;
+      // a thread that exits would leave its entries in the shared store with
+      // nobody tracking them, and they would be served stale.
+      throw invalidArgValue(
+        'options.storage',
+        "must be 'offheap' or 'heap': 'shared' would keep entries that a departed thread's connection tracked",
+        storage,
+      )
+    }
     validateOneOf(storage, 'options.storage', STORAGES)
     validateOneOf(valueType, 'options.valueType', ['string', 'buffer'])
     validateTtl(ttl, 'options.ttl')
