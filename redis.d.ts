@@ -121,7 +121,8 @@ export declare class NearCache<V = string> {
   delete(key: string): Promise<boolean>
   /**
    * The local copy, else the value in Redis, else `load(key)` (called once
-   * however many callers wait), written to Redis and kept locally.
+   * per process however many callers wait), written to Redis unless someone
+   * wrote the key while it ran (`SET ... NX`), and kept locally.
    * @example await users.fetch('user:42', (key) => db.user(key.slice(5)))
    */
   fetch(

@@ -319,6 +319,18 @@ for (const kind of KINDS) {
     t.is(loads, 1)
     t.like(other.stats(), { remoteHits: 1, loads: 0 })
 
+    // A value written while load runs is not overwritten by the loaded one.
+    const racedKey = newKey('fetch-raced')
+    const plain = await client('ioredis')
+    const raced = await near.fetch(racedKey, async () => {
+      await command(plain, ['SET', racedKey, 'written meanwhile'])
+      return 'loaded'
+    })
+    t.is(raced, 'loaded', 'the caller gets what it loaded')
+    t.is(await command(plain, ['GET', racedKey]), 'written meanwhile')
+    t.is(await near.get(racedKey), 'written meanwhile')
+    t.is(await near.get(racedKey), 'written meanwhile')
+
     // A loader that fails: every waiter gets its error, and the next fetch loads again.
     const failKey = newKey('fetch-fail')
     const boom = new Error('db down')

@@ -34,9 +34,15 @@ const { Tracker } = require('./tracking')
 // the key for the data connection, so a later write by anyone invalidates the
 // copy kept here. (A SET alone is not a read and would leave the key
 // untracked; a separate GET could see someone else's newer write.)
+// ARGV: the value, the TTL in ms or '', and 'NX' (only if absent) or ''.
+// Returns 1 when the value was written, 0 when NX found a value there.
 const SET_AND_TRACK = `
-if ARGV[2] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('PTTL', KEYS[1])`
+local args = {'SET', KEYS[1], ARGV[1]}
+if ARGV[2] ~= '' then args[#args + 1] = 'PX'; args[#args + 1] = ARGV[2] end
+if ARGV[3] == 'NX' then args[#args + 1] = 'NX' end
+local written = redis.call(unpack(args))
+redis.call('PTTL', KEYS[1])
+if written then return 1 else return 0 end`
 
 const STORAGES = ['offheap', 'heap']
 
@@ -259,7 +265,8 @@ class NearCache {
     this._stats.loads++
     const stored = this._encode(await load(key))
     if (this._closed) throw closedError()
-    await this._write(key, stored, ttl)
+    // Kept only if nobody wrote the key meanwhile; the caller gets what it loaded either way.
+    await this._write(key, stored, ttl, true)
     return this._decode(this._localForm(stored))
   }
 
@@ -345,29 +352,54 @@ class NearCache {
     else this._stats.remoteHits++
   }
 
-  async _write(key, stored, ttl) {
+  /**
+   * SET in Redis, and the local copy. `ifAbsent` (a loaded value): only when
+   * the key has no value, so that a value someone wrote while `load` ran is
+   * not overwritten by an older one. Resolves to whether Redis took it.
+   */
+  async _write(key, stored, ttl, ifAbsent = false) {
     this._changed(key)
     this._local.delete(key)
     this._stats.sets++
-    const ttlArgs = ttl === undefined ? [] : [String(ttl)]
+    const ttlArg = ttl === undefined ? '' : String(ttl)
     if (!this._tracker.active) {
+      let reply
       try {
-        await this._adapter.call(this._client, ['SET', key, stored, ...(ttl === undefined ? [] : ['PX', ...ttlArgs])])
+        reply = await this._adapter.call(this._client, [
+          'SET',
+          key,
+          stored,
+          ...(ttl === undefined ? [] : ['PX', ttlArg]),
+          ...(ifAbsent ? ['NX'] : []),
+        ])
       } catch (err) {
         throw redisError('SET', key, err)
       }
-      return
+      return reply !== null
     }
     const conn = this._tracker.data
     const { gen, epoch } = this._begin(key)
+    let written
     try {
-      await this._adapter.call(conn, ['EVAL', SET_AND_TRACK, '1', key, stored, ...ttlArgs])
+      const reply = await this._adapter.call(conn, [
+        'EVAL',
+        SET_AND_TRACK,
+        '1',
+        key,
+        stored,
+        ttlArg,
+        ifAbsent ? 'NX' : '',
+      ])
+      written = Number(reply) === 1
     } catch (err) {
       this._end(key)
       throw redisError('SET', key, err)
     }
-    if (this._mayStore(key, gen, epoch)) this._store(key, this._localForm(stored), this._localTtl(ttl ?? -1))
+    if (written && this._mayStore(key, gen, epoch)) {
+      this._store(key, this._localForm(stored), this._localTtl(ttl ?? -1))
+    }
     this._end(key)
+    return written
   }
 
   // ----------------------------------------------------- pending and flush
