@@ -2,7 +2,8 @@
 
 // A real redis-server for the leakless/redis tests and bench: started on a
 // free 127.0.0.1 port with persistence off, killed or restarted on demand,
-// stopped at the end. REDIS_SERVER may name another binary (valkey-server).
+// stopped at the end. REDIS_SERVER may name the binary; without it,
+// redis-server is used, or valkey-server when only that one is installed.
 //
 // When the binary is missing this throws, naming the install command: the
 // tests that need Redis fail loudly instead of being skipped.
@@ -13,16 +14,17 @@ const net = require('node:net')
 const INSTALL = 'apt-get install -y redis-server'
 const START_TIMEOUT_MS = 10_000
 
+/** REDIS_SERVER when set; else redis-server, else valkey-server, from the PATH. */
 function redisServerBinary() {
-  const bin = process.env.REDIS_SERVER || 'redis-server'
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' })
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `${bin} was not found: the leakless/redis tests and bench need a real Redis 6+. ` +
-        `Install it with \`${INSTALL}\` (Debian, Ubuntu), or set REDIS_SERVER to a redis-server or valkey-server binary.`,
-    )
+  const candidates = process.env.REDIS_SERVER ? [process.env.REDIS_SERVER] : ['redis-server', 'valkey-server']
+  for (const bin of candidates) {
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8' })
+    if (!r.error && r.status === 0) return bin
   }
-  return bin
+  throw new Error(
+    `${candidates.join(' or ')} was not found: the leakless/redis tests and bench need a real Redis 6+ (or Valkey). ` +
+      `Install it with \`${INSTALL}\` (Debian, Ubuntu), or set REDIS_SERVER to a redis-server or valkey-server binary.`,
+  )
 }
 
 function freePort() {
