@@ -12,6 +12,8 @@
 // - `require('leakless').LRU` in an Express route under load on 127.0.0.1;
 // - a Jest test and an AVA test using LRU, BufferPool and ListenerRegistry;
 // - `import { LRU } from 'leakless'` in an ES module;
+// - `require('leakless/redis')` and `import { NearCache } from 'leakless/redis'`
+//   (the subpath export), with no Redis client installed;
 // - the public types, with `tsc --noEmit --strict`, including LRU<string, User>.
 //
 // The project is e2e/project/ copied as it is. The temporary folder is
@@ -35,6 +37,15 @@ const BINARY = `${pkg.napi.binaryName}.${PLATFORM}.node`
 const DEPENDENCIES = ['express@5', 'jest@30', 'ava@7', 'typescript@5', '@types/node@20', '@types/express@5']
 const LOAD_REQUESTS = 5000
 const CACHE_MAX = 100 // the `max` of e2e/project/app.js
+
+// Run in the project: the subpath loads without ioredis or redis installed,
+// refuses a missing client with its code, and package.json stays reachable.
+const REDIS_SUBPATH_CHECK = `
+const { NearCache } = require('leakless/redis')
+let code
+try { new NearCache({ maxSize: 1024 }) } catch (err) { code = err.code }
+console.log(typeof NearCache, code, require('leakless/package.json').version)
+`
 
 const keep = process.argv.includes('--keep')
 const results = []
@@ -188,6 +199,10 @@ async function main() {
       run(process.execPath, ['node_modules/ava/entrypoints/cli.mjs'], { cwd: project }),
     )
     await step("ESM: import { LRU } from 'leakless'", () => run(process.execPath, ['esm.mjs'], { cwd: project }))
+    await step("subpath: require('leakless/redis')", () => {
+      const out = run(process.execPath, ['-e', REDIS_SUBPATH_CHECK], { cwd: project, capture: true }).trim()
+      assert.equal(out, `function ERR_INVALID_ARG_TYPE ${pkg.version}`)
+    })
     await step('TypeScript: tsc --noEmit --strict', () =>
       run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.', '--noEmit', '--strict'], { cwd: project }),
     )

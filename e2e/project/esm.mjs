@@ -12,3 +12,7 @@ assert.equal(typeof stats().externalBytes, 'number')
 assert.equal(leakless.LRU, LRU)
 assert.match(version, /^\d+\.\d+\.\d+/)
 console.log('esm ok')
+
+const { NearCache } = await import('leakless/redis')
+assert.equal(typeof NearCache, 'function')
+console.log('esm leakless/redis ok')

@@ -58,3 +58,23 @@ const requestScope: ListenerRegistry = ListenerRegistry.of(request)
 requestScope.on(new EventEmitter(), 'tick', () => {})
 const dataListeners: Function[] = request.listeners('data')
 void dataListeners
+
+// leakless/redis, typed without ioredis or redis installed: the client is
+// anything with duplicate(), values go through serialize/deserialize.
+import { NearCache, type NearCacheStats } from 'leakless/redis'
+declare const redisClient: { duplicate(): unknown }
+const near = new NearCache<User>({
+  client: redisClient,
+  maxSize: 1 << 20,
+  ttl: 60_000,
+  deserialize: (stored: string) => JSON.parse(stored) as User,
+})
+const nearUser: Promise<User | undefined> = near.get('user:1')
+const nearLoaded: Promise<User> = near.fetch('user:2', async (key) => ({ id: key, name: 'loaded' }), { ttl: 1000 })
+const nearStats: NearCacheStats = near.stats()
+const nearFlushes: number = nearStats.flushes + nearStats.localHits
+// @ts-expect-error keys are strings
+near.get(42)
+// @ts-expect-error storage is 'offheap' or 'heap'
+new NearCache({ client: redisClient, maxSize: 1024, storage: 'disk' })
+export { nearUser, nearLoaded, nearFlushes }

@@ -15,7 +15,7 @@
 //   cache rebuilds both connections itself;
 // - a connection name, so that `CLIENT LIST` shows what they are.
 
-const { invalidArgType } = require('../common/errors')
+const { invalidArgType, invalidArgValue } = require('../common/errors')
 
 const STRING = 36 // RESP_TYPES.BLOB_STRING in node-redis
 
@@ -102,8 +102,12 @@ const nodeRedis = {
   },
 }
 
-/** The adapter for `client`, or an ERR_INVALID_ARG_TYPE naming `options.client`. */
+/** The adapter for `client`, or an ERR_INVALID_ARG_TYPE (ERR_INVALID_ARG_VALUE for a cluster) naming `options.client`. */
 function adapterFor(client) {
+  if (client !== null && typeof client === 'object' && client.isCluster === true) {
+    // Tracking and its redirection are per node; a cluster client spreads keys over many.
+    throw invalidArgValue('options.client', 'is an ioredis Cluster, which the near cache does not support', client)
+  }
   if (client !== null && typeof client === 'object' && typeof client.duplicate === 'function') {
     if (typeof client.callBuffer === 'function' && typeof client.status === 'string') return ioredis
     if (typeof client.sendCommand === 'function' && 'isReady' in client) return nodeRedis

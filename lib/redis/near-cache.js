@@ -34,9 +34,15 @@ const { Tracker } = require('./tracking')
 // the key for the data connection, so a later write by anyone invalidates the
 // copy kept here. (A SET alone is not a read and would leave the key
 // untracked; a separate GET could see someone else's newer write.)
+// ARGV: the value, the TTL in ms or '', and 'NX' (only if absent) or ''.
+// Returns 1 when the value was written, 0 when NX found a value there.
 const SET_AND_TRACK = `
-if ARGV[2] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('PTTL', KEYS[1])`
+local args = {'SET', KEYS[1], ARGV[1]}
+if ARGV[2] ~= '' then args[#args + 1] = 'PX'; args[#args + 1] = ARGV[2] end
+if ARGV[3] == 'NX' then args[#args + 1] = 'NX' end
+local written = redis.call(unpack(args))
+redis.call('PTTL', KEYS[1])
+if written then return 1 else return 0 end`
 
 const STORAGES = ['offheap', 'heap']
 
@@ -70,18 +76,35 @@ function defaultSerialize(value) {
     if (typeof value === 'number' && !Number.isFinite(value)) {
       throw invalidArgValue('value', 'is not storable in Redis (JSON has no non-finite numbers)', value)
     }
-    return JSON.stringify(value)
+    try {
+      return JSON.stringify(value)
+    } catch (err) {
+      // A cycle, a BigInt inside, a throwing toJSON.
+      const e = invalidArgValue('value', `is not storable in Redis as JSON (${err.message})`, value)
+      e.cause = err
+      throw e
+    }
   }
   throw invalidArgType('value', 'a string, a Buffer, or a JSON-serializable value', value)
 }
 
 class NearCache {
   /**
-   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize? }`
+   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize?, heartbeatMs? }`
    */
   constructor(options) {
     validateObject(options, 'options')
-    const { client, maxSize, max, storage = 'offheap', ttl, valueType = 'string', serialize, deserialize } = options
+    const {
+      client,
+      maxSize,
+      max,
+      storage = 'offheap',
+      ttl,
+      valueType = 'string',
+      serialize,
+      deserialize,
+      heartbeatMs = 1000,
+    } = options
     if (client === undefined || client === null) {
       throw invalidArgType('options.client', 'a connected ioredis or node-redis 5 client', client)
     }
@@ -93,11 +116,22 @@ class NearCache {
         `The ${adapter.kind} client in "options.client" is not connected: connect it (and wait for "ready") first`,
       )
     }
+    if (storage === 'shared') {
+      // Each thread's near cache tracks what it read on its own connection;
+      // a thread that exits would leave its entries in the shared store with
+      // nobody tracking them, and they would be served stale.
+      throw invalidArgValue(
+        'options.storage',
+        "must be 'offheap' or 'heap': 'shared' would keep entries that a departed thread's connection tracked",
+        storage,
+      )
+    }
     validateOneOf(storage, 'options.storage', STORAGES)
     validateOneOf(valueType, 'options.valueType', ['string', 'buffer'])
     validateTtl(ttl, 'options.ttl')
     validateOptionalFunction(serialize, 'options.serialize')
     validateOptionalFunction(deserialize, 'options.deserialize')
+    validateInteger(heartbeatMs, 'options.heartbeatMs', 10, 2 ** 31 - 1)
     if (maxSize === undefined && max === undefined) {
       throw leaklessError(
         RangeError,
@@ -132,11 +166,16 @@ class NearCache {
       invalidations: 0,
       flushes: 0,
     }
-    this._tracker = new Tracker(adapter, client, {
-      onInvalidate: (keys) => this._onInvalidate(keys),
-      onLost: () => this._flush(),
-      onActive: () => this._flush(false),
-    })
+    this._tracker = new Tracker(
+      adapter,
+      client,
+      {
+        onInvalidate: (keys) => this._onInvalidate(keys),
+        onLost: () => this._flush(),
+        onActive: () => this._flush(false),
+      },
+      heartbeatMs,
+    )
     this._starting = this._tracker.start()
   }
 
@@ -226,7 +265,8 @@ class NearCache {
     this._stats.loads++
     const stored = this._encode(await load(key))
     if (this._closed) throw closedError()
-    await this._write(key, stored, ttl)
+    // Kept only if nobody wrote the key meanwhile; the caller gets what it loaded either way.
+    await this._write(key, stored, ttl, true)
     return this._decode(this._localForm(stored))
   }
 
@@ -282,6 +322,10 @@ class NearCache {
       ;[value, pttl] = await Promise.all([get, this._adapter.call(conn, ['PTTL', key])])
     } catch (err) {
       this._end(key)
+      // The near cache's own connection dropped under the read (the flush
+      // and the reconnection are under way): the caller's client may be
+      // fine, so the read is not lost with it. A read is safe to repeat.
+      if (conn !== this._tracker.data || !this._adapter.isReady(conn)) return this._plainRead(key)
       throw redisError('GET', key, err)
     }
     if (value !== null && this._mayStore(key, gen, epoch)) this._store(key, value, this._localTtl(Number(pttl)))
@@ -308,29 +352,54 @@ class NearCache {
     else this._stats.remoteHits++
   }
 
-  async _write(key, stored, ttl) {
+  /**
+   * SET in Redis, and the local copy. `ifAbsent` (a loaded value): only when
+   * the key has no value, so that a value someone wrote while `load` ran is
+   * not overwritten by an older one. Resolves to whether Redis took it.
+   */
+  async _write(key, stored, ttl, ifAbsent = false) {
     this._changed(key)
     this._local.delete(key)
     this._stats.sets++
-    const ttlArgs = ttl === undefined ? [] : [String(ttl)]
+    const ttlArg = ttl === undefined ? '' : String(ttl)
     if (!this._tracker.active) {
+      let reply
       try {
-        await this._adapter.call(this._client, ['SET', key, stored, ...(ttl === undefined ? [] : ['PX', ...ttlArgs])])
+        reply = await this._adapter.call(this._client, [
+          'SET',
+          key,
+          stored,
+          ...(ttl === undefined ? [] : ['PX', ttlArg]),
+          ...(ifAbsent ? ['NX'] : []),
+        ])
       } catch (err) {
         throw redisError('SET', key, err)
       }
-      return
+      return reply !== null
     }
     const conn = this._tracker.data
     const { gen, epoch } = this._begin(key)
+    let written
     try {
-      await this._adapter.call(conn, ['EVAL', SET_AND_TRACK, '1', key, stored, ...ttlArgs])
+      const reply = await this._adapter.call(conn, [
+        'EVAL',
+        SET_AND_TRACK,
+        '1',
+        key,
+        stored,
+        ttlArg,
+        ifAbsent ? 'NX' : '',
+      ])
+      written = Number(reply) === 1
     } catch (err) {
       this._end(key)
       throw redisError('SET', key, err)
     }
-    if (this._mayStore(key, gen, epoch)) this._store(key, this._localForm(stored), this._localTtl(ttl ?? -1))
+    if (written && this._mayStore(key, gen, epoch)) {
+      this._store(key, this._localForm(stored), this._localTtl(ttl ?? -1))
+    }
     this._end(key)
+    return written
   }
 
   // ----------------------------------------------------- pending and flush
@@ -375,7 +444,8 @@ class NearCache {
         key = key.slice(this._prefix.length)
       }
       this._changed(key)
-      if (this._local.delete(key)) this._stats.invalidations++
+      this._local.delete(key)
+      this._stats.invalidations++
     }
   }
 

@@ -14,6 +14,10 @@
 // restarted, `CLIENT KILL`, a network fault), invalidations may have been
 // lost, so `onLost` runs once and the tracker reopens both connections from
 // scratch with a growing delay, until `close()`.
+//
+// A connection can also die without closing (a host gone, a network cut: no
+// FIN ever arrives). The tracking connection is therefore PINGed every
+// `heartbeatMs`; a PING still unanswered at the next beat counts as a loss.
 
 const CHANNEL = '__redis__:invalidate'
 const RETRY_MIN_MS = 25
@@ -25,8 +29,9 @@ class Tracker {
    * @param {object} client the caller's connected client (never closed here)
    * @param {{ onInvalidate(keys: Buffer[] | null): void, onLost(): void, onActive(): void }} handlers
    */
-  constructor(adapter, client, handlers) {
+  constructor(adapter, client, handlers, heartbeatMs) {
     this.adapter = adapter
+    this.heartbeatMs = heartbeatMs
     this.client = client
     this.handlers = handlers
     this.data = null
@@ -37,6 +42,7 @@ class Tracker {
     this._round = 0
     this._retryMs = RETRY_MIN_MS
     this._timer = null
+    this._heartbeat = null
     this._firstOpen = null
   }
 
@@ -78,7 +84,32 @@ class Tracker {
     this.active = true
     this.lastError = null
     this._retryMs = RETRY_MIN_MS
+    this._beat(round, tracking)
     this.handlers.onActive()
+  }
+
+  /** PINGs `tracking` every heartbeatMs; no answer by the next beat is a lost connection. */
+  _beat(round, tracking) {
+    let waiting = false
+    this._heartbeat = setInterval(() => {
+      if (round !== this._round) return
+      if (waiting) {
+        this.lastError = new Error(`the tracking connection did not answer PING within ${this.heartbeatMs} ms`)
+        this._lost(round)
+        return
+      }
+      waiting = true
+      this.adapter.call(tracking, ['PING']).then(
+        () => (waiting = false),
+        () => this._lost(round),
+      )
+    }, this.heartbeatMs)
+    this._heartbeat.unref()
+  }
+
+  _stopBeat() {
+    if (this._heartbeat !== null) clearInterval(this._heartbeat)
+    this._heartbeat = null
   }
 
   /** True (and the connections closed) when this opening was overtaken by close() or a loss. */
@@ -92,6 +123,7 @@ class Tracker {
     if (round !== this._round || this.closed) return
     // Invalidate everything first: from this instant no reply may be stored.
     this._round++
+    this._stopBeat()
     const wasActive = this.active
     this.active = false
     const { _tracking: tracking, data } = this
@@ -130,6 +162,7 @@ class Tracker {
     if (this.closed) return
     this.closed = true
     this._round++
+    this._stopBeat()
     this.active = false
     if (this._timer !== null) clearTimeout(this._timer)
     this._timer = null
