@@ -95,6 +95,7 @@ if have_miri; then
   else
     runs=(
       "--lib"
+      "--test pool"
       "--test offheap_model"
       "--test recency_model"
     )

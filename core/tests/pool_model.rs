@@ -9,8 +9,8 @@
 
 #[path = "support/pool_model.rs"]
 mod model;
-#[path = "support/replay.rs"]
-mod replay;
+#[path = "support/runner.rs"]
+mod runner;
 
 use leakless_core::pool::PoolConfig;
 use model::{Harness, Op};
@@ -50,30 +50,19 @@ fn case() -> impl Strategy<Value = (PoolConfig, Vec<Op>)> {
 
 proptest! {
   #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
+    cases: runner::cases(),
     ..ProptestConfig::default()
   })]
 
   #[test]
   #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
   fn pool_agrees_with_the_model((cfg, ops) in case()) {
-    let mut h = Harness::new(cfg);
-    for op in &ops {
-      h.step(op);
-    }
+    runner::run::<Harness>(cfg, &ops);
   }
 }
 
 /// Inputs of the kind the `pool` fuzz target gets, through the same harness.
 #[test]
 fn byte_driven_runs_agree_with_the_model() {
-  let (runs, max_len, max_ops) = if cfg!(miri) {
-    (24, 300, 40)
-  } else {
-    (400, 4096, 2048)
-  };
-  for (name, bytes) in replay::inputs("pool", runs, max_len) {
-    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
-    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
-  }
+  runner::byte_driven::<Harness>("pool", 2048);
 }

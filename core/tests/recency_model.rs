@@ -8,12 +8,13 @@
 
 #[path = "support/recency_model.rs"]
 mod model;
-#[path = "support/replay.rs"]
-mod replay;
+#[path = "support/runner.rs"]
+mod runner;
 
 use leakless_core::recency::STAMP_LIMIT;
 use model::{Config, Harness, Op};
 use proptest::prelude::*;
+use runner::Model;
 
 fn config() -> impl Strategy<Value = Config> {
   (
@@ -59,7 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
   #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
+    cases: runner::cases(),
     max_shrink_iters: 20_000,
     ..ProptestConfig::default()
   })]
@@ -67,11 +68,7 @@ proptest! {
   #[test]
   #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
   fn recency_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
-    let mut h = Harness::new(cfg);
-    for op in &ops {
-      h.step(op);
-    }
-    h.finish();
+    runner::run::<Harness>(cfg, &ops);
   }
 }
 
@@ -103,17 +100,9 @@ fn renumbering_mid_batch_keeps_victims_exact() {
 
 /// Inputs of the kind the `recency` fuzz target gets, run through the same
 /// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
-/// see `support/replay.rs`). This is the test Miri runs on the model: short
+/// see `support/runner.rs`). This is the test Miri runs on the model: short
 /// inputs there, since it interprets every step.
 #[test]
 fn byte_driven_runs_agree_with_the_model() {
-  let (runs, max_len, max_ops) = if cfg!(miri) {
-    (24, 300, 40)
-  } else {
-    (400, 4096, 4096)
-  };
-  for (name, bytes) in replay::inputs("recency", runs, max_len) {
-    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
-    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
-  }
+  runner::byte_driven::<Harness>("recency", 4096);
 }
