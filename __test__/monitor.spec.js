@@ -19,7 +19,9 @@ const { Registry } = require('prom-client')
 
 const leakless = require('../index.js')
 const { LRU, monitor, collectMetrics, stats } = leakless
-const { fitLine, latestMonitor, takeLock } = require('../lib/monitor')
+const { latestMonitor } = require('../lib/monitor')
+const { fitLine } = require('../lib/monitor/trend')
+const { takeLock } = require('../lib/monitor/snapshots')
 const { resetWarnings } = require('../lib/common/warnings')
 
 const ROOT = path.join(__dirname, '..')

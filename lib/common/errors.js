@@ -143,8 +143,14 @@ function validateOneOf(value, name, allowed) {
   }
 }
 
+/** The message of a thrown value, whatever was thrown. */
+function errorText(err) {
+  return err instanceof Error ? err.message : String(err)
+}
+
 module.exports = {
   describe,
+  errorText,
   invalidArgType,
   outOfRange,
   invalidArgValue,
