@@ -477,13 +477,19 @@ mod tests {
     }
   }
 
-  #[test]
-  fn untouched_entries_come_out_in_insert_order() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..5 {
+  /// A fresh core and a caller of `capacity` slots holding entries in slots
+  /// `0..n`, inserted in that order.
+  fn filled(capacity: usize, n: u32) -> (Recency, Caller) {
+    let mut c = Caller::new(capacity);
+    for s in 0..n {
       c.insert(s);
     }
+    (Recency::new(), c)
+  }
+
+  #[test]
+  fn untouched_entries_come_out_in_insert_order() {
+    let (mut r, mut c) = filled(8, 5);
     let (v, b) = c.batch(&mut r, 3, 0.0);
     assert_eq!(v, vec![0, 1, 2]);
     assert_eq!(b.expired, 0);
@@ -491,11 +497,7 @@ mod tests {
 
   #[test]
   fn touched_entries_move_behind_untouched_ones() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..5 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 5);
     c.touch(0);
     c.touch(2);
     c.touch(0);
@@ -507,11 +509,7 @@ mod tests {
 
   #[test]
   fn unconsumed_victims_are_filed_again() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 4);
     let (v, _) = c.batch(&mut r, 2, 0.0);
     assert_eq!(v, vec![0, 1]);
     // The caller evicts 0 by reusing its slot, touches 1, and asks again.
@@ -524,11 +522,7 @@ mod tests {
 
   #[test]
   fn victims_reused_without_a_log_keep_exact_order() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 4);
     let (v, _) = c.batch(&mut r, 2, 0.0);
     assert_eq!(v, vec![0, 1]);
     // Evict 0 and 1 by stamping their slots for new entries, no log.
@@ -543,11 +537,7 @@ mod tests {
 
   #[test]
   fn deleted_entries_are_never_victims() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 4);
     c.delete(1);
     c.delete(3);
     let (v, _) = c.batch(&mut r, 4, 0.0);

@@ -9,6 +9,7 @@
 
 #[path = "support/offheap_model.rs"]
 mod model;
+#[macro_use]
 #[path = "support/runner.rs"]
 mod runner;
 
@@ -108,25 +109,10 @@ fn config() -> impl Strategy<Value = Config> {
     )
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: runner::cases(),
-    max_shrink_iters: 20_000,
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn offheap_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
-    runner::run::<Harness>(cfg, &ops);
-  }
-}
-
-/// Inputs of the kind the `offheap` fuzz target gets, run through the same
-/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
-/// see `support/runner.rs`). This is the test Miri runs on the model: short
-/// inputs there, since it interprets every step.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  runner::byte_driven::<Harness>("offheap", 2048);
-}
+model_tests!(
+  Harness,
+  offheap_agrees_with_the_model,
+  (config(), prop::collection::vec(op(), 1..300)),
+  "offheap",
+  2048
+);

@@ -311,6 +311,14 @@ fn set_pool(set: &mut PoolSet) -> u32 {
     .expect("room for a pool")
 }
 
+/// A set of two pools and their ids.
+fn two_pools() -> (PoolSet, u32, u32) {
+  let mut set = PoolSet::new();
+  let a = set_pool(&mut set);
+  let b = set_pool(&mut set);
+  (set, a, b)
+}
+
 #[test]
 fn tokens_round_trip() {
   for (id, serial) in [
@@ -324,9 +332,7 @@ fn tokens_round_trip() {
 
 #[test]
 fn serials_are_unique_across_pools() {
-  let mut set = PoolSet::new();
-  let a = set_pool(&mut set);
-  let b = set_pool(&mut set);
+  let (mut set, a, b) = two_pools();
   let la = set.acquire(a, 100, 0).unwrap();
   let lb = set.acquire(b, 100, 0).unwrap();
   assert_ne!(la.serial, lb.serial);
@@ -397,9 +403,7 @@ fn orphan_without_leases_leaves_at_once() {
 
 #[test]
 fn set_tracks_unseen_bytes() {
-  let mut set = PoolSet::new();
-  let a = set_pool(&mut set);
-  let b = set_pool(&mut set);
+  let (mut set, a, b) = two_pools();
   let la = set.acquire(a, 1000, 0).unwrap();
   let lb = set.acquire(b, 16 * KB, 0).unwrap();
   assert_eq!(set.unseen_bytes(), 24);

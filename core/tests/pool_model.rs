@@ -9,6 +9,7 @@
 
 #[path = "support/pool_model.rs"]
 mod model;
+#[macro_use]
 #[path = "support/runner.rs"]
 mod runner;
 
@@ -48,21 +49,4 @@ fn case() -> impl Strategy<Value = (PoolConfig, Vec<Op>)> {
   })
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: runner::cases(),
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn pool_agrees_with_the_model((cfg, ops) in case()) {
-    runner::run::<Harness>(cfg, &ops);
-  }
-}
-
-/// Inputs of the kind the `pool` fuzz target gets, through the same harness.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  runner::byte_driven::<Harness>("pool", 2048);
-}
+model_tests!(Harness, pool_agrees_with_the_model, case(), "pool", 2048);

@@ -8,6 +8,7 @@
 
 #[path = "support/recency_model.rs"]
 mod model;
+#[macro_use]
 #[path = "support/runner.rs"]
 mod runner;
 
@@ -58,19 +59,13 @@ fn op() -> impl Strategy<Value = Op> {
   ]
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: runner::cases(),
-    max_shrink_iters: 20_000,
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn recency_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
-    runner::run::<Harness>(cfg, &ops);
-  }
-}
+model_tests!(
+  Harness,
+  recency_agrees_with_the_model,
+  (config(), prop::collection::vec(op(), 1..300)),
+  "recency",
+  4096
+);
 
 /// A run that is sure to cross the stamp limit several times and to reuse
 /// slots from partly consumed batches, whatever the random cases did.
@@ -96,13 +91,4 @@ fn renumbering_mid_batch_keeps_victims_exact() {
   }
   h.finish();
   assert!(h.evictions > 100);
-}
-
-/// Inputs of the kind the `recency` fuzz target gets, run through the same
-/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
-/// see `support/runner.rs`). This is the test Miri runs on the model: short
-/// inputs there, since it interprets every step.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  runner::byte_driven::<Harness>("recency", 4096);
 }

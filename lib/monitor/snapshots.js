@@ -11,13 +11,7 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { emitWarning } = require('../common/warnings')
-const {
-  errorText,
-  invalidArgType,
-  invalidArgValue,
-  validateInteger,
-  validateOptionalObject,
-} = require('../common/errors')
+const errors = require('../common/errors')
 
 const DEFAULT_MAX = 2
 const SNAPSHOT_PREFIX = 'leakless-'
@@ -35,13 +29,13 @@ let snapshotSeq = 0
  */
 function validateSnapshots(snapshots) {
   if (snapshots === undefined) return null
-  validateOptionalObject(snapshots, 'options.snapshots')
+  errors.validateOptionalObject(snapshots, 'options.snapshots')
   const { dir, max = DEFAULT_MAX } = snapshots
-  if (typeof dir !== 'string') throw invalidArgType('options.snapshots.dir', 'of type string', dir)
+  if (typeof dir !== 'string') throw errors.invalidArgType('options.snapshots.dir', 'of type string', dir)
   if (dir.length === 0 || dir.includes('\0')) {
-    throw invalidArgValue('options.snapshots.dir', 'must be a non-empty path', dir)
+    throw errors.invalidArgValue('options.snapshots.dir', 'must be a non-empty path', dir)
   }
-  validateInteger(max, 'options.snapshots.max', 1)
+  errors.validateInteger(max, 'options.snapshots.max', 1)
   const absolute = path.resolve(dir)
   checkWritableDir(absolute, dir)
   return { dir: absolute, max }
@@ -74,9 +68,9 @@ function checkWritableDir(dir, given) {
     fs.writeFileSync(probe, '')
     fs.unlinkSync(probe)
   } catch (err) {
-    const error = invalidArgValue(
+    const error = errors.invalidArgValue(
       'options.snapshots.dir',
-      `must be a directory leakless can write heap snapshots into (${err.code ?? 'error'}: ${errorText(err)})`,
+      `must be a directory leakless can write heap snapshots into (${err.code ?? 'error'}: ${errors.errorText(err)})`,
       given,
     )
     error.cause = err
@@ -202,7 +196,7 @@ function writeSnapshot({ dir, max }, state) {
     })
   } catch (err) {
     emitWarning(
-      `leakless.monitor(): could not write a heap snapshot into ${dir}: ${errorText(err)}`,
+      `leakless.monitor(): could not write a heap snapshot into ${dir}: ${errors.errorText(err)}`,
       'LEAKLESS_HEAP_SNAPSHOT_FAILED',
       { key: `monitor:snapshot-failed:${dir}` },
     )

@@ -128,15 +128,22 @@ impl Harness {
     });
   }
 
-  fn release(&mut self, n: usize) {
+  /// The `n`th lease made (modulo their number) with its index, unless
+  /// there is none or its Buffer was collected already.
+  fn pick(&self, n: usize) -> Option<(usize, Lease)> {
     if self.leases.is_empty() {
-      return;
+      return None;
     }
     let i = n % self.leases.len();
-    let lease = self.leases[i].clone();
-    if lease.status == Status::Gone {
-      return; // a collected Buffer cannot be released
-    }
+    let lease = &self.leases[i];
+    (lease.status != Status::Gone).then(|| (i, lease.clone()))
+  }
+
+  fn release(&mut self, n: usize) {
+    // A collected Buffer cannot be released.
+    let Some((i, lease)) = self.pick(n) else {
+      return;
+    };
     // A released Buffer was detached: it names no memory any more.
     let (ptr, len) = match lease.status {
       Status::Out => (lease.addr as *const u8, lease.len),
@@ -158,14 +165,10 @@ impl Harness {
   }
 
   fn finalize(&mut self, n: usize) {
-    if self.leases.is_empty() {
+    // A finalizer runs once.
+    let Some((i, lease)) = self.pick(n) else {
       return;
-    }
-    let i = n % self.leases.len();
-    let lease = self.leases[i].clone();
-    if lease.status == Status::Gone {
-      return; // a finalizer runs once
-    }
+    };
     let found = self.pool.finalize(lease.addr, lease.serial, self.now);
     match lease.status {
       Status::Released => assert_eq!(

@@ -300,23 +300,23 @@ impl Harness {
 
   // ------------------------------------------------------------ model
 
-  fn model_remove(&mut self, slot: u32) {
+  /// Takes `slot` out of the model's recency order.
+  fn model_unlink(&mut self, slot: u32) {
     let at = self
       .order
       .iter()
       .position(|&s| s == slot)
       .expect("model: live slot");
     self.order.remove(at);
+  }
+
+  fn model_remove(&mut self, slot: u32) {
+    self.model_unlink(slot);
     self.expiry[slot as usize] = f64::INFINITY;
   }
 
   fn model_touch(&mut self, slot: u32) {
-    let at = self
-      .order
-      .iter()
-      .position(|&s| s == slot)
-      .expect("model: live slot");
-    self.order.remove(at);
+    self.model_unlink(slot);
     self.order.push(slot);
   }
 

@@ -73,6 +73,35 @@ pub fn run_bytes<M: Model>(data: &[u8], max_ops: usize) {
   h.finish();
 }
 
+/// The two tests of a model test file: `$property`, proptest cases (as many
+/// as [`cases`]) of `$case`, a strategy of `(configuration, operations)`;
+/// and `byte_driven_runs_agree_with_the_model`, the inputs of fuzz target
+/// `$target` through [`byte_driven`], at most `$max_ops` operations each
+/// (what Miri runs: proptest's generation is too slow there).
+#[allow(unused_macros)]
+macro_rules! model_tests {
+  ($harness:ty, $property:ident, $case:expr, $target:literal, $max_ops:expr) => {
+    proptest::proptest! {
+      #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: runner::cases(),
+        max_shrink_iters: 20_000,
+        ..proptest::prelude::ProptestConfig::default()
+      })]
+
+      #[test]
+      #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
+      fn $property((cfg, ops) in $case) {
+        runner::run::<$harness>(cfg, &ops);
+      }
+    }
+
+    #[test]
+    fn byte_driven_runs_agree_with_the_model() {
+      runner::byte_driven::<$harness>($target, $max_ops);
+    }
+  };
+}
+
 /// Proptest cases per property: `PROPTEST_CASES`, or 2048.
 pub fn cases() -> u32 {
   env_usize("PROPTEST_CASES").map_or(2048, |n| n as u32)
