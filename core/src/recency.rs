@@ -487,6 +487,14 @@ mod tests {
     (Recency::new(), c)
   }
 
+  /// Four entries, of which a first batch took the two oldest as victims.
+  fn two_victims_taken() -> (Recency, Caller) {
+    let (mut r, mut c) = filled(8, 4);
+    let (v, _) = c.batch(&mut r, 2, 0.0);
+    assert_eq!(v, vec![0, 1]);
+    (r, c)
+  }
+
   #[test]
   fn untouched_entries_come_out_in_insert_order() {
     let (mut r, mut c) = filled(8, 5);
@@ -509,9 +517,7 @@ mod tests {
 
   #[test]
   fn unconsumed_victims_are_filed_again() {
-    let (mut r, mut c) = filled(8, 4);
-    let (v, _) = c.batch(&mut r, 2, 0.0);
-    assert_eq!(v, vec![0, 1]);
+    let (mut r, mut c) = two_victims_taken();
     // The caller evicts 0 by reusing its slot, touches 1, and asks again.
     c.insert(0);
     c.touch(1);
@@ -522,9 +528,7 @@ mod tests {
 
   #[test]
   fn victims_reused_without_a_log_keep_exact_order() {
-    let (mut r, mut c) = filled(8, 4);
-    let (v, _) = c.batch(&mut r, 2, 0.0);
-    assert_eq!(v, vec![0, 1]);
+    let (mut r, mut c) = two_victims_taken();
     // Evict 0 and 1 by stamping their slots for new entries, no log.
     c.touch(0);
     c.touch(1);
