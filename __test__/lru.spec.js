@@ -511,10 +511,16 @@ test('expired entries are evicted before live ones', (t) => {
   t.true(cache.has('old'))
 })
 
-test('updateAgeOnGet restarts the TTL', (t) => {
+// An LRU with a 100 ms TTL (and `options`) on a fake clock, holding 'a' = 1.
+function ttlCacheWithA(options) {
   const clock = fakeClock()
-  const cache = new LRU({ max: 10, ttl: 100, updateAgeOnGet: true, perf: clock })
+  const cache = new LRU({ max: 10, ttl: 100, perf: clock, ...options })
   cache.set('a', 1)
+  return { clock, cache }
+}
+
+test('updateAgeOnGet restarts the TTL', (t) => {
+  const { clock, cache } = ttlCacheWithA({ updateAgeOnGet: true })
   clock.advance(80)
   t.is(cache.get('a'), 1)
   clock.advance(80)
@@ -525,9 +531,7 @@ test('updateAgeOnGet restarts the TTL', (t) => {
 })
 
 test('allowStale returns an expired entry once, then it is gone', (t) => {
-  const clock = fakeClock()
-  const cache = new LRU({ max: 10, ttl: 100, allowStale: true, perf: clock })
-  cache.set('a', 1)
+  const { clock, cache } = ttlCacheWithA({ allowStale: true })
   clock.advance(150)
   t.is(cache.peek('a'), 1)
   t.is(cache.get('a'), 1)

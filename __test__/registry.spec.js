@@ -160,12 +160,19 @@ test('MessagePort: Node-style on/off, so the listener gets the message value', a
   }
 })
 
-test('any object with on/off', (t) => {
+// A target with only the two methods named, which records its calls as
+// [method, event, listener].
+function recordingTarget(add, remove) {
   const calls = []
   const target = {
-    on: (event, fn) => calls.push(['on', event, fn]),
-    off: (event, fn) => calls.push(['off', event, fn]),
+    [add]: (event, fn) => calls.push([add, event, fn]),
+    [remove]: (event, fn) => calls.push([remove, event, fn]),
   }
+  return { target, calls }
+}
+
+test('any object with on/off', (t) => {
+  const { target, calls } = recordingTarget('on', 'off')
   const reg = new ListenerRegistry()
   const fn = () => {}
   const off = reg.on(target, 'e', fn)
@@ -177,18 +184,14 @@ test('any object with on/off', (t) => {
 })
 
 test('any object with addListener/removeListener', (t) => {
-  const calls = []
-  const target = {
-    addListener: (event, fn) => calls.push(['add', event, fn]),
-    removeListener: (event, fn) => calls.push(['remove', event, fn]),
-  }
+  const { target, calls } = recordingTarget('addListener', 'removeListener')
   const reg = new ListenerRegistry()
   const fn = () => {}
   reg.on(target, 'e', fn)
   t.is(reg.dispose(), 1)
   t.deepEqual(calls, [
-    ['add', 'e', fn],
-    ['remove', 'e', fn],
+    ['addListener', 'e', fn],
+    ['removeListener', 'e', fn],
   ])
 })
 

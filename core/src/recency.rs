@@ -260,12 +260,7 @@ impl Recency {
   fn compact_if_sparse(&mut self, stamps: &[u32]) {
     let records = self.queue.len() + self.heap.len() + self.last_batch.len();
     if records > 2 * stamps.len() + 1024 {
-      let mut live: Vec<(u32, u32)> = stamps
-        .iter()
-        .enumerate()
-        .filter(|(_, &stamp)| stamp != 0)
-        .map(|(slot, &stamp)| (stamp, slot as u32))
-        .collect();
+      let mut live = live_by_stamp(stamps);
       live.sort_unstable();
       self.queue = live
         .into_iter()
@@ -394,12 +389,7 @@ impl Recency {
 
   /// Live slots (stamp not 0) from most to least recently used.
   pub fn order(&self, stamps: &[u32]) -> Vec<u32> {
-    let mut live: Vec<(u32, u32)> = stamps
-      .iter()
-      .enumerate()
-      .filter(|(_, &stamp)| stamp != 0)
-      .map(|(slot, &stamp)| (stamp, slot as u32))
-      .collect();
+    let mut live = live_by_stamp(stamps);
     live.sort_unstable_by(|a, b| b.cmp(a));
     live.into_iter().map(|(_, slot)| slot).collect()
   }
@@ -425,6 +415,16 @@ impl Recency {
   pub fn clear(&mut self) {
     *self = Recency::new();
   }
+}
+
+/// `(stamp, slot)` of every live slot (stamp not 0), in slot order.
+fn live_by_stamp(stamps: &[u32]) -> Vec<(u32, u32)> {
+  stamps
+    .iter()
+    .enumerate()
+    .filter(|(_, &stamp)| stamp != 0)
+    .map(|(slot, &stamp)| (stamp, slot as u32))
+    .collect()
 }
 
 #[cfg(test)]

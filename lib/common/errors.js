@@ -143,6 +143,19 @@ function validateOneOf(value, name, allowed) {
   }
 }
 
+/**
+ * Whether `value` is an object whose properties have the `typeof` given in
+ * `shape`, read in that order and no further than the first mismatch:
+ * `hasShape(signal, { aborted: 'boolean', addEventListener: 'function' })`.
+ */
+function hasShape(value, shape) {
+  if (value === null || typeof value !== 'object') return false
+  for (const [key, type] of Object.entries(shape)) {
+    if (typeof value[key] !== type) return false
+  }
+  return true
+}
+
 /** The message of a thrown value, whatever was thrown. */
 function errorText(err) {
   return err instanceof Error ? err.message : String(err)
@@ -151,6 +164,7 @@ function errorText(err) {
 module.exports = {
   describe,
   errorText,
+  hasShape,
   invalidArgType,
   outOfRange,
   invalidArgValue,

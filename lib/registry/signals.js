@@ -3,7 +3,7 @@
 // `signal` option: registrations removed when an AbortSignal aborts, without
 // the signal keeping the target alive.
 
-const { invalidArgType } = require('../common/errors')
+const { hasShape, invalidArgType } = require('../common/errors')
 
 const ONCE = { once: true }
 
@@ -55,12 +55,7 @@ function leaveHub(bucket, hub) {
 }
 
 function validateSignal(signal) {
-  if (
-    signal === null ||
-    typeof signal !== 'object' ||
-    typeof signal.aborted !== 'boolean' ||
-    typeof signal.addEventListener !== 'function'
-  ) {
+  if (!hasShape(signal, { aborted: 'boolean', addEventListener: 'function' })) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
   }
 }
