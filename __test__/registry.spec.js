@@ -87,15 +87,21 @@ test('EventEmitter: listeners run with the emitter as this, and the raw listener
   t.is(self, bus)
 })
 
-test('EventEmitter: the same listener twice is two registrations, each removed by its own disposer', (t) => {
+// One counting listener registered twice for `event` on `target`, through a
+// new registry; `counter.calls` counts its calls.
+function registeredTwice(target, event) {
   const reg = new ListenerRegistry()
+  const counter = { calls: 0 }
+  const fn = () => counter.calls++
+  return { reg, counter, offs: [reg.on(target, event, fn), reg.on(target, event, fn)] }
+}
+
+test('EventEmitter: the same listener twice is two registrations, each removed by its own disposer', (t) => {
   const bus = new EventEmitter()
-  let calls = 0
-  const fn = () => calls++
-  const off1 = reg.on(bus, 'x', fn)
-  const off2 = reg.on(bus, 'x', fn)
+  const { reg, counter, offs } = registeredTwice(bus, 'x')
+  const [off1, off2] = offs
   bus.emit('x')
-  t.is(calls, 2)
+  t.is(counter.calls, 2)
   t.true(off1())
   t.is(bus.listenerCount('x'), 1)
   t.true(off2())
@@ -118,16 +124,13 @@ test('EventTarget: attached through addEventListener and removed by the disposer
 })
 
 test('EventTarget: one listener registered twice is attached twice and removed one at a time', (t) => {
-  const reg = new ListenerRegistry()
   const target = new EventTarget()
-  let calls = 0
-  const fn = () => calls++
-  const off1 = reg.on(target, 'ping', fn)
-  const off2 = reg.on(target, 'ping', fn)
+  const { counter, offs } = registeredTwice(target, 'ping')
+  const [off1, off2] = offs
   t.is(getEventListeners(target, 'ping').length, 2)
   off1()
   target.dispatchEvent(new Event('ping'))
-  t.is(calls, 1)
+  t.is(counter.calls, 1)
   off2()
   t.is(getEventListeners(target, 'ping').length, 0)
 })
