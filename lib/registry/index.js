@@ -44,7 +44,7 @@ const {
 const { kDispose } = require('../common/dispose')
 const { RegistryNode } = require('./model')
 const { live, isDisposed, markDisposed, disposedError, sweep, forEachNode, registryTotals } = require('./tree')
-const listeners = require('./listeners')
+const { add, collect, removeEntry, removeEntries, validateTarget, validateFilter } = require('./listeners')
 const { validateSignal } = require('./signals')
 const { WARNING_CODE, topStackOf } = require('./leaks')
 const { expressMiddleware, scopeOf } = require('./express')
@@ -123,7 +123,7 @@ class ListenerRegistry {
         signal = s
       }
     }
-    return listeners.add(this.#node, target, event, listener, once, signal)
+    return add(this.#node, target, event, listener, once, signal)
   }
 
   /** `on` with `once: true`. */
@@ -139,12 +139,12 @@ class ListenerRegistry {
         signal = options.signal
       }
     }
-    return listeners.add(this.#node, target, event, listener, true, signal)
+    return add(this.#node, target, event, listener, true, signal)
   }
 
   /** Removes the most recent registration of `listener` for `event` on `target`. */
   off(target, event, listener) {
-    listeners.validateTarget(target)
+    validateTarget(target)
     if (typeof event !== 'string' && typeof event !== 'symbol') {
       throw invalidArgType('event', 'of type string or symbol', event)
     }
@@ -161,18 +161,18 @@ class ListenerRegistry {
         }
       }
     })
-    return found === null ? false : listeners.removeEntry(found)
+    return found === null ? false : removeEntry(found)
   }
 
   /** Removes every listener (of `target`, of `event`) this registry and its scopes hold; returns how many. */
   removeAll(target, event) {
-    listeners.validateFilter(target, event)
-    return listeners.removeEntries(listeners.collect(this.#node, target, event))
+    validateFilter(target, event)
+    return removeEntries(collect(this.#node, target, event))
   }
 
   /** How many listeners (of `target`, of `event`) this registry and its scopes hold. */
   count(target, event) {
-    listeners.validateFilter(target, event)
+    validateFilter(target, event)
     const node = this.#node
     if (target === undefined && event === undefined) {
       let total = 0
@@ -182,7 +182,7 @@ class ListenerRegistry {
       })
       return total
     }
-    return listeners.collect(node, target, event).length
+    return collect(node, target, event).length
   }
 
   /** Makes a child registry, disposed with this one. */
@@ -196,7 +196,7 @@ class ListenerRegistry {
   dispose() {
     const node = this.#node
     if (node.disposed || isDisposed(node)) return 0
-    const entries = listeners.collect(node, undefined, undefined)
+    const entries = collect(node, undefined, undefined)
     const nodes = []
     forEachNode(node, (n) => nodes.push(n))
     // Out of the tree first, so removals below do not walk it again.
@@ -204,7 +204,7 @@ class ListenerRegistry {
     // Disposed before the removals, so that a 'removeListener' handler
     // cannot add to a registry that is going away.
     for (const n of nodes) markDisposed(n)
-    return listeners.removeEntries(entries)
+    return removeEntries(entries)
   }
 
   [kDispose]() {
@@ -220,7 +220,7 @@ class ListenerRegistry {
   /** Listeners per target and event, most numerous first. */
   report() {
     const groups = new Map() // EventState -> { target, event, count, topStack }
-    for (const entry of listeners.collect(this.#node, undefined, undefined)) {
+    for (const entry of collect(this.#node, undefined, undefined)) {
       let g = groups.get(entry.ev)
       if (g === undefined) {
         const target = entry.bucket.slot.ref.deref()

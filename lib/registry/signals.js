@@ -54,8 +54,10 @@ function leaveHub(bucket, hub) {
   }
 }
 
+const SIGNAL_SHAPE = { aborted: 'boolean', addEventListener: 'function' }
+
 function validateSignal(signal) {
-  if (!hasShape(signal, { aborted: 'boolean', addEventListener: 'function' })) {
+  if (!hasShape(signal, SIGNAL_SHAPE)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
   }
 }
