@@ -671,6 +671,8 @@ export interface Monitor {
   stop(): void
   /** Same as `stop()`. */
   [Symbol.dispose](): void
+  /** `'Monitor'`. */
+  readonly [Symbol.toStringTag]: string
 }
 
 /**

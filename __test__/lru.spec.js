@@ -3,6 +3,7 @@
 const test = require('ava')
 const { LRU } = require('..')
 const { kTickStart } = require('../lib/lru/hooks')
+const { freezeDateNow } = require('./helpers/clock')
 
 function fakeClock(start = 1000) {
   const clock = {
@@ -510,10 +511,16 @@ test('expired entries are evicted before live ones', (t) => {
   t.true(cache.has('old'))
 })
 
-test('updateAgeOnGet restarts the TTL', (t) => {
+// An LRU with a 100 ms TTL (and `options`) on a fake clock, holding 'a' = 1.
+function ttlCacheWithA(options) {
   const clock = fakeClock()
-  const cache = new LRU({ max: 10, ttl: 100, updateAgeOnGet: true, perf: clock })
+  const cache = new LRU({ max: 10, ttl: 100, perf: clock, ...options })
   cache.set('a', 1)
+  return { clock, cache }
+}
+
+test('updateAgeOnGet restarts the TTL', (t) => {
+  const { clock, cache } = ttlCacheWithA({ updateAgeOnGet: true })
   clock.advance(80)
   t.is(cache.get('a'), 1)
   clock.advance(80)
@@ -524,9 +531,7 @@ test('updateAgeOnGet restarts the TTL', (t) => {
 })
 
 test('allowStale returns an expired entry once, then it is gone', (t) => {
-  const clock = fakeClock()
-  const cache = new LRU({ max: 10, ttl: 100, allowStale: true, perf: clock })
-  cache.set('a', 1)
+  const { clock, cache } = ttlCacheWithA({ allowStale: true })
   clock.advance(150)
   t.is(cache.peek('a'), 1)
   t.is(cache.get('a'), 1)
@@ -707,15 +712,8 @@ test('dump and load round-trip entries, order, ttl and size', (t) => {
   const cache = new LRU({ max: 10, maxSize: 100, sizeCalculation: () => 3, perf: clock })
   cache.set('a', 1).set('b', 2, { ttl: 100 }).set('c', 3, { size: 7 })
   cache.get('a')
-  // dump() and load() turn start times into epoch ms through Date.now(): hold
-  // it still, or real time spent between the two (a loaded machine) shows in
-  // the TTL, which the fake clock alone cannot prevent.
-  const realDateNow = Date.now
-  const frozenNow = realDateNow()
-  Date.now = () => frozenNow
-  t.teardown(() => {
-    Date.now = realDateNow
-  })
+  // dump() and load() go through Date.now(): held still (see helpers/clock.js).
+  const thaw = freezeDateNow(t)
   const dumped = cache.dump()
   t.deepEqual(
     dumped.map((e) => e[0]),
@@ -730,7 +728,7 @@ test('dump and load round-trip entries, order, ttl and size', (t) => {
   t.is(copy.calculatedSize, cache.calculatedSize)
   // start goes through Date.now(), which has millisecond resolution.
   t.true(Math.abs(copy.getRemainingTTL('b') - 100) <= 2)
-  Date.now = realDateNow
+  thaw()
   clock.advance(150)
   t.false(copy.has('b'))
 })

@@ -19,7 +19,10 @@ const { Registry } = require('prom-client')
 
 const leakless = require('../index.js')
 const { LRU, monitor, collectMetrics, stats } = leakless
-const { fitLine, latestMonitor, takeLock } = require('../lib/monitor')
+const { latestMonitor } = require('../lib/monitor')
+const { fitLine } = require('../lib/monitor/trend')
+const { takeLock } = require('../lib/monitor/snapshots')
+const { GAUGE_NAMES, metricValue } = require('./helpers/metrics')
 const { resetWarnings } = require('../lib/common/warnings')
 
 const ROOT = path.join(__dirname, '..')
@@ -76,6 +79,20 @@ function leaker() {
   }
 }
 
+// A monitor driven by a fake clock (the fallback timer never fires), the
+// alerts it raised and the warnings seen meanwhile; stopped when the test ends.
+function driven(t, options) {
+  const clock = fakeClock()
+  const alerts = []
+  const warnings = captureWarnings()
+  const m = monitor({ perf: clock, intervalMs: NO_INTERVAL, onGrowth: (trend) => alerts.push(trend), ...options })
+  t.teardown(() => {
+    m.stop()
+    warnings.stop()
+  })
+  return { m, clock, alerts, warnings }
+}
+
 function tempDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakless-monitor-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -114,14 +131,7 @@ test('fitLine: exact line, flat line, too few points', (t) => {
 // ---------------------------------------------------------------- detection
 
 test.serial('a leaking loop triggers onGrowth with a positive slope, and a warning with the trend', async (t) => {
-  const clock = fakeClock()
-  const alerts = []
-  const warnings = captureWarnings()
-  const m = monitor({ perf: clock, windowMs: 20_000, intervalMs: NO_INTERVAL, onGrowth: (trend) => alerts.push(trend) })
-  t.teardown(() => {
-    m.stop()
-    warnings.stop()
-  })
+  const { m, clock, alerts, warnings } = driven(t, { windowMs: 20_000 })
   const leak = leaker()
   for (let i = 0; i < 40 && alerts.length === 0; i++) await gcStep(m, clock, () => leak.grow(5000))
   await settle()
@@ -148,10 +158,7 @@ test.serial('a leaking loop triggers onGrowth with a positive slope, and a warni
 })
 
 test.serial('an alert repeats only after growth went on for another window', async (t) => {
-  const clock = fakeClock()
-  const alerts = []
-  const m = monitor({ perf: clock, windowMs: 10_000, intervalMs: NO_INTERVAL, onGrowth: (trend) => alerts.push(trend) })
-  t.teardown(() => m.stop())
+  const { m, clock, alerts } = driven(t, { windowMs: 10_000 })
   const leak = leaker()
   for (let i = 0; i < 36; i++) await gcStep(m, clock, () => leak.grow(3000))
 
@@ -236,10 +243,7 @@ test.serial('heavy garbage over a bounded working set never alerts (60 post-GC s
 })
 
 test.serial('a one-off step in the heap is not a trend', async (t) => {
-  const clock = fakeClock()
-  const alerts = []
-  const m = monitor({ perf: clock, windowMs: 10_000, intervalMs: NO_INTERVAL, onGrowth: (trend) => alerts.push(trend) })
-  t.teardown(() => m.stop())
+  const { m, clock, alerts } = driven(t, { windowMs: 10_000 })
   const block = leaker()
   let steepest = null
   for (let i = 0; i < 21; i++) {
@@ -255,10 +259,7 @@ test.serial('a one-off step in the heap is not a trend', async (t) => {
 })
 
 test.serial('a leak of Buffers shows in the external trend', async (t) => {
-  const clock = fakeClock()
-  const alerts = []
-  const m = monitor({ perf: clock, windowMs: 10_000, intervalMs: NO_INTERVAL, onGrowth: (trend) => alerts.push(trend) })
-  t.teardown(() => m.stop())
+  const { m, clock, alerts } = driven(t, { windowMs: 10_000 })
   const kept = []
   for (let i = 0; i < 20 && !alerts.some((a) => a.metric === 'external'); i++) {
     await gcStep(m, clock, () => {
@@ -273,16 +274,7 @@ test.serial('a leak of Buffers shows in the external trend', async (t) => {
 })
 
 test.serial('alertOn chooses the metrics that alert', async (t) => {
-  const clock = fakeClock()
-  const alerts = []
-  const m = monitor({
-    perf: clock,
-    windowMs: 10_000,
-    intervalMs: NO_INTERVAL,
-    alertOn: [],
-    onGrowth: (trend) => alerts.push(trend),
-  })
-  t.teardown(() => m.stop())
+  const { m, clock, alerts } = driven(t, { windowMs: 10_000, alertOn: [] })
   const leak = leaker()
   for (let i = 0; i < 15; i++) await gcStep(m, clock, () => leak.grow(5000))
   t.deepEqual(alerts, [])
@@ -487,20 +479,7 @@ test.serial('a missing snapshot dir is created; no probe file is left behind', (
 
 test.serial('heap snapshots: written on growth and further growth, valid JSON, never more than max', async (t) => {
   const dir = tempDir(t)
-  const clock = fakeClock()
-  const alerts = []
-  const warnings = captureWarnings()
-  const m = monitor({
-    perf: clock,
-    windowMs: 10_000,
-    intervalMs: NO_INTERVAL,
-    snapshots: { dir, max: 2 },
-    onGrowth: (trend) => alerts.push(trend),
-  })
-  t.teardown(() => {
-    m.stop()
-    warnings.stop()
-  })
+  const { m, clock, alerts, warnings } = driven(t, { windowMs: 10_000, snapshots: { dir, max: 2 } })
   const leak = leaker()
   const counts = []
   for (let i = 0; i < 40 && alerts.length < 3; i++) {
@@ -527,20 +506,7 @@ test.serial('heap snapshots: written on growth and further growth, valid JSON, n
 test.serial('snapshots already in dir count toward max', async (t) => {
   const dir = tempDir(t)
   fs.writeFileSync(path.join(dir, 'leakless-earlier-run.heapsnapshot'), '{}')
-  const clock = fakeClock()
-  const alerts = []
-  const warnings = captureWarnings()
-  const m = monitor({
-    perf: clock,
-    windowMs: 10_000,
-    intervalMs: NO_INTERVAL,
-    snapshots: { dir, max: 1 },
-    onGrowth: (trend) => alerts.push(trend),
-  })
-  t.teardown(() => {
-    m.stop()
-    warnings.stop()
-  })
+  const { m, clock, alerts, warnings } = driven(t, { windowMs: 10_000, snapshots: { dir, max: 1 } })
   const leak = leaker()
   for (let i = 0; i < 30 && alerts.length === 0; i++) await gcStep(m, clock, () => leak.grow(5000))
   await settle()
@@ -551,20 +517,7 @@ test.serial('snapshots already in dir count toward max', async (t) => {
 
 test.serial('a snapshot dir that disappears is reported, and sampling goes on', async (t) => {
   const dir = tempDir(t)
-  const clock = fakeClock()
-  const alerts = []
-  const warnings = captureWarnings()
-  const m = monitor({
-    perf: clock,
-    windowMs: 10_000,
-    intervalMs: NO_INTERVAL,
-    snapshots: { dir, max: 2 },
-    onGrowth: (trend) => alerts.push(trend),
-  })
-  t.teardown(() => {
-    m.stop()
-    warnings.stop()
-  })
+  const { m, clock, alerts, warnings } = driven(t, { windowMs: 10_000, snapshots: { dir, max: 2 } })
   fs.rmSync(dir, { recursive: true })
   const leak = leaker()
   for (let i = 0; i < 30 && alerts.length === 0; i++) await gcStep(m, clock, () => leak.grow(5000))
@@ -613,20 +566,7 @@ test.serial('a snapshot is skipped while another process holds the lock', async 
     path.join(dir, '.leakless-snapshot.lock'),
     JSON.stringify({ host: os.hostname(), pid: process.ppid, startedAt: 0 }),
   )
-  const clock = fakeClock()
-  const alerts = []
-  const warnings = captureWarnings()
-  const m = monitor({
-    perf: clock,
-    windowMs: 10_000,
-    intervalMs: NO_INTERVAL,
-    snapshots: { dir },
-    onGrowth: (trend) => alerts.push(trend),
-  })
-  t.teardown(() => {
-    m.stop()
-    warnings.stop()
-  })
+  const { m, clock, alerts, warnings } = driven(t, { windowMs: 10_000, snapshots: { dir } })
   const leak = leaker()
   for (let i = 0; i < 30 && alerts.length === 0; i++) await gcStep(m, clock, () => leak.grow(5000))
   await settle()
@@ -636,11 +576,6 @@ test.serial('a snapshot is skipped while another process holds the lock', async 
 })
 
 // ---------------------------------------------------------------- Prometheus
-
-function metricValue(text, name) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
-  return line === undefined ? undefined : Number(line.slice(name.length + 1))
-}
 
 test.serial('collectMetrics: gauges with live values in a fresh registry', async (t) => {
   const clock = fakeClock()
@@ -653,14 +588,7 @@ test.serial('collectMetrics: gauges with live values in a fresh registry', async
   const cache = new LRU({ max: 100 })
   for (let i = 0; i < 42; i++) cache.set(i, i)
   const gauges = collectMetrics({ register })
-  t.deepEqual(Object.keys(gauges).sort(), [
-    'leakless_external_bytes',
-    'leakless_heap_growth_bytes_per_minute',
-    'leakless_listeners',
-    'leakless_lru_entries',
-    'leakless_pool_in_use_bytes',
-    'leakless_pool_leaked_buffers',
-  ])
+  t.deepEqual(Object.keys(gauges).sort(), GAUGE_NAMES)
 
   let text = await register.metrics()
   const now = stats()

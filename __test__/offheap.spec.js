@@ -3,6 +3,7 @@
 const test = require('ava')
 const fc = require('fast-check')
 const { LRU } = require('..')
+const { freezeDateNow } = require('./helpers/clock')
 
 const offheap = (options) => new LRU({ storage: 'offheap', ...options })
 
@@ -333,15 +334,8 @@ test('dump and load round-trip entries, order and TTL', (t) => {
   const cache = offheap({ max: 10, perf: clock })
   cache.set('a', 'A').set('b', Buffer.from('B'), { ttl: 500 }).set(3, 'three')
   cache.get('a')
-  // dump() and load() turn start times into epoch ms through Date.now(): hold
-  // it still, or real time spent between the two (a loaded machine) shows in
-  // the TTL, which the fake clock alone cannot prevent.
-  const realDateNow = Date.now
-  const frozenNow = realDateNow()
-  Date.now = () => frozenNow
-  t.teardown(() => {
-    Date.now = realDateNow
-  })
+  // dump() and load() go through Date.now(): held still (see helpers/clock.js).
+  const thaw = freezeDateNow(t)
   const dumped = cache.dump()
   t.deepEqual(
     dumped.map(([k]) => k),
@@ -351,7 +345,7 @@ test('dump and load round-trip entries, order and TTL', (t) => {
   copy.load(dumped)
   t.deepEqual([...copy], [...cache])
   t.true(Math.abs(copy.getRemainingTTL('b') - 500) <= 2)
-  Date.now = realDateNow
+  thaw()
   const heap = new LRU({ max: 10 })
   heap.load(dumped)
   t.deepEqual([...heap], [...cache])

@@ -87,15 +87,21 @@ test('EventEmitter: listeners run with the emitter as this, and the raw listener
   t.is(self, bus)
 })
 
-test('EventEmitter: the same listener twice is two registrations, each removed by its own disposer', (t) => {
+// One counting listener registered twice for `event` on `target`, through a
+// new registry; `counter.calls` counts its calls.
+function registeredTwice(target, event) {
   const reg = new ListenerRegistry()
+  const counter = { calls: 0 }
+  const fn = () => counter.calls++
+  return { reg, counter, offs: [reg.on(target, event, fn), reg.on(target, event, fn)] }
+}
+
+test('EventEmitter: the same listener twice is two registrations, each removed by its own disposer', (t) => {
   const bus = new EventEmitter()
-  let calls = 0
-  const fn = () => calls++
-  const off1 = reg.on(bus, 'x', fn)
-  const off2 = reg.on(bus, 'x', fn)
+  const { reg, counter, offs } = registeredTwice(bus, 'x')
+  const [off1, off2] = offs
   bus.emit('x')
-  t.is(calls, 2)
+  t.is(counter.calls, 2)
   t.true(off1())
   t.is(bus.listenerCount('x'), 1)
   t.true(off2())
@@ -118,16 +124,13 @@ test('EventTarget: attached through addEventListener and removed by the disposer
 })
 
 test('EventTarget: one listener registered twice is attached twice and removed one at a time', (t) => {
-  const reg = new ListenerRegistry()
   const target = new EventTarget()
-  let calls = 0
-  const fn = () => calls++
-  const off1 = reg.on(target, 'ping', fn)
-  const off2 = reg.on(target, 'ping', fn)
+  const { counter, offs } = registeredTwice(target, 'ping')
+  const [off1, off2] = offs
   t.is(getEventListeners(target, 'ping').length, 2)
   off1()
   target.dispatchEvent(new Event('ping'))
-  t.is(calls, 1)
+  t.is(counter.calls, 1)
   off2()
   t.is(getEventListeners(target, 'ping').length, 0)
 })
@@ -160,12 +163,19 @@ test('MessagePort: Node-style on/off, so the listener gets the message value', a
   }
 })
 
-test('any object with on/off', (t) => {
+// A target with only the two methods named, which records its calls as
+// [method, event, listener].
+function recordingTarget(add, remove) {
   const calls = []
   const target = {
-    on: (event, fn) => calls.push(['on', event, fn]),
-    off: (event, fn) => calls.push(['off', event, fn]),
+    [add]: (event, fn) => calls.push([add, event, fn]),
+    [remove]: (event, fn) => calls.push([remove, event, fn]),
   }
+  return { target, calls }
+}
+
+test('any object with on/off', (t) => {
+  const { target, calls } = recordingTarget('on', 'off')
   const reg = new ListenerRegistry()
   const fn = () => {}
   const off = reg.on(target, 'e', fn)
@@ -177,18 +187,14 @@ test('any object with on/off', (t) => {
 })
 
 test('any object with addListener/removeListener', (t) => {
-  const calls = []
-  const target = {
-    addListener: (event, fn) => calls.push(['add', event, fn]),
-    removeListener: (event, fn) => calls.push(['remove', event, fn]),
-  }
+  const { target, calls } = recordingTarget('addListener', 'removeListener')
   const reg = new ListenerRegistry()
   const fn = () => {}
   reg.on(target, 'e', fn)
   t.is(reg.dispose(), 1)
   t.deepEqual(calls, [
-    ['add', 'e', fn],
-    ['remove', 'e', fn],
+    ['addListener', 'e', fn],
+    ['removeListener', 'e', fn],
   ])
 })
 

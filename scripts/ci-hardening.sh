@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Hardening checks for CI (issue 7), each stage timed, failing on any
-# finding:
+# Hardening checks for CI (issue 7), each stage timed and bounded, failing
+# on any finding. Lint is not here: .ci/run runs `npm run lint` first, before
+# the tests, because it takes seconds and fails fastest.
 #
-#   lint       cargo fmt --check (root, core, fuzz), clippy -D warnings (root
-#              crate; core with all targets), eslint, prettier --check
 #   fuzz       every cargo-fuzz target for LEAKLESS_FUZZ_SECONDS (default
 #              60) each, two at a time
 #   sanitize   Miri on the off-heap store (when a nightly with miri is
 #              installed) and AddressSanitizer + LeakSanitizer on every core
-#              test (scripts/sanitize.sh --quick)
+#              test (scripts/sanitize.sh --quick, which bounds each run too)
 #   valgrind   the addon's tour under memcheck (scripts/valgrind.sh)
 #
+# Each stage runs under `timeout`: a stage that hangs fails with a message
+# naming it after its limit instead of using up the CI budget. The limits
+# are several times the stage's usual time on 2 cores; LEAKLESS_STAGE_SCALE
+# (default 1) multiplies them, for slower machines.
+#
 # Run from a checkout where `npm ci` has run (it builds the addon). Installs
-# what is missing: cargo-fuzz (crates.io, a few minutes the first time),
-# valgrind (apt) and, until package.json lists them, eslint/prettier (npm,
-# into a temporary folder). Takes about five minutes once cargo-fuzz is
-# installed. Prints one line per stage and a summary.
+# what is missing: cargo-fuzz (crates.io, a few minutes the first time) and
+# valgrind (apt). Takes about five minutes once cargo-fuzz is installed.
+# Prints one line per stage and a summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/rust-tools.sh
@@ -25,20 +28,41 @@ fuzz_seconds=${LEAKLESS_FUZZ_SECONDS:-60}
 start_all=$(date +%s)
 timings=()
 
+# stage NAME LIMIT COMMAND...: runs COMMAND, killed (with its children)
+# after LIMIT seconds times LEAKLESS_STAGE_SCALE; LIMIT 0 means no limit
+# (for shell functions, which `timeout` cannot run).
 stage() {
-  local name=$1
-  shift
-  local start=$(date +%s)
+  local name=$1 limit=$2
+  shift 2
+  local start rc
+  start=$(date +%s)
+  limit=$((limit * ${LEAKLESS_STAGE_SCALE:-1}))
   echo
-  echo "==== stage $name"
-  if "$@"; then
+  if [ "$limit" -gt 0 ]; then
+    echo "==== stage $name (limit ${limit}s)"
+  else
+    echo "==== stage $name"
+  fi
+  set +e
+  if [ "$limit" -gt 0 ]; then
+    timeout --kill-after=30 "$limit" "$@"
+  else
+    "$@"
+  fi
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then
     timings+=("$name $(($(date +%s) - start))s ok")
     echo "==== stage $name passed in $(($(date +%s) - start))s"
-  else
-    echo "==== stage $name FAILED after $(($(date +%s) - start))s"
-    echo "hardening: $name failed after $(($(date +%s) - start_all))s"
-    exit 1
+    return
   fi
+  if [ "$limit" -gt 0 ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+    echo "==== stage $name TIMED OUT: still running after its limit of ${limit}s (a hang or a much slower machine; its log is under target/)"
+  else
+    echo "==== stage $name FAILED (exit $rc) after $(($(date +%s) - start))s"
+  fi
+  echo "hardening: $name failed after $(($(date +%s) - start_all))s"
+  exit 1
 }
 
 # ------------------------------------------------------------------ setup
@@ -52,39 +76,18 @@ setup() {
     echo "== building the addon"
     npx napi build --platform --release --js binding.js --dts binding.d.ts
   fi
-  # eslint and prettier come from package.json's devDependencies; until
-  # they are there, a temporary install outside the checkout.
-  ESLINT=node_modules/.bin/eslint
-  PRETTIER=node_modules/.bin/prettier
-  if [ ! -x "$ESLINT" ] || [ ! -x "$PRETTIER" ] || [ ! -d node_modules/@eslint/js ] || [ ! -d node_modules/globals ]; then
-    local tmp=${TMPDIR:-/tmp}/leakless-lint-tools
-    if [ ! -x "$tmp/node_modules/.bin/eslint" ] || [ ! -x "$tmp/node_modules/.bin/prettier" ]; then
-      echo "== installing eslint and prettier into $tmp"
-      npm install --prefix "$tmp" --no-audit --no-fund --silent eslint@9 @eslint/js@9 globals@17 prettier@3
-    fi
-    ESLINT=$tmp/node_modules/.bin/eslint
-    PRETTIER=$tmp/node_modules/.bin/prettier
-    export NODE_PATH="$tmp/node_modules${NODE_PATH:+:$NODE_PATH}"
-  fi
   echo "== rust $(rustc --version), -Z flags from $(describe_unstable_toolchain)"
-  echo "== $(cargo fuzz --version), $(valgrind --version), eslint $("$ESLINT" --version), prettier $("$PRETTIER" --version)"
+  echo "== $(cargo fuzz --version), $(valgrind --version)"
 }
 
-lint() {
-  cargo fmt --all -- --check
-  (cd fuzz && cargo fmt -- --check)
-  cargo clippy --quiet -- -D warnings
-  cargo clippy --quiet -p leakless-core --all-targets -- -D warnings
-  "$ESLINT" .
-  "$PRETTIER" --check . >/dev/null
-  echo "== lint: rustfmt, clippy (root, core), eslint and prettier found nothing"
-}
-
-stage setup setup
-stage lint lint
-stage fuzz scripts/fuzz.sh -j 2 "$fuzz_seconds"
-stage sanitize scripts/sanitize.sh --quick
-stage valgrind scripts/valgrind.sh
+# Limits: fuzz builds the targets (a few minutes) then runs them two at a
+# time; sanitize builds the core twice (Miri, ASan) and runs its tests
+# (usually under ten minutes; each of its runs has its own, smaller limit,
+# which names the tests that hang); the valgrind tour takes a few minutes.
+stage setup 0 setup
+stage fuzz $((1200 + 2 * fuzz_seconds)) scripts/fuzz.sh -j 2 "$fuzz_seconds"
+stage sanitize 4800 scripts/sanitize.sh --quick
+stage valgrind 1200 scripts/valgrind.sh
 
 echo
 echo "==== hardening summary ($(($(date +%s) - start_all))s)"

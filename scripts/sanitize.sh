@@ -19,6 +19,10 @@
 # Miri is skipped (with a note) when no nightly toolchain is installed and
 # none can be had; LEAKLESS_REQUIRE_MIRI=1 makes that a failure.
 #
+# Every run is under `timeout` (Miri 20 minutes a run, ASan 30 minutes,
+# both times LEAKLESS_STAGE_SCALE): a test that hangs fails the script with
+# the names of the tests still running instead of blocking CI.
+#
 #   scripts/sanitize.sh [--quick]    --quick: the off-heap store only under
 #                                    Miri (about a minute), fewer property
 #                                    cases under ASan
@@ -31,6 +35,28 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 host=$(rustc -vV | sed -n 's/^host: //p')
 summary=()
+scale=${LEAKLESS_STAGE_SCALE:-1}
+miri_limit=$((1200 * scale))
+asan_limit=$((1800 * scale))
+
+# check_run WHAT RC LIMIT LOG PATTERN: returns when RC is 0; otherwise
+# prints what went wrong and exits. A run killed by `timeout` (124, 137)
+# shows the tests libtest saw still running (it names them after 60 s) and
+# the log's last lines; a failed one, the lines of LOG matching PATTERN.
+check_run() {
+  local what=$1 rc=$2 limit=$3 log=$4 pattern=$5
+  [ "$rc" -eq 0 ] && return 0
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "!! $what TIMED OUT: still running after ${limit}s. Tests running for over 60 s:"
+    grep -E 'has been running for over' "$log" | sed 's/^/   /' || echo "   (none named)"
+    echo "   last lines of $log:"
+    tail -15 "$log" | sed 's/^/   /'
+  else
+    echo "!! $what FAILED:"
+    grep -E -B2 -A30 "$pattern" "$log" | head -80
+  fi
+  exit 1
+}
 
 passed_of() {
   # Sums "N passed" over libtest's result lines.
@@ -53,6 +79,14 @@ if have_miri; then
   mkdir -p target
   : >"$log"
   start=$(date +%s)
+  # miri_run WHAT [VAR=value ...] ARGS...: one `cargo miri test -p
+  # leakless-core ARGS` with the variables set, appended to $log.
+  miri_run() {
+    local what=$1 rc=0
+    shift
+    timeout --kill-after=30 "$miri_limit" env "$@" >>"$log" 2>&1 || rc=$?
+    check_run "$what" "$rc" "$miri_limit" "$log" 'Undefined Behavior|^error|panicked at'
+  }
   if [ "$quick" = 1 ]; then
     runs=(
       "--lib offheap"
@@ -61,17 +95,14 @@ if have_miri; then
   else
     runs=(
       "--lib"
+      "--test pool"
       "--test offheap_model"
       "--test recency_model"
     )
   fi
   for args in "${runs[@]}"; do
     # shellcheck disable=SC2086
-    if ! cargo +nightly miri test -p leakless-core $args >>"$log" 2>&1; then
-      echo "!! miri FAILED ($args):"
-      grep -E -B2 -A25 'Undefined Behavior|^error|panicked at' "$log" | head -80
-      exit 1
-    fi
+    miri_run "miri ($args)" cargo +nightly miri test -p leakless-core $args
   done
   # The corpus favours large values, which Miri pays for byte by byte
   # (about 85 s per off-heap input): only on request, LEAKLESS_MIRI_CORPUS=N
@@ -79,12 +110,9 @@ if have_miri; then
   for target in offheap recency; do
     [ "$quick" = 1 ] || [ "${LEAKLESS_MIRI_CORPUS:-0}" = 0 ] && continue
     if [ -d "fuzz/corpus/$target" ] && [ -n "$(ls -A "fuzz/corpus/$target")" ]; then
-      if ! LEAKLESS_CORPUS="$PWD/fuzz/corpus" LEAKLESS_CORPUS_LIMIT="$LEAKLESS_MIRI_CORPUS" \
-        cargo +nightly miri test -p leakless-core --test "${target}_model" byte_driven >>"$log" 2>&1; then
-        echo "!! miri FAILED on the $target fuzz corpus:"
-        grep -E -B2 -A25 'Undefined Behavior|^error|panicked at' "$log" | head -80
-        exit 1
-      fi
+      miri_run "miri on the $target fuzz corpus" \
+        LEAKLESS_CORPUS="$PWD/fuzz/corpus" LEAKLESS_CORPUS_LIMIT="$LEAKLESS_MIRI_CORPUS" \
+        cargo +nightly miri test -p leakless-core --test "${target}_model" byte_driven
     fi
   done
   summary+=("miri: $(passed_of "$log") tests passed, no undefined behaviour, in $(($(date +%s) - start))s")
@@ -104,13 +132,11 @@ cases=2048
 [ "$quick" = 1 ] && cases=512
 # --target keeps build scripts uninstrumented; opt-level 2 keeps debug
 # assertions and overflow checks but runs ten times faster than opt-level 0.
-if ! PROPTEST_CASES="${PROPTEST_CASES:-$cases}" CARGO_PROFILE_DEV_OPT_LEVEL=2 \
+rc=0
+PROPTEST_CASES="${PROPTEST_CASES:-$cases}" CARGO_PROFILE_DEV_OPT_LEVEL=2 \
   RUSTFLAGS="-Zsanitizer=address ${RUSTFLAGS:-}" ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" \
-  cargo_unstable test -p leakless-core --target "$host" --target-dir target/asan >"$log" 2>&1; then
-  echo "!! asan FAILED:"
-  grep -E -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|panicked at|^error' "$log" | head -80
-  exit 1
-fi
+  cargo_unstable_within "$asan_limit" test -p leakless-core --target "$host" --target-dir target/asan >"$log" 2>&1 || rc=$?
+check_run asan "$rc" "$asan_limit" "$log" 'ERROR: (AddressSanitizer|LeakSanitizer)|panicked at|^error'
 summary+=("asan+lsan: $(passed_of "$log") tests passed, no report, in $(($(date +%s) - start))s")
 
 echo "== sanitize summary"

@@ -21,7 +21,7 @@ const { fork } = require('node:child_process')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
 const { load } = require('../examples/demo/load')
-const { fitLine } = require('../lib/monitor')
+const { fitLine } = require('../lib/monitor/trend')
 
 const ROOT = path.join(__dirname, '..')
 const APP = path.join(ROOT, 'examples', 'express-leakless.js')

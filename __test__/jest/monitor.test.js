@@ -8,22 +8,8 @@ const os = require('node:os')
 const path = require('node:path')
 const { Registry, Gauge } = require('prom-client')
 const { LRU, monitor, collectMetrics, stats } = require('../../index.js')
-
-const dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
-
-function thrown(fn) {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
-
-function metricValue(text, name) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
-  return line === undefined ? undefined : Number(line.slice(name.length + 1))
-}
+const { thrown, kDispose: dispose } = require('../helpers/thrown')
+const { GAUGE_NAMES, metricValue } = require('../helpers/metrics')
 
 describe('monitor()', () => {
   test.each([
@@ -77,14 +63,7 @@ describe('collectMetrics()', () => {
     const cache = new LRU({ max: 10 })
     cache.set('a', 1).set('b', 2)
     const gauges = collectMetrics({ register, monitor: false })
-    expect(Object.keys(gauges).sort()).toEqual([
-      'leakless_external_bytes',
-      'leakless_heap_growth_bytes_per_minute',
-      'leakless_listeners',
-      'leakless_lru_entries',
-      'leakless_pool_in_use_bytes',
-      'leakless_pool_leaked_buffers',
-    ])
+    expect(Object.keys(gauges).sort()).toEqual(GAUGE_NAMES)
     let text = await register.metrics()
     expect(metricValue(text, 'leakless_lru_entries')).toBe(stats().lru.entries)
     expect(metricValue(text, 'leakless_external_bytes')).toBe(stats().externalBytes)

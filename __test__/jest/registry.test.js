@@ -6,16 +6,7 @@
 const { EventEmitter, getEventListeners } = require('node:events')
 const { ListenerRegistry, stats } = require('../..')
 
-const kDispose = Symbol.dispose ?? Symbol.for('nodejs.dispose')
-
-function thrown(fn) {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
+const { thrown, kDispose } = require('../helpers/thrown')
 
 test('on returns a disposer; dispose removes the listener once', () => {
   const reg = new ListenerRegistry()

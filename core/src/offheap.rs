@@ -836,16 +836,21 @@ mod tests {
     ValueRef::Utf8(text.as_bytes())
   }
 
-  fn store(max: usize) -> OffHeap {
+  /// A store of at most `max` entries and `max_size` bytes.
+  fn bounded(max: usize, max_size: usize) -> OffHeap {
     OffHeap::new(
       Limits {
         max,
-        max_size: usize::MAX,
+        max_size,
         update_age_on_get: false,
         allow_stale: false,
       },
       true,
     )
+  }
+
+  fn store(max: usize) -> OffHeap {
+    bounded(max, usize::MAX)
   }
 
   fn keys(st: &OffHeap) -> Vec<String> {
@@ -912,15 +917,7 @@ mod tests {
 
   #[test]
   fn max_size_counts_bytes() {
-    let mut st = OffHeap::new(
-      Limits {
-        max: usize::MAX,
-        max_size: 3 * (ENTRY_OVERHEAD + 11),
-        update_age_on_get: false,
-        allow_stale: false,
-      },
-      true,
-    );
+    let mut st = bounded(usize::MAX, 3 * (ENTRY_OVERHEAD + 11));
     for k in ["k1", "k2", "k3", "k4"] {
       st.set(s(k), v("123456789"), 0.0, 0.0, None);
     }
@@ -967,15 +964,7 @@ mod tests {
 
   #[test]
   fn an_entry_stored_already_expired_never_leaves_the_store_oversized() {
-    let mut st = OffHeap::new(
-      Limits {
-        max: usize::MAX,
-        max_size: 2 * (ENTRY_OVERHEAD + 2),
-        update_age_on_get: false,
-        allow_stale: false,
-      },
-      true,
-    );
+    let mut st = bounded(usize::MAX, 2 * (ENTRY_OVERHEAD + 2));
     st.set(s("a"), v("1"), 0.0, 0.0, None);
     st.set(s("b"), v("2"), 0.0, 0.0, None);
     // `load` can hand over an expiry that passed between its check and the store.

@@ -260,12 +260,7 @@ impl Recency {
   fn compact_if_sparse(&mut self, stamps: &[u32]) {
     let records = self.queue.len() + self.heap.len() + self.last_batch.len();
     if records > 2 * stamps.len() + 1024 {
-      let mut live: Vec<(u32, u32)> = stamps
-        .iter()
-        .enumerate()
-        .filter(|(_, &stamp)| stamp != 0)
-        .map(|(slot, &stamp)| (stamp, slot as u32))
-        .collect();
+      let mut live = live_by_stamp(stamps);
       live.sort_unstable();
       self.queue = live
         .into_iter()
@@ -394,12 +389,7 @@ impl Recency {
 
   /// Live slots (stamp not 0) from most to least recently used.
   pub fn order(&self, stamps: &[u32]) -> Vec<u32> {
-    let mut live: Vec<(u32, u32)> = stamps
-      .iter()
-      .enumerate()
-      .filter(|(_, &stamp)| stamp != 0)
-      .map(|(slot, &stamp)| (stamp, slot as u32))
-      .collect();
+    let mut live = live_by_stamp(stamps);
     live.sort_unstable_by(|a, b| b.cmp(a));
     live.into_iter().map(|(_, slot)| slot).collect()
   }
@@ -425,6 +415,16 @@ impl Recency {
   pub fn clear(&mut self) {
     *self = Recency::new();
   }
+}
+
+/// `(stamp, slot)` of every live slot (stamp not 0), in slot order.
+fn live_by_stamp(stamps: &[u32]) -> Vec<(u32, u32)> {
+  stamps
+    .iter()
+    .enumerate()
+    .filter(|(_, &stamp)| stamp != 0)
+    .map(|(slot, &stamp)| (stamp, slot as u32))
+    .collect()
 }
 
 #[cfg(test)]
@@ -477,13 +477,27 @@ mod tests {
     }
   }
 
-  #[test]
-  fn untouched_entries_come_out_in_insert_order() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..5 {
+  /// A fresh core and a caller of `capacity` slots holding entries in slots
+  /// `0..n`, inserted in that order.
+  fn filled(capacity: usize, n: u32) -> (Recency, Caller) {
+    let mut c = Caller::new(capacity);
+    for s in 0..n {
       c.insert(s);
     }
+    (Recency::new(), c)
+  }
+
+  /// Four entries, of which a first batch took the two oldest as victims.
+  fn two_victims_taken() -> (Recency, Caller) {
+    let (mut r, mut c) = filled(8, 4);
+    let (v, _) = c.batch(&mut r, 2, 0.0);
+    assert_eq!(v, vec![0, 1]);
+    (r, c)
+  }
+
+  #[test]
+  fn untouched_entries_come_out_in_insert_order() {
+    let (mut r, mut c) = filled(8, 5);
     let (v, b) = c.batch(&mut r, 3, 0.0);
     assert_eq!(v, vec![0, 1, 2]);
     assert_eq!(b.expired, 0);
@@ -491,11 +505,7 @@ mod tests {
 
   #[test]
   fn touched_entries_move_behind_untouched_ones() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..5 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 5);
     c.touch(0);
     c.touch(2);
     c.touch(0);
@@ -507,13 +517,7 @@ mod tests {
 
   #[test]
   fn unconsumed_victims_are_filed_again() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
-    let (v, _) = c.batch(&mut r, 2, 0.0);
-    assert_eq!(v, vec![0, 1]);
+    let (mut r, mut c) = two_victims_taken();
     // The caller evicts 0 by reusing its slot, touches 1, and asks again.
     c.insert(0);
     c.touch(1);
@@ -524,13 +528,7 @@ mod tests {
 
   #[test]
   fn victims_reused_without_a_log_keep_exact_order() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
-    let (v, _) = c.batch(&mut r, 2, 0.0);
-    assert_eq!(v, vec![0, 1]);
+    let (mut r, mut c) = two_victims_taken();
     // Evict 0 and 1 by stamping their slots for new entries, no log.
     c.touch(0);
     c.touch(1);
@@ -543,11 +541,7 @@ mod tests {
 
   #[test]
   fn deleted_entries_are_never_victims() {
-    let mut r = Recency::new();
-    let mut c = Caller::new(8);
-    for s in 0..4 {
-      c.insert(s);
-    }
+    let (mut r, mut c) = filled(8, 4);
     c.delete(1);
     c.delete(3);
     let (v, _) = c.batch(&mut r, 4, 0.0);

@@ -9,8 +9,9 @@
 
 #[path = "support/offheap_model.rs"]
 mod model;
-#[path = "support/replay.rs"]
-mod replay;
+#[macro_use]
+#[path = "support/runner.rs"]
+mod runner;
 
 use leakless_core::offheap::{number_key, Limits, ENTRY_OVERHEAD};
 use leakless_core::recency::STAMP_LIMIT;
@@ -53,18 +54,8 @@ fn value() -> impl Strategy<Value = Value> {
   // Few distinct small values, so that a key is often set again to an equal
   // value (which is not a replacement).
   let len = prop_oneof![6 => 0usize..=4, 3 => 5usize..=40, 1 => 100usize..=400];
-  (0u8..3, len, prop_oneof![3 => 0u8..2, 1 => any::<u8>()]).prop_map(|(kind, len, seed)| {
-    let bytes: Vec<u8> = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
-    match kind {
-      0 => Value::Utf8(bytes),
-      1 => Value::Utf16(
-        (0..len / 2)
-          .map(|i| 0xd7f0 + (seed as u16 + i as u16) % 32)
-          .collect(),
-      ),
-      _ => Value::Bytes(bytes),
-    }
-  })
+  (0u8..3, len, prop_oneof![3 => 0u8..2, 1 => any::<u8>()])
+    .prop_map(|(kind, len, seed)| model::value_of(kind, len, seed))
 }
 
 fn ttl() -> impl Strategy<Value = f64> {
@@ -118,37 +109,10 @@ fn config() -> impl Strategy<Value = Config> {
     )
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
-    max_shrink_iters: 20_000,
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn offheap_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
-    let mut h = Harness::new(cfg);
-    for op in &ops {
-      h.step(op);
-    }
-    h.finish();
-  }
-}
-
-/// Inputs of the kind the `offheap` fuzz target gets, run through the same
-/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
-/// see `support/replay.rs`). This is the test Miri runs on the model: short
-/// inputs there, since it interprets every step.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  let (runs, max_len, max_ops) = if cfg!(miri) {
-    (24, 300, 40)
-  } else {
-    (400, 4096, 2048)
-  };
-  for (name, bytes) in replay::inputs("offheap", runs, max_len) {
-    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
-    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
-  }
-}
+model_tests!(
+  Harness,
+  offheap_agrees_with_the_model,
+  (config(), prop::collection::vec(op(), 1..300)),
+  "offheap",
+  2048
+);

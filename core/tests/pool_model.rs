@@ -9,8 +9,9 @@
 
 #[path = "support/pool_model.rs"]
 mod model;
-#[path = "support/replay.rs"]
-mod replay;
+#[macro_use]
+#[path = "support/runner.rs"]
+mod runner;
 
 use leakless_core::pool::PoolConfig;
 use model::{Harness, Op};
@@ -48,32 +49,4 @@ fn case() -> impl Strategy<Value = (PoolConfig, Vec<Op>)> {
   })
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn pool_agrees_with_the_model((cfg, ops) in case()) {
-    let mut h = Harness::new(cfg);
-    for op in &ops {
-      h.step(op);
-    }
-  }
-}
-
-/// Inputs of the kind the `pool` fuzz target gets, through the same harness.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  let (runs, max_len, max_ops) = if cfg!(miri) {
-    (24, 300, 40)
-  } else {
-    (400, 4096, 2048)
-  };
-  for (name, bytes) in replay::inputs("pool", runs, max_len) {
-    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
-    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
-  }
-}
+model_tests!(Harness, pool_agrees_with_the_model, case(), "pool", 2048);

@@ -8,12 +8,14 @@
 
 #[path = "support/recency_model.rs"]
 mod model;
-#[path = "support/replay.rs"]
-mod replay;
+#[macro_use]
+#[path = "support/runner.rs"]
+mod runner;
 
 use leakless_core::recency::STAMP_LIMIT;
 use model::{Config, Harness, Op};
 use proptest::prelude::*;
+use runner::Model;
 
 fn config() -> impl Strategy<Value = Config> {
   (
@@ -57,23 +59,13 @@ fn op() -> impl Strategy<Value = Op> {
   ]
 }
 
-proptest! {
-  #![proptest_config(ProptestConfig {
-    cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2048),
-    max_shrink_iters: 20_000,
-    ..ProptestConfig::default()
-  })]
-
-  #[test]
-  #[cfg_attr(miri, ignore = "proptest's generation is too slow under Miri: see byte_driven_runs")]
-  fn recency_agrees_with_the_model(cfg in config(), ops in prop::collection::vec(op(), 1..300)) {
-    let mut h = Harness::new(cfg);
-    for op in &ops {
-      h.step(op);
-    }
-    h.finish();
-  }
-}
+model_tests!(
+  Harness,
+  recency_agrees_with_the_model,
+  (config(), prop::collection::vec(op(), 1..300)),
+  "recency",
+  4096
+);
 
 /// A run that is sure to cross the stamp limit several times and to reuse
 /// slots from partly consumed batches, whatever the random cases did.
@@ -99,21 +91,4 @@ fn renumbering_mid_batch_keeps_victims_exact() {
   }
   h.finish();
   assert!(h.evictions > 100);
-}
-
-/// Inputs of the kind the `recency` fuzz target gets, run through the same
-/// harness: from a fixed generator, or a fuzz corpus (`LEAKLESS_CORPUS`,
-/// see `support/replay.rs`). This is the test Miri runs on the model: short
-/// inputs there, since it interprets every step.
-#[test]
-fn byte_driven_runs_agree_with_the_model() {
-  let (runs, max_len, max_ops) = if cfg!(miri) {
-    (24, 300, 40)
-  } else {
-    (400, 4096, 4096)
-  };
-  for (name, bytes) in replay::inputs("recency", runs, max_len) {
-    let outcome = std::panic::catch_unwind(|| model::run_bytes(&bytes, max_ops));
-    assert!(outcome.is_ok(), "{name} ({} bytes) failed", bytes.len());
-  }
 }

@@ -12,8 +12,10 @@ use libfuzzer_sys::fuzz_target;
 
 #[path = "../../core/tests/support/offheap_model.rs"]
 mod model;
+#[path = "../../core/tests/support/runner.rs"]
+mod runner;
 
 /// Most operations run per input, so that one input cannot take long.
 const MAX_OPS: usize = 2048;
 
-fuzz_target!(|data: &[u8]| model::run_bytes(data, MAX_OPS));
+fuzz_target!(|data: &[u8]| runner::run_bytes::<model::Harness>(data, MAX_OPS));

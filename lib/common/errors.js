@@ -143,8 +143,29 @@ function validateOneOf(value, name, allowed) {
   }
 }
 
+/**
+ * Whether `value` is an object whose properties have the `typeof` given in
+ * `shape`, read in that order and no further than the first mismatch:
+ * `hasShape(signal, { aborted: 'boolean', addEventListener: 'function' })`.
+ * Callers on a hot path keep `shape` in a module constant.
+ */
+function hasShape(value, shape) {
+  if (value === null || typeof value !== 'object') return false
+  for (const key in shape) {
+    if (typeof value[key] !== shape[key]) return false
+  }
+  return true
+}
+
+/** The message of a thrown value, whatever was thrown. */
+function errorText(err) {
+  return err instanceof Error ? err.message : String(err)
+}
+
 module.exports = {
   describe,
+  errorText,
+  hasShape,
   invalidArgType,
   outOfRange,
   invalidArgValue,

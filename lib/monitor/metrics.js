@@ -14,7 +14,7 @@
 
 const { stats } = require('./stats')
 const { Monitor, latestMonitor, monitor: startMonitor } = require('./index')
-const { invalidArgType, leaklessError, validateOptionalObject } = require('../common/errors')
+const { hasShape, invalidArgType, leaklessError, validateOptionalObject } = require('../common/errors')
 
 const GAUGES = [
   {
@@ -95,12 +95,7 @@ function collectMetrics(options = {}) {
   }
   const client = loadPromClient()
   const register = given ?? client.register
-  if (
-    register === null ||
-    typeof register !== 'object' ||
-    typeof register.getSingleMetric !== 'function' ||
-    typeof register.registerMetric !== 'function'
-  ) {
+  if (!hasShape(register, { getSingleMetric: 'function', registerMetric: 'function' })) {
     throw invalidArgType('options.register', 'a prom-client Registry', given)
   }
 

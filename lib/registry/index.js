@@ -44,15 +44,7 @@ const {
 const { kDispose } = require('../common/dispose')
 const { RegistryNode } = require('./model')
 const { live, isDisposed, markDisposed, disposedError, sweep, forEachNode, registryTotals } = require('./tree')
-const {
-  add,
-  collect,
-  removeEntry,
-  removeEntries,
-  validateTarget,
-  validateOptionalTarget,
-  validateOptionalEvent,
-} = require('./listeners')
+const { add, collect, removeEntry, removeEntries, validateTarget, validateFilter } = require('./listeners')
 const { validateSignal } = require('./signals')
 const { WARNING_CODE, topStackOf } = require('./leaks')
 const { expressMiddleware, scopeOf } = require('./express')
@@ -174,15 +166,13 @@ class ListenerRegistry {
 
   /** Removes every listener (of `target`, of `event`) this registry and its scopes hold; returns how many. */
   removeAll(target, event) {
-    validateOptionalTarget(target)
-    validateOptionalEvent(event)
+    validateFilter(target, event)
     return removeEntries(collect(this.#node, target, event))
   }
 
   /** How many listeners (of `target`, of `event`) this registry and its scopes hold. */
   count(target, event) {
-    validateOptionalTarget(target)
-    validateOptionalEvent(event)
+    validateFilter(target, event)
     const node = this.#node
     if (target === undefined && event === undefined) {
       let total = 0

@@ -261,12 +261,10 @@ function validateOptionalEvent(event) {
   }
 }
 
-module.exports = {
-  add,
-  collect,
-  removeEntry,
-  removeEntries,
-  validateTarget,
-  validateOptionalTarget,
-  validateOptionalEvent,
+// The optional (target, event) filter of removeAll() and count().
+function validateFilter(target, event) {
+  validateOptionalTarget(target)
+  validateOptionalEvent(event)
 }
+
+module.exports = { add, collect, removeEntry, removeEntries, validateTarget, validateFilter }

@@ -3,7 +3,7 @@
 // `signal` option: registrations removed when an AbortSignal aborts, without
 // the signal keeping the target alive.
 
-const { invalidArgType } = require('../common/errors')
+const { hasShape, invalidArgType } = require('../common/errors')
 
 const ONCE = { once: true }
 
@@ -54,13 +54,10 @@ function leaveHub(bucket, hub) {
   }
 }
 
+const SIGNAL_SHAPE = { aborted: 'boolean', addEventListener: 'function' }
+
 function validateSignal(signal) {
-  if (
-    signal === null ||
-    typeof signal !== 'object' ||
-    typeof signal.aborted !== 'boolean' ||
-    typeof signal.addEventListener !== 'function'
-  ) {
+  if (!hasShape(signal, SIGNAL_SHAPE)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
   }
 }

@@ -30,6 +30,20 @@ cargo_unstable() {
   fi
 }
 
+# cargo_unstable under `timeout`: `cargo_unstable_within 600 test ...` kills
+# cargo and what it started (test binaries) after 600 seconds, and returns
+# 124 then.
+cargo_unstable_within() {
+  local limit=$1 tc
+  shift
+  tc=$(unstable_toolchain)
+  if [ -n "$tc" ]; then
+    timeout --kill-after=30 "$limit" cargo "+$tc" "$@"
+  else
+    RUSTC_BOOTSTRAP=1 timeout --kill-after=30 "$limit" cargo "$@"
+  fi
+}
+
 # Describes the choice, for logs.
 describe_unstable_toolchain() {
   local tc

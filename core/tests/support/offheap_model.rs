@@ -21,6 +21,8 @@ use leakless_core::offheap::{
 };
 use leakless_core::recency::STAMP_LIMIT;
 
+use super::runner::Model;
+
 /// An owned key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
@@ -155,24 +157,6 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 impl Harness {
-  pub fn new(cfg: Config) -> Self {
-    let mut st = OffHeap::new(cfg.limits, cfg.collect);
-    st.start_stamps_at(cfg.first_tick);
-    Harness {
-      st,
-      collect: cfg.collect,
-      now: 100.0,
-      entries: Vec::new(),
-      free: Vec::new(),
-      slots: 0,
-      limits: cfg.limits,
-      calculated: 0,
-      counters: Counters::default(),
-      removed: Vec::new(),
-      evictions: 0,
-    }
-  }
-
   /// The clock the operations run at.
   pub fn now(&self) -> f64 {
     self.now
@@ -316,7 +300,86 @@ impl Harness {
 
   // ------------------------------------------------------------ steps
 
-  pub fn step(&mut self, op: &Op) {
+  fn check_entries(&self) {
+    let expected: Vec<(Key, Value)> = self
+      .entries
+      .iter()
+      .rev()
+      .filter(|e| e.expires > self.now)
+      .map(|e| (e.key.clone(), e.value.clone()))
+      .collect();
+    let got: Vec<(Key, Value)> = self
+      .st
+      .entries_mru(self.now)
+      .into_iter()
+      .map(|e: &Entry| (Key::of(e.key()), Value::of(e.value())))
+      .collect();
+    assert_eq!(got, expected, "entries_mru() is not the model's order");
+    for e in self.st.entries_mru(self.now) {
+      assert!(same(
+        e.expires(),
+        self.entries[self.find(&Key::of(e.key())).unwrap()].expires
+      ));
+    }
+  }
+
+  fn check(&mut self) {
+    assert_eq!(self.st.len(), self.entries.len(), "len");
+    assert_eq!(
+      self.st.calculated_size(),
+      self.calculated,
+      "calculated_size"
+    );
+    assert!(
+      self.st.calculated_size() <= self.limits.max_size,
+      "calculated_size {} above max_size {}",
+      self.st.calculated_size(),
+      self.limits.max_size
+    );
+    assert!(
+      self.st.heap_bytes() >= self.st.calculated_size(),
+      "heap_bytes below the entries' sizes"
+    );
+    assert_eq!(self.st.counters(), self.counters, "counters");
+    assert_eq!(self.st.limits().max, self.limits.max);
+    let removed: Vec<(Key, Value, Reason)> = self
+      .st
+      .take_removed()
+      .into_iter()
+      .map(|(e, r)| (Key::of(e.key()), Value::of(e.value()), r))
+      .collect();
+    assert_eq!(
+      removed,
+      std::mem::take(&mut self.removed),
+      "removed entries and reasons"
+    );
+    assert!(!self.st.has_removed());
+  }
+}
+
+impl Model for Harness {
+  type Config = Config;
+  type Op = Op;
+
+  fn new(cfg: Config) -> Self {
+    let mut st = OffHeap::new(cfg.limits, cfg.collect);
+    st.start_stamps_at(cfg.first_tick);
+    Harness {
+      st,
+      collect: cfg.collect,
+      now: 100.0,
+      entries: Vec::new(),
+      free: Vec::new(),
+      slots: 0,
+      limits: cfg.limits,
+      calculated: 0,
+      counters: Counters::default(),
+      removed: Vec::new(),
+      evictions: 0,
+    }
+  }
+
+  fn step(&mut self, op: &Op) {
     let now = self.now;
     match op {
       Op::Get(k) => {
@@ -434,64 +497,8 @@ impl Harness {
     self.check();
   }
 
-  fn check_entries(&self) {
-    let expected: Vec<(Key, Value)> = self
-      .entries
-      .iter()
-      .rev()
-      .filter(|e| e.expires > self.now)
-      .map(|e| (e.key.clone(), e.value.clone()))
-      .collect();
-    let got: Vec<(Key, Value)> = self
-      .st
-      .entries_mru(self.now)
-      .into_iter()
-      .map(|e: &Entry| (Key::of(e.key()), Value::of(e.value())))
-      .collect();
-    assert_eq!(got, expected, "entries_mru() is not the model's order");
-    for e in self.st.entries_mru(self.now) {
-      assert!(same(
-        e.expires(),
-        self.entries[self.find(&Key::of(e.key())).unwrap()].expires
-      ));
-    }
-  }
-
-  fn check(&mut self) {
-    assert_eq!(self.st.len(), self.entries.len(), "len");
-    assert_eq!(
-      self.st.calculated_size(),
-      self.calculated,
-      "calculated_size"
-    );
-    assert!(
-      self.st.calculated_size() <= self.limits.max_size,
-      "calculated_size {} above max_size {}",
-      self.st.calculated_size(),
-      self.limits.max_size
-    );
-    assert!(
-      self.st.heap_bytes() >= self.st.calculated_size(),
-      "heap_bytes below the entries' sizes"
-    );
-    assert_eq!(self.st.counters(), self.counters, "counters");
-    assert_eq!(self.st.limits().max, self.limits.max);
-    let removed: Vec<(Key, Value, Reason)> = self
-      .st
-      .take_removed()
-      .into_iter()
-      .map(|(e, r)| (Key::of(e.key()), Value::of(e.value()), r))
-      .collect();
-    assert_eq!(
-      removed,
-      std::mem::take(&mut self.removed),
-      "removed entries and reasons"
-    );
-    assert!(!self.st.has_removed());
-  }
-
   /// A last look: the order, every value, and everything popped in turn.
-  pub fn finish(&mut self) {
+  fn finish(&mut self) {
     self.check_entries();
     for e in &self.entries {
       assert_eq!(
@@ -504,6 +511,14 @@ impl Harness {
     }
     assert!(self.st.is_empty());
     assert_eq!(self.st.calculated_size(), 0);
+  }
+
+  fn config_from(u: &mut Unstructured<'_>) -> Result<Config> {
+    config_from(u)
+  }
+
+  fn op_from(&self, u: &mut Unstructured<'_>) -> Result<Op> {
+    op_from(u, self.now())
   }
 }
 
@@ -573,8 +588,16 @@ fn value_from(u: &mut Unstructured<'_>) -> Result<Value> {
   } else {
     u.arbitrary()?
   };
+  Ok(value_of(u.int_in_range(0..=2u8)?, len, seed))
+}
+
+/// A value of `kind` (0: UTF-8, 1: UTF-16, else bytes) of `len` bytes
+/// counting up from `seed` (UTF-16: `len / 2` units, lone surrogates among
+/// them). Few seeds make equal values common, so that a key is often set
+/// again to an equal value (which is not a replacement).
+pub fn value_of(kind: u8, len: usize, seed: u8) -> Value {
   let bytes: Vec<u8> = (0..len).map(|i| seed.wrapping_add(i as u8)).collect();
-  Ok(match u.int_in_range(0..=2u8)? {
+  match kind {
     0 => Value::Utf8(bytes),
     1 => Value::Utf16(
       (0..len / 2)
@@ -582,7 +605,7 @@ fn value_from(u: &mut Unstructured<'_>) -> Result<Value> {
         .collect(),
     ),
     _ => Value::Bytes(bytes),
-  })
+  }
 }
 
 fn ttl_from(u: &mut Unstructured<'_>) -> Result<f64> {
@@ -620,22 +643,4 @@ pub fn op_from(u: &mut Unstructured<'_>, now: f64) -> Result<Op> {
     33..=36 => Op::Advance(f64::from(u.int_in_range(1..=20u8)?)),
     _ => Op::Entries,
   })
-}
-
-/// Runs the configuration and at most `max_ops` operations decoded from
-/// `data` through the harness; panics on any disagreement.
-pub fn run_bytes(data: &[u8], max_ops: usize) {
-  let mut u = Unstructured::new(data);
-  let Ok(cfg) = config_from(&mut u) else { return };
-  let mut h = Harness::new(cfg);
-  for _ in 0..max_ops {
-    if u.is_empty() {
-      break;
-    }
-    let Ok(op) = op_from(&mut u, h.now()) else {
-      break;
-    };
-    h.step(&op);
-  }
-  h.finish();
 }

@@ -20,6 +20,8 @@
 use arbitrary::{Result, Unstructured};
 use leakless_core::pool::{AcquireError, Finalized, Pool, PoolConfig, ReleaseError};
 
+use super::runner::Model;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
   /// Lent to the caller.
@@ -64,42 +66,8 @@ pub struct Harness {
 }
 
 impl Harness {
-  pub fn new(config: PoolConfig) -> Harness {
-    Harness {
-      pool: Pool::new(config).expect("a valid configuration"),
-      config,
-      leases: Vec::new(),
-      next_serial: 1,
-      now: 0,
-      leaked: 0,
-      released: 0,
-      closed: false,
-    }
-  }
-
   fn out(&self) -> impl Iterator<Item = &Lease> {
     self.leases.iter().filter(|l| l.status == Status::Out)
-  }
-
-  pub fn step(&mut self, op: &Op) {
-    self.now += 1;
-    match *op {
-      Op::Acquire(size) => self.acquire(size),
-      Op::Release(n) => self.release(n),
-      Op::Finalize(n) => self.finalize(n),
-      Op::Trim => {
-        let before = self.pool.stats();
-        let freed = self.pool.trim();
-        assert_eq!(freed, before.idle_bytes, "trim frees every idle byte");
-        assert_eq!(self.pool.stats().idle, 0);
-      }
-      Op::Close => {
-        self.pool.close();
-        self.closed = true;
-        assert_eq!(self.pool.stats().idle_bytes, 0);
-      }
-    }
-    self.check();
   }
 
   fn acquire(&mut self, size: usize) {
@@ -160,15 +128,22 @@ impl Harness {
     });
   }
 
-  fn release(&mut self, n: usize) {
+  /// The `n`th lease made (modulo their number) with its index, unless
+  /// there is none or its Buffer was collected already.
+  fn pick(&self, n: usize) -> Option<(usize, Lease)> {
     if self.leases.is_empty() {
-      return;
+      return None;
     }
     let i = n % self.leases.len();
-    let lease = self.leases[i].clone();
-    if lease.status == Status::Gone {
-      return; // a collected Buffer cannot be released
-    }
+    let lease = &self.leases[i];
+    (lease.status != Status::Gone).then(|| (i, lease.clone()))
+  }
+
+  fn release(&mut self, n: usize) {
+    // A collected Buffer cannot be released.
+    let Some((i, lease)) = self.pick(n) else {
+      return;
+    };
     // A released Buffer was detached: it names no memory any more.
     let (ptr, len) = match lease.status {
       Status::Out => (lease.addr as *const u8, lease.len),
@@ -190,14 +165,10 @@ impl Harness {
   }
 
   fn finalize(&mut self, n: usize) {
-    if self.leases.is_empty() {
+    // A finalizer runs once.
+    let Some((i, lease)) = self.pick(n) else {
       return;
-    }
-    let i = n % self.leases.len();
-    let lease = self.leases[i].clone();
-    if lease.status == Status::Gone {
-      return; // a finalizer runs once
-    }
+    };
     let found = self.pool.finalize(lease.addr, lease.serial, self.now);
     match lease.status {
       Status::Released => assert_eq!(
@@ -239,6 +210,53 @@ impl Harness {
   }
 }
 
+impl Model for Harness {
+  type Config = PoolConfig;
+  type Op = Op;
+
+  fn new(config: PoolConfig) -> Harness {
+    Harness {
+      pool: Pool::new(config).expect("a valid configuration"),
+      config,
+      leases: Vec::new(),
+      next_serial: 1,
+      now: 0,
+      leaked: 0,
+      released: 0,
+      closed: false,
+    }
+  }
+
+  fn step(&mut self, op: &Op) {
+    self.now += 1;
+    match *op {
+      Op::Acquire(size) => self.acquire(size),
+      Op::Release(n) => self.release(n),
+      Op::Finalize(n) => self.finalize(n),
+      Op::Trim => {
+        let before = self.pool.stats();
+        let freed = self.pool.trim();
+        assert_eq!(freed, before.idle_bytes, "trim frees every idle byte");
+        assert_eq!(self.pool.stats().idle, 0);
+      }
+      Op::Close => {
+        self.pool.close();
+        self.closed = true;
+        assert_eq!(self.pool.stats().idle_bytes, 0);
+      }
+    }
+    self.check();
+  }
+
+  fn config_from(u: &mut Unstructured<'_>) -> Result<PoolConfig> {
+    config_from(u)
+  }
+
+  fn op_from(&self, u: &mut Unstructured<'_>) -> Result<Op> {
+    op_from(u, &self.config)
+  }
+}
+
 pub fn config_from(u: &mut Unstructured<'_>) -> Result<PoolConfig> {
   let buffer_size = *u.choose(&[1usize, 64, 100, 1024, 4096])?;
   let max_bytes = buffer_size * u.int_in_range(1..=8usize)? + u.int_in_range(0..=256usize)?;
@@ -268,23 +286,4 @@ pub fn op_from(u: &mut Unstructured<'_>, config: &PoolConfig) -> Result<Op> {
       }
     }
   })
-}
-
-/// Runs a configuration and at most `max_ops` operations decoded from
-/// `data`; panics on any disagreement.
-pub fn run_bytes(data: &[u8], max_ops: usize) {
-  let mut u = Unstructured::new(data);
-  let Ok(config) = config_from(&mut u) else {
-    return;
-  };
-  let mut h = Harness::new(config);
-  for _ in 0..max_ops {
-    if u.is_empty() {
-      break;
-    }
-    let Ok(op) = op_from(&mut u, &config) else {
-      break;
-    };
-    h.step(&op);
-  }
 }

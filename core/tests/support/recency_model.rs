@@ -27,6 +27,8 @@
 use arbitrary::{Result, Unstructured};
 use leakless_core::recency::{Recency, VictimBatch, OP_DELETE, OP_EXPIRY, OP_INSERT, STAMP_LIMIT};
 
+use super::runner::Model;
+
 /// Fixed for one run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,33 +111,6 @@ pub struct Harness {
 }
 
 impl Harness {
-  pub fn new(cfg: Config) -> Self {
-    assert!(cfg.max >= 1 && cfg.batch >= 1 && cfg.log_size >= 2 && cfg.log_size.is_multiple_of(2));
-    let batch = cfg.batch;
-    Harness {
-      tick: cfg.first_tick,
-      cfg,
-      r: Recency::new(),
-      stamps: Vec::new(),
-      expires: None,
-      ttls: Vec::new(),
-      used: 0,
-      free: Vec::new(),
-      log: Vec::new(),
-      victims: vec![0; batch],
-      victim_stamps: vec![0; batch],
-      vi: 0,
-      vn: 0,
-      expired_in_batch: 0,
-      next_expiry: f64::INFINITY,
-      now: 1000.0,
-      order: Vec::new(),
-      expiry: Vec::new(),
-      evictions: 0,
-      renumbers: 0,
-    }
-  }
-
   pub fn live(&self) -> usize {
     self.order.len()
   }
@@ -325,23 +300,23 @@ impl Harness {
 
   // ------------------------------------------------------------ model
 
-  fn model_remove(&mut self, slot: u32) {
+  /// Takes `slot` out of the model's recency order.
+  fn model_unlink(&mut self, slot: u32) {
     let at = self
       .order
       .iter()
       .position(|&s| s == slot)
       .expect("model: live slot");
     self.order.remove(at);
+  }
+
+  fn model_remove(&mut self, slot: u32) {
+    self.model_unlink(slot);
     self.expiry[slot as usize] = f64::INFINITY;
   }
 
   fn model_touch(&mut self, slot: u32) {
-    let at = self
-      .order
-      .iter()
-      .position(|&s| s == slot)
-      .expect("model: live slot");
-    self.order.remove(at);
+    self.model_unlink(slot);
     self.order.push(slot);
   }
 
@@ -464,7 +439,110 @@ impl Harness {
 
   // ------------------------------------------------------------ steps
 
-  pub fn step(&mut self, op: &Op) {
+  fn insert(&mut self, ttl: f64, plain: bool) {
+    let ttl = if self.cfg.ttl_allowed { ttl } else { 0.0 };
+    if ttl > 0.0 && !self.timed() {
+      self.init_ttl();
+    }
+    let full = self.live() >= self.cfg.max;
+    if plain && !self.timed() {
+      // The fast path of lib/lru.js `set`.
+      if full {
+        let slot = self.next_victim();
+        self.model_remove(slot);
+        self.order.push(slot);
+        self.touch_stamp(slot);
+      } else {
+        let slot = self.alloc_slot();
+        self.order.push(slot);
+        self.insert_stamp(slot);
+      }
+      return;
+    }
+    // lib/lru.js `#store`.
+    let slot = if full {
+      let slot = self.next_victim();
+      self.model_remove(slot);
+      slot
+    } else {
+      self.alloc_slot()
+    };
+    self.order.push(slot);
+    if self.timed() {
+      self.set_expiry(slot, ttl);
+    }
+    self.insert_stamp(slot);
+  }
+
+  fn pop(&mut self) {
+    while self.live() > 0 {
+      self.sync();
+      let oldest = self.r.oldest(&self.stamps);
+      assert_eq!(
+        oldest,
+        self.order.first().copied(),
+        "oldest() is not the least recently used entry"
+      );
+      let slot = oldest.unwrap();
+      let expired = self.is_expired(slot);
+      self.remove_slot(slot, false);
+      if !expired {
+        return;
+      }
+    }
+  }
+
+  fn clear(&mut self) {
+    self.stamps = Vec::new();
+    self.used = 0;
+    self.free.clear();
+    self.tick = 0;
+    self.log.clear();
+    self.vi = 0;
+    self.vn = 0;
+    self.expired_in_batch = 0;
+    self.next_expiry = f64::INFINITY;
+    if self.timed() {
+      self.init_ttl();
+    }
+    self.r.clear();
+    self.order.clear();
+    self.expiry.clear();
+  }
+}
+
+impl Model for Harness {
+  type Config = Config;
+  type Op = Op;
+
+  fn new(cfg: Config) -> Self {
+    assert!(cfg.max >= 1 && cfg.batch >= 1 && cfg.log_size >= 2 && cfg.log_size.is_multiple_of(2));
+    let batch = cfg.batch;
+    Harness {
+      tick: cfg.first_tick,
+      cfg,
+      r: Recency::new(),
+      stamps: Vec::new(),
+      expires: None,
+      ttls: Vec::new(),
+      used: 0,
+      free: Vec::new(),
+      log: Vec::new(),
+      victims: vec![0; batch],
+      victim_stamps: vec![0; batch],
+      vi: 0,
+      vn: 0,
+      expired_in_batch: 0,
+      next_expiry: f64::INFINITY,
+      now: 1000.0,
+      order: Vec::new(),
+      expiry: Vec::new(),
+      evictions: 0,
+      renumbers: 0,
+    }
+  }
+
+  fn step(&mut self, op: &Op) {
     match *op {
       Op::Insert { ttl, plain } => self.insert(ttl as f64, plain),
       Op::Touch(i) => {
@@ -544,79 +622,8 @@ impl Harness {
     self.check_bounded();
   }
 
-  fn insert(&mut self, ttl: f64, plain: bool) {
-    let ttl = if self.cfg.ttl_allowed { ttl } else { 0.0 };
-    if ttl > 0.0 && !self.timed() {
-      self.init_ttl();
-    }
-    let full = self.live() >= self.cfg.max;
-    if plain && !self.timed() {
-      // The fast path of lib/lru.js `set`.
-      if full {
-        let slot = self.next_victim();
-        self.model_remove(slot);
-        self.order.push(slot);
-        self.touch_stamp(slot);
-      } else {
-        let slot = self.alloc_slot();
-        self.order.push(slot);
-        self.insert_stamp(slot);
-      }
-      return;
-    }
-    // lib/lru.js `#store`.
-    let slot = if full {
-      let slot = self.next_victim();
-      self.model_remove(slot);
-      slot
-    } else {
-      self.alloc_slot()
-    };
-    self.order.push(slot);
-    if self.timed() {
-      self.set_expiry(slot, ttl);
-    }
-    self.insert_stamp(slot);
-  }
-
-  fn pop(&mut self) {
-    while self.live() > 0 {
-      self.sync();
-      let oldest = self.r.oldest(&self.stamps);
-      assert_eq!(
-        oldest,
-        self.order.first().copied(),
-        "oldest() is not the least recently used entry"
-      );
-      let slot = oldest.unwrap();
-      let expired = self.is_expired(slot);
-      self.remove_slot(slot, false);
-      if !expired {
-        return;
-      }
-    }
-  }
-
-  fn clear(&mut self) {
-    self.stamps = Vec::new();
-    self.used = 0;
-    self.free.clear();
-    self.tick = 0;
-    self.log.clear();
-    self.vi = 0;
-    self.vn = 0;
-    self.expired_in_batch = 0;
-    self.next_expiry = f64::INFINITY;
-    if self.timed() {
-      self.init_ttl();
-    }
-    self.r.clear();
-    self.order.clear();
-    self.expiry.clear();
-  }
-
   /// A last look after a run: the order, and every entry evicted in turn.
-  pub fn finish(&mut self) {
+  fn finish(&mut self) {
     self.sync();
     self.check_order();
     while self.live() > 0 {
@@ -625,6 +632,14 @@ impl Harness {
     }
     self.sync();
     assert!(self.r.order(&self.stamps).is_empty());
+  }
+
+  fn config_from(u: &mut Unstructured<'_>) -> Result<Config> {
+    config_from(u)
+  }
+
+  fn op_from(&self, u: &mut Unstructured<'_>) -> Result<Op> {
+    op_from(u)
   }
 }
 
@@ -698,20 +713,4 @@ pub fn op_from(u: &mut Unstructured<'_>) -> Result<Op> {
     },
     _ => Op::Batch,
   })
-}
-
-/// Runs the configuration and at most `max_ops` operations decoded from
-/// `data` through the harness; panics on any disagreement.
-pub fn run_bytes(data: &[u8], max_ops: usize) {
-  let mut u = Unstructured::new(data);
-  let Ok(cfg) = config_from(&mut u) else { return };
-  let mut h = Harness::new(cfg);
-  for _ in 0..max_ops {
-    if u.is_empty() {
-      break;
-    }
-    let Ok(op) = op_from(&mut u) else { break };
-    h.step(&op);
-  }
-  h.finish();
 }
