@@ -566,7 +566,7 @@ impl OffHeap {
   }
 
   fn is_expired(&self, slot: u32, now: f64) -> bool {
-    self.entry(slot).expires() <= now
+    self.entry(slot).expires() < now
   }
 
   /// The entry of `key`, which becomes the most recently used.
@@ -756,9 +756,11 @@ impl OffHeap {
     !expired
   }
 
-  /// Removes everything and gives the memory back.
+  /// Removes everything and gives the memory back. Removed entries are
+  /// reported least recently used first, as lru-cache disposes them.
   pub fn clear(&mut self) {
-    let order = self.recency.order(&self.stamps);
+    let mut order = self.recency.order(&self.stamps);
+    order.reverse();
     self.index = HashTable::new();
     if let Some(removed) = self.removed.as_mut() {
       for slot in order {
@@ -819,7 +821,7 @@ impl OffHeap {
       .order(&self.stamps)
       .into_iter()
       .map(|slot| self.entry(slot))
-      .filter(|e| e.expires() > now)
+      .filter(|e| e.expires() >= now)
       .collect()
   }
 }

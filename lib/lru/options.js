@@ -13,66 +13,153 @@ const {
 } = require('../common/errors')
 const { settleAll } = require('../common/settle')
 
+// Options that storage: 'offheap' cannot honour, and why. Refused by name
+// rather than ignored.
+const OFFHEAP_REFUSED = {
+  sizeCalculation: 'sizes are the real bytes held',
+  maxEntrySize: 'sizes are the real bytes held; maxSize bounds every entry',
+  updateAgeOnHas: 'has() does not change an entry off-heap',
+}
+
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
  * absent bounds are `Infinity`, `ttl` is 0 for none, `perf` is a clock.
+ * `max` or `maxSize` given as `Infinity` counts as absent, so that
+ * `new LRU({ max: other.max, maxSize: other.maxSize })` copies a cache.
+ * `dispose`, `disposeAfter` and `onEvict` are folded into one `onEvict`.
  */
 function parseOptions(options) {
+  if (options === undefined) throw unbounded()
   if (typeof options === 'number') options = { max: options }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgType('options', 'a number (max) or an object', options)
   }
   const {
-    max,
-    maxSize,
     ttl = 0,
+    ttlResolution = 1,
+    ttlAutopurge = false,
     updateAgeOnGet = false,
+    updateAgeOnHas = false,
     allowStale = false,
+    noDeleteOnStaleGet = false,
+    noDisposeOnSet = false,
+    noUpdateTTL = false,
     onEvict,
+    dispose,
+    disposeAfter,
+    onInsert,
     sizeCalculation,
     fetchMethod,
+    memoMethod,
+    allowStaleOnFetchRejection = false,
+    allowStaleOnFetchAbort = false,
+    ignoreFetchAbort = false,
+    noDeleteOnFetchRejection = false,
     storage = 'heap',
     perf,
   } = options
+  let { max, maxSize, maxEntrySize } = options
+  if (max === Infinity) max = undefined
+  if (maxSize === Infinity) maxSize = undefined
+  if (maxEntrySize === Infinity) maxEntrySize = undefined
   if (storage !== 'heap' && storage !== 'offheap') {
     throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
-  if (max === undefined && maxSize === undefined) {
-    throw leaklessError(
-      RangeError,
-      'ERR_LEAKLESS_UNBOUNDED',
-      'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
-    )
-  }
+  if (maxEntrySize !== undefined) validateInteger(maxEntrySize, 'options.maxEntrySize', 1, Number.MAX_SAFE_INTEGER)
+  if (max === undefined && maxSize === undefined) throw unbounded()
   validateNumber(ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
-  validateBoolean(updateAgeOnGet, 'options.updateAgeOnGet')
-  validateBoolean(allowStale, 'options.allowStale')
-  validateOptionalFunction(onEvict, 'options.onEvict')
-  validateOptionalFunction(sizeCalculation, 'options.sizeCalculation')
-  validateOptionalFunction(fetchMethod, 'options.fetchMethod')
-  if (perf !== undefined && (perf === null || typeof perf !== 'object' || typeof perf.now !== 'function')) {
+  validateNumber(ttlResolution, 'options.ttlResolution', 0)
+  for (const [name, value] of Object.entries({
+    ttlAutopurge,
+    updateAgeOnGet,
+    updateAgeOnHas,
+    allowStale,
+    noDeleteOnStaleGet,
+    noDisposeOnSet,
+    noUpdateTTL,
+    allowStaleOnFetchRejection,
+    allowStaleOnFetchAbort,
+    ignoreFetchAbort,
+    noDeleteOnFetchRejection,
+  })) {
+    validateBoolean(value, `options.${name}`)
+  }
+  for (const [name, value] of Object.entries({
+    onEvict,
+    dispose,
+    disposeAfter,
+    onInsert,
+    sizeCalculation,
+    fetchMethod,
+    memoMethod,
+  })) {
+    validateOptionalFunction(value, `options.${name}`)
+  }
+  // A clock is anything with a now() method: `performance`, `Date`, a fake.
+  if (
+    perf !== undefined &&
+    (perf === null || (typeof perf !== 'object' && typeof perf !== 'function') || typeof perf.now !== 'function')
+  ) {
     throw invalidArgType('options.perf', 'an object with a now() method', perf)
   }
-  if (storage === 'offheap' && sizeCalculation !== undefined) {
-    throw invalidArgValue(
-      'options.sizeCalculation',
-      "does not apply to storage: 'offheap', where sizes are the real bytes held",
-      sizeCalculation,
-    )
+  if (storage === 'offheap') {
+    for (const [name, why] of Object.entries(OFFHEAP_REFUSED)) {
+      const value = options[name]
+      if (value !== undefined && value !== false) {
+        throw invalidArgValue(`options.${name}`, `does not apply to storage: 'offheap', where ${why}`, value)
+      }
+    }
   }
   return {
     max: max === undefined ? Infinity : max,
     maxSize: maxSize === undefined ? Infinity : maxSize,
+    maxEntrySize: maxEntrySize === undefined ? Infinity : maxEntrySize,
     ttl: ttl === Infinity ? 0 : ttl,
+    ttlAutopurge,
     updateAgeOnGet,
+    updateAgeOnHas,
     allowStale,
-    onEvict,
+    noDeleteOnStaleGet,
+    noUpdateTTL,
+    onEvict: disposer(onEvict, dispose, disposeAfter, noDisposeOnSet),
+    onInsert,
     sizeCalculation,
     fetchMethod,
+    memoMethod,
+    fetchDefaults: { allowStaleOnFetchRejection, allowStaleOnFetchAbort, ignoreFetchAbort, noDeleteOnFetchRejection },
     storage,
     perf: perf === undefined ? globalThis.performance : perf,
+  }
+}
+
+function unbounded() {
+  return leaklessError(
+    RangeError,
+    'ERR_LEAKLESS_UNBOUNDED',
+    'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
+  )
+}
+
+/**
+ * One `(value, key, reason)` callback for what leaves the cache: `dispose`
+ * then `disposeAfter` (lru-cache's names, which see `clear()` as reason
+ * `'delete'` as lru-cache reports it), then `onEvict` (which sees
+ * `'clear'`). With `noDisposeOnSet`, replaced values are not reported.
+ * Undefined when none is given, so that a cache without one pays nothing.
+ */
+function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
+  if (onEvict === undefined && dispose === undefined && disposeAfter === undefined) return undefined
+  if (dispose === undefined && disposeAfter === undefined && !noDisposeOnSet) return onEvict
+  return (value, key, reason) => {
+    if (noDisposeOnSet && reason === 'set') return
+    const lruReason = reason === 'clear' ? 'delete' : reason
+    settleAll(3, (i) => {
+      if (i === 0 && dispose !== undefined) dispose(value, key, lruReason)
+      else if (i === 1 && disposeAfter !== undefined) disposeAfter(value, key, lruReason)
+      else if (i === 2 && onEvict !== undefined) onEvict(value, key, reason)
+    })
   }
 }
 
@@ -115,7 +202,7 @@ function loadEntries(entries, perf, check, store) {
   const now = perf.now()
   settleAll(checked.length, (i) => {
     const item = checked[i]
-    if (item.expiresAt === undefined || item.expiresAt > now) store(item)
+    if (item.expiresAt === undefined || item.expiresAt >= now) store(item)
   })
 }
 
