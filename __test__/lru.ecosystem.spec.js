@@ -97,6 +97,26 @@ for (const storage of ['heap', 'offheap']) {
   })
 }
 
+test('cache-manager 7 with two tiers: a heap LRU before an off-heap LRU', async (t) => {
+  const { Keyv } = await import('keyv')
+  const { createCache } = await import('cache-manager')
+  const near = new LRU({ max: 2 })
+  const far = new LRU({ maxSize: 1 << 20, storage: 'offheap' })
+  const cache = createCache({ stores: [new Keyv({ store: near }), new Keyv({ store: far })] })
+  await cache.set('a', 'A', 40)
+  await cache.set('b', 'B')
+  await cache.set('c', 'C')
+  t.is(near.size, 2, 'the first tier is bounded')
+  t.is(far.size, 3)
+  t.is(await cache.get('a'), 'A', 'found in the second tier')
+  t.true(far.getRemainingTTL([...far.keys()].find((k) => k.endsWith('a'))) <= 40)
+  await pastTTL(40)
+  t.is(await cache.get('a'), undefined)
+  t.is(await cache.get('b'), 'B')
+  await cache.mdel(['b', 'c'])
+  t.is(far.size, 0)
+})
+
 test('DataLoader: an LRU as cacheMap bounds what it keeps', async (t) => {
   const DataLoader = require('dataloader')
   const batches = []
