@@ -14,6 +14,8 @@ const { invalidArgType } = require('../common/errors')
 const SET_OPTIONS = ['ttl', 'size', 'sizeCalculation', 'noDisposeOnSet', 'noUpdateTTL', 'status']
 // Per-call options that fetch() passes on to get() on a hit.
 const GET_OPTIONS = ['allowStale', 'updateAgeOnGet', 'noDeleteOnStaleGet', 'status']
+// On a hit, status says 'fetch: hit' only, as in lru-cache.
+const HIT_OPTIONS = GET_OPTIONS.slice(0, -1)
 
 function pick(options, names) {
   const out = {}
@@ -106,7 +108,7 @@ function runFetch(cache, host, key, arg) {
     found = host.lookup(key)
     if (found !== undefined && !found.stale && !forceRefresh) {
       if (status !== undefined) status.fetch = 'hit'
-      return Promise.resolve(cache.get(key, pick(options, GET_OPTIONS)))
+      return Promise.resolve(cache.get(key, pick(options, HIT_OPTIONS)))
     }
   } catch (err) {
     return Promise.reject(err)

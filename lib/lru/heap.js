@@ -173,6 +173,7 @@ class LRU {
       if (status !== undefined) {
         status.get = 'stale'
         if (allowStale) status.returnedStale = true
+        this.#statusTTL(status, slot, now)
       }
       if (!noDeleteOnStaleGet) {
         const queue = this.#onEvict === undefined ? null : []
@@ -239,7 +240,10 @@ class LRU {
     }
     const now = this.#now()
     if (this.#expires[slot] < now) {
-      if (status !== undefined) status.has = 'stale'
+      if (status !== undefined) {
+        status.has = 'stale'
+        this.#statusTTL(status, slot, now)
+      }
       return false
     }
     if (updateAgeOnHas && this.#ttls[slot] > 0) {
@@ -753,7 +757,7 @@ class LRU {
       insertReason = old === value ? 'update' : 'replace'
       if (status !== undefined) {
         status.set = insertReason
-        status.oldValue = old
+        if (old !== value) status.oldValue = old
       }
       if (queue !== null && old !== value && !noDisposeOnSet) queue.push(old, key, 'set')
     } else {

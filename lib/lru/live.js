@@ -15,6 +15,9 @@ const liveCaches = new LiveSet()
  * all of them even if some throw; then rethrows the first error.
  */
 function callOnEvict(onEvict, queue) {
+  // dispose and disposeAfter given: every dispose call, then every
+  // disposeAfter call, in lru-cache's order (see options.js).
+  if (onEvict.batch !== undefined) return onEvict.batch(queue)
   settleAll(queue.length / 3, (i) => onEvict(queue[3 * i], queue[3 * i + 1], queue[3 * i + 2]))
 }
 

@@ -274,7 +274,7 @@ class OffHeapLRU {
     if (status !== undefined) {
       if (stored) {
         status.set = reason
-        if (old !== undefined) status.oldValue = old
+        if (reason === 'replace') status.oldValue = old
         this.#statusTTL(status, key, now)
       } else {
         status.set = 'miss'

@@ -152,15 +152,21 @@ function unbounded() {
 function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
   if (onEvict === undefined && dispose === undefined && disposeAfter === undefined) return undefined
   if (dispose === undefined && disposeAfter === undefined && !noDisposeOnSet) return onEvict
-  return (value, key, reason) => {
-    if (noDisposeOnSet && reason === 'set') return
-    const lruReason = reason === 'clear' ? 'delete' : reason
-    settleAll(3, (i) => {
-      if (i === 0 && dispose !== undefined) dispose(value, key, lruReason)
-      else if (i === 1 && disposeAfter !== undefined) disposeAfter(value, key, lruReason)
-      else if (i === 2 && onEvict !== undefined) onEvict(value, key, reason)
-    })
+  const callbacks = [dispose, disposeAfter, onEvict]
+  // For each queued (value, key, reason): callback `c` of `callbacks`.
+  const call = (queue, c, i) => {
+    const reason = queue[3 * i + 2]
+    if (callbacks[c] === undefined || (noDisposeOnSet && reason === 'set')) return
+    const named = c < 2 && reason === 'clear' ? 'delete' : reason
+    callbacks[c](queue[3 * i], queue[3 * i + 1], named)
   }
+  const single = (value, key, reason) => settleAll(3, (c) => call([value, key, reason], c, 0))
+  // A batch calls every dispose, then every disposeAfter, then every onEvict.
+  single.batch = (queue) => {
+    const n = queue.length / 3
+    settleAll(3 * n, (j) => call(queue, Math.floor(j / n), j % n))
+  }
+  return single
 }
 
 /** Checks the per-entry `ttl` of `set(key, value, { ttl })`; returns ms (0: none). */
