@@ -873,7 +873,8 @@ class LRU {
   #evictOne(queue, reuse, now) {
     const slot = this.#nextVictim(now)
     const expired = this.#expires !== null && this.#expires[slot] < now
-    if (this.#inflight !== null && !expired) this.#inflight.abort(this.#keys[slot], 'evicted')
+    // Removed to make room: a refresh of it in flight is for nobody.
+    if (this.#inflight !== null) this.#inflight.abort(this.#keys[slot], 'evicted')
     if (!reuse) {
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       return slot
