@@ -948,6 +948,25 @@ mod tests {
   }
 
   #[test]
+  fn an_entry_expires_past_its_ttl_and_clear_reports_oldest_first() {
+    let mut st = store(10);
+    st.set(s("a"), v("A"), 100.0, 0.0, None);
+    st.set(s("b"), v("B"), 0.0, 0.0, None);
+    // As lru-cache: live at age == ttl, expired just after.
+    assert!(st.has(s("a"), 100.0));
+    assert!(!st.has(s("a"), 100.5));
+    assert!(matches!(st.get(s("b"), 0.0), Lookup::Hit(_)));
+    st.take_removed();
+    st.clear();
+    let order: Vec<_> = st
+      .take_removed()
+      .iter()
+      .map(|(e, _)| e.key() == s("a"))
+      .collect();
+    assert_eq!(order, [true, false], "least recently used first");
+  }
+
+  #[test]
   fn clear_reports_every_entry_and_frees() {
     let mut st = store(10);
     for i in 0..5 {

@@ -185,7 +185,8 @@ impl Harness {
   }
 
   fn expired(&self, e: &ModelEntry) -> bool {
-    e.expires <= self.now
+    // As lru-cache: expired once its age is past the TTL.
+    e.expires < self.now
   }
 
   fn remove(&mut self, at: usize, reason: Reason) -> ModelEntry {
@@ -376,7 +377,8 @@ impl Harness {
       }
       Op::Clear => {
         if self.collect {
-          for e in self.entries.iter().rev() {
+          // Least recently used first, as lru-cache disposes them.
+          for e in self.entries.iter() {
             self
               .removed
               .push((e.key.clone(), e.value.clone(), Reason::Clear));
@@ -439,7 +441,7 @@ impl Harness {
       .entries
       .iter()
       .rev()
-      .filter(|e| e.expires > self.now)
+      .filter(|e| e.expires >= self.now)
       .map(|e| (e.key.clone(), e.value.clone()))
       .collect();
     let got: Vec<(Key, Value)> = self
