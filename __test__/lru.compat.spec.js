@@ -114,6 +114,14 @@ for (const storage of STORAGES) {
     cache.clear()
   })
 
+  test(`${storage}: reads ignore a second argument that is not an object, as a Map does`, (t) => {
+    const cache = new LRU({ max: 5, storage })
+    cache.set('a', 'A')
+    t.deepEqual(['a', 'b'].map(cache.get, cache), ['A', undefined])
+    t.true(cache.has('a', 0))
+    t.is(cache.peek('a', null), 'A')
+  })
+
   test(`${storage}: memo() without memoMethod throws`, (t) => {
     const cache = new LRU({ max: 5, storage })
     t.throws(() => cache.memo('a'), { code: 'ERR_INVALID_ARG_VALUE' })

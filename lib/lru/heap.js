@@ -196,7 +196,7 @@ class LRU {
 
   /** `get` with lru-cache's per-call options. */
   #getWith(key, options) {
-    checkOptions(options)
+    options = readOptions(options)
     const { allowStale = this.#allowStale, updateAgeOnGet = this.#updateAgeOnGet } = options
     const { noDeleteOnStaleGet = this.#noDeleteOnStaleGet, status } = options
     const slot = this.#map.get(key)
@@ -227,7 +227,7 @@ class LRU {
   }
 
   #hasWith(key, options) {
-    checkOptions(options)
+    options = readOptions(options)
     const { updateAgeOnHas = this.#updateAgeOnHas, status } = options
     const slot = this.#map.get(key)
     if (slot === undefined) {
@@ -261,7 +261,7 @@ class LRU {
   peek(key, options) {
     let allowStale = this.#allowStale
     if (options !== undefined) {
-      checkOptions(options)
+      options = readOptions(options)
       if (options.allowStale !== undefined) allowStale = options.allowStale
     }
     const slot = this.#map.get(key)
@@ -986,6 +986,14 @@ class LRU {
 }
 
 /** Checks a per-call options object. */
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
 function checkOptions(options) {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
 }

@@ -38,6 +38,14 @@ function holdable(key) {
   return typeof key === 'string' || typeof key === 'number'
 }
 
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
 function checkOptions(options) {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
 }
@@ -155,7 +163,7 @@ class OffHeapLRU {
 
   /** `get` with lru-cache's per-call options. */
   #getWith(key, options) {
-    checkOptions(options)
+    options = readOptions(options)
     const { allowStale = this.#allowStale, noDeleteOnStaleGet = this.#noDeleteOnStaleGet, status } = options
     if (options.updateAgeOnGet !== undefined && options.updateAgeOnGet !== this.#updateAgeOnGet) {
       throw perCallRefused('updateAgeOnGet', options.updateAgeOnGet)
@@ -200,7 +208,7 @@ class OffHeapLRU {
 
   has(key, options) {
     if (options !== undefined) {
-      checkOptions(options)
+      options = readOptions(options)
       if (options.updateAgeOnHas) throw perCallRefused('updateAgeOnHas', options.updateAgeOnHas)
     }
     if (!holdable(key)) {
@@ -220,7 +228,7 @@ class OffHeapLRU {
   peek(key, options) {
     let allowStale = this.#allowStale
     if (options !== undefined) {
-      checkOptions(options)
+      options = readOptions(options)
       if (options.allowStale !== undefined) allowStale = options.allowStale
     }
     if (!holdable(key)) return undefined
