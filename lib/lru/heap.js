@@ -301,6 +301,13 @@ class LRU {
       this.#insertStamp(slot)
       return this
     }
+    // Out of line, so that set() stays small enough to be inlined.
+    this.#setWith(key, value, options)
+    return this
+  }
+
+  /** set() with options, sizes, TTLs or callbacks. */
+  #setWith(key, value, options) {
     let ttl = this.#ttl
     let size = 0
     let expiresAt
@@ -328,7 +335,6 @@ class LRU {
     }
     if (this.#sizes !== null && size === 0) size = this.#calculateSize(value, key, sizeCalculation)
     this.#store(key, value, size, ttl, expiresAt, options)
-    return this
   }
 
   delete(key) {
