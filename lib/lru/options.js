@@ -12,6 +12,7 @@ const {
   validateOptionalFunction,
 } = require('../common/errors')
 const { settleAll } = require('../common/settle')
+const { kBatch } = require('./live')
 
 // Options that storage: 'offheap' cannot honour, and why. Refused by name
 // rather than ignored.
@@ -162,7 +163,7 @@ function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
   }
   const single = (value, key, reason) => settleAll(3, (c) => call([value, key, reason], c, 0))
   // A batch calls every dispose, then every disposeAfter, then every onEvict.
-  single.batch = (queue) => {
+  single[kBatch] = (queue) => {
     const n = queue.length / 3
     settleAll(3 * n, (j) => call(queue, Math.floor(j / n), j % n))
   }
