@@ -122,6 +122,13 @@ for (const storage of STORAGES) {
     t.is(cache.peek('a', null), 'A')
   })
 
+  test(`${storage}: a fetch load counts as a miss, a fetch hit as a hit`, async (t) => {
+    const cache = new LRU({ max: 5, storage, fetchMethod: async (k) => `v${k}` })
+    t.is(await cache.fetch('a'), 'va')
+    t.is(await cache.fetch('a'), 'va')
+    t.like(cache.stats(), { hits: 1, misses: 1, sets: 1 })
+  })
+
   test(`${storage}: memo() without memoMethod throws`, (t) => {
     const cache = new LRU({ max: 5, storage })
     t.throws(() => cache.memo('a'), { code: 'ERR_INVALID_ARG_VALUE' })

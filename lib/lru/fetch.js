@@ -69,7 +69,7 @@ class Inflight {
  * - `inflight()`: the storage's Inflight (created on first use);
  * - `lookup(key)`: `undefined`, or `{ value, stale }` without side effects;
  * - `remove(key)`: removes the entry of `key` after a failed load;
- * - `miss()`: counts a load in the cache's stats.
+ * - `miss(key, found)`: counts a load in the cache's stats.
  */
 function runFetch(cache, host, key, arg) {
   let fetcher = host.fetchMethod
@@ -114,7 +114,7 @@ function runFetch(cache, host, key, arg) {
     return Promise.reject(err)
   }
   if (status !== undefined) status.fetch = found === undefined ? 'miss' : found.stale ? 'stale' : 'refresh'
-  host.miss()
+  host.miss(key, found)
   const record = load(cache, host, inflight, key, fetcher, found?.value, options)
   if (allowStale && record.stale !== undefined) {
     if (status !== undefined) status.returnedStale = true

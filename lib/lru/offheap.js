@@ -517,7 +517,10 @@ class OffHeapLRU {
         native.offDelete(this.#id, key, this.#now())
         if (this.#onEvict !== undefined) this.#dispose()
       },
-      miss: () => {},
+      // A load of an absent key counts as the miss a get() would count.
+      miss: (key, found) => {
+        if (found === undefined) native.offGet(this.#id, key, this.#now())
+      },
     }
     return this.#host
   }
