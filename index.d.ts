@@ -65,7 +65,7 @@ export interface LRUOptions<K, V, FC = unknown> {
    * `size` given to `set()`; with `storage: 'offheap'`, from the real bytes held.
    */
   maxSize?: number
-  /** Largest size of one entry (default `maxSize`); a larger one is not stored. Heap storage only. */
+  /** Largest size of one entry (default `maxSize`; off-heap, real bytes); a larger one is not stored. */
   maxEntrySize?: number
   /** Milliseconds an entry lives (0: forever). Expired (age > ttl) entries are never returned and are evicted first. */
   ttl?: number
@@ -75,7 +75,7 @@ export interface LRUOptions<K, V, FC = unknown> {
   ttlResolution?: number
   /** A `get` restarts the entry's TTL. */
   updateAgeOnGet?: boolean
-  /** A `has` restarts the entry's TTL. Heap storage only. */
+  /** A `has` restarts the entry's TTL. */
   updateAgeOnHas?: boolean
   /** A `get` of an expired entry returns it once, then it is gone; `fetch` returns it while refreshing. */
   allowStale?: boolean
@@ -169,7 +169,7 @@ export interface LRUSetOptions<K = any, V = any> {
 /** Per-call options of {@link LRU.get}. */
 export interface LRUGetOptions<V = any> {
   allowStale?: boolean
-  /** Heap storage only, per call (off-heap storage takes it on the cache). */
+  /** Off-heap, `false` cannot turn off the cache's `updateAgeOnGet`. */
   updateAgeOnGet?: boolean
   noDeleteOnStaleGet?: boolean
   status?: LRUStatus<V>
@@ -177,7 +177,6 @@ export interface LRUGetOptions<V = any> {
 
 /** Per-call options of {@link LRU.has}. */
 export interface LRUHasOptions<V = any> {
-  /** Heap storage only. */
   updateAgeOnHas?: boolean
   status?: LRUStatus<V>
 }

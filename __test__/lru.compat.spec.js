@@ -135,6 +135,27 @@ for (const storage of STORAGES) {
   })
 }
 
+test('offheap: maxEntrySize counts real bytes, and a larger entry is not stored', (t) => {
+  const events = []
+  const cache = new LRU({
+    max: 10,
+    maxEntrySize: 200,
+    storage: 'offheap',
+    onEvict: (v, k, reason) => events.push([k, reason]),
+  })
+  cache.set('a', 'small')
+  const status = {}
+  cache.set('a', 'x'.repeat(500), { status })
+  t.false(cache.has('a'))
+  t.like(status, { set: 'miss', maxEntrySizeExceeded: true })
+  t.deepEqual(events, [
+    ['a', 'set'],
+    ['a', 'set'],
+  ])
+  cache.set('b', 'y'.repeat(50))
+  t.true(cache.has('b'))
+})
+
 test('ttlResolution is checked', (t) => {
   t.notThrows(() => new LRU({ max: 5, ttlResolution: 0 }))
   t.throws(() => new LRU({ max: 5, ttlResolution: -1 }), { code: 'ERR_OUT_OF_RANGE' })

@@ -125,6 +125,20 @@ unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) 
   }
 }
 
+/// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
+unsafe extern "C" fn off_refresh_ttl(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
+  let now = unsafe { raw::get_f64(env, now) };
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      raw::boolean(env, lru.store.refresh_ttl(key, now))
+    })
+  }
+}
+
 /// `offDelete(id, key, now)`: whether a live entry was removed.
 unsafe extern "C" fn off_delete(
   env: sys::napi_env,
@@ -224,6 +238,7 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) {
     raw::define(env, exports, c"offGet", off_get);
     raw::define(env, exports, c"offPeek", off_peek);
     raw::define(env, exports, c"offHas", off_has);
+    raw::define(env, exports, c"offRefreshTtl", off_refresh_ttl);
     raw::define(env, exports, c"offDelete", off_delete);
     raw::define(env, exports, c"offSet", off_set);
     raw::define(env, exports, c"offSize", off_size);
@@ -317,6 +332,15 @@ pub fn off_pop(env: &Env, id: u32, now: f64) -> Result<Option<Array<'_>>> {
       Ok(Some(pair))
     }
   }
+}
+
+/// Sets lru-cache's `maxEntrySize` (bytes of one entry, bookkeeping included).
+#[napi]
+pub fn off_set_max_entry_size(id: u32, max: f64) -> Result<()> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    lru.store.set_max_entry_size(limit(max));
+    Ok(())
+  })
 }
 
 /// Changes `max`, evicting down to it.

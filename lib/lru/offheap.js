@@ -81,6 +81,7 @@ class OffHeapLRU {
   #ttl
   #allowStale
   #updateAgeOnGet
+  #updateAgeOnHas
   #noDeleteOnStaleGet
   #noUpdateTTL
   #ttlAutopurge
@@ -103,6 +104,7 @@ class OffHeapLRU {
     this.#ttl = o.ttl
     this.#allowStale = o.allowStale
     this.#updateAgeOnGet = o.updateAgeOnGet
+    this.#updateAgeOnHas = o.updateAgeOnHas
     this.#noDeleteOnStaleGet = o.noDeleteOnStaleGet
     this.#noUpdateTTL = o.noUpdateTTL
     this.#ttlAutopurge = o.ttlAutopurge
@@ -116,6 +118,7 @@ class OffHeapLRU {
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
     this.#owner = owner
+    if (o.maxEntrySize !== Infinity) native.offSetMaxEntrySize(id, o.maxEntrySize)
     liveCaches.add(this, {
       get entries() {
         return native.offSize(id)
@@ -165,20 +168,23 @@ class OffHeapLRU {
   #getWith(key, options) {
     options = readOptions(options)
     const { allowStale = this.#allowStale, noDeleteOnStaleGet = this.#noDeleteOnStaleGet, status } = options
-    if (options.updateAgeOnGet !== undefined && options.updateAgeOnGet !== this.#updateAgeOnGet) {
-      throw perCallRefused('updateAgeOnGet', options.updateAgeOnGet)
-    }
+    // Per call, updateAgeOnGet can add what the cache does not do, not
+    // take away what the native store does on every get.
+    const { updateAgeOnGet = this.#updateAgeOnGet } = options
+    if (!updateAgeOnGet && this.#updateAgeOnGet) throw perCallRefused('updateAgeOnGet', options.updateAgeOnGet)
     if (!holdable(key)) {
       if (status !== undefined) status.get = 'miss'
       return undefined
     }
     const now = this.#now()
     if (native.offHas(this.#id, key, now)) {
+      const value = native.offGet(this.#id, key, now)
+      if (updateAgeOnGet && !this.#updateAgeOnGet) native.offRefreshTtl(this.#id, key, now)
       if (status !== undefined) {
         status.get = 'hit'
         this.#statusTTL(status, key, now)
       }
-      return native.offGet(this.#id, key, now)
+      return value
     }
     const stale = native.offPeek(this.#id, key, now, true)
     if (stale === undefined) {
@@ -207,16 +213,17 @@ class OffHeapLRU {
   }
 
   has(key, options) {
+    let updateAgeOnHas = this.#updateAgeOnHas
     if (options !== undefined) {
       options = readOptions(options)
-      if (options.updateAgeOnHas) throw perCallRefused('updateAgeOnHas', options.updateAgeOnHas)
+      if (options.updateAgeOnHas !== undefined) updateAgeOnHas = options.updateAgeOnHas === true
     }
     if (!holdable(key)) {
       if (options?.status !== undefined) options.status.has = 'miss'
       return false
     }
     const now = this.#now()
-    const live = native.offHas(this.#id, key, now)
+    const live = updateAgeOnHas ? native.offRefreshTtl(this.#id, key, now) : native.offHas(this.#id, key, now)
     if (options?.status !== undefined) {
       const status = options.status
       status.has = live ? 'hit' : native.offPeek(this.#id, key, now, true) === undefined ? 'miss' : 'stale'

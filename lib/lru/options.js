@@ -18,8 +18,6 @@ const { kBatch } = require('./live')
 // rather than ignored.
 const OFFHEAP_REFUSED = {
   sizeCalculation: 'sizes are the real bytes held',
-  maxEntrySize: 'sizes are the real bytes held; maxSize bounds every entry',
-  updateAgeOnHas: 'has() does not change an entry off-heap',
 }
 
 /**
