@@ -95,6 +95,8 @@ class OffHeapLRU {
   #inflight = null
   #timers = null
   #host = null
+  // set() without options goes straight to the native store.
+  #plainSet
   #statsBuf = new Float64Array(STATS_LEN)
 
   /** Use `new LRU({ storage: 'offheap', ... })`. */
@@ -114,6 +116,7 @@ class OffHeapLRU {
     this.#memoMethod = o.memoMethod
     this.#fetchDefaults = o.fetchDefaults
     this.#perf = o.perf
+    this.#plainSet = o.onInsert === undefined && !o.noUpdateTTL && !o.ttlAutopurge
     this.#timed = o.ttl > 0
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
@@ -245,6 +248,12 @@ class OffHeapLRU {
   set(key, value, options) {
     checkKey(key)
     checkValue(value)
+    if (options === undefined && this.#plainSet) return this.#store(key, value, this.#ttl, undefined)
+    // Out of line, so that set() stays small enough to be inlined.
+    return this.#setWith(key, value, options)
+  }
+
+  #setWith(key, value, options) {
     let ttl = this.#ttl
     let expiresAt
     // A number is the entry's TTL in ms, as keyv passes it.
@@ -266,9 +275,7 @@ class OffHeapLRU {
         if (Number.isNaN(expiresAt)) throw invalidArgType('options.start', 'of type number', options.start)
       }
     }
-    if (options === undefined && this.#onInsert === undefined && !this.#noUpdateTTL && !this.#ttlAutopurge) {
-      return this.#store(key, value, ttl, undefined)
-    }
+    if (options === undefined && this.#plainSet) return this.#store(key, value, ttl, undefined)
     return this.#storeWith(key, value, ttl, expiresAt, options ?? {})
   }
 
