@@ -122,6 +122,9 @@ export declare function offPurgeStale(id: number, now: number): number
 /** Changes `max`, evicting down to it. */
 export declare function offResize(id: number, max: number, now: number): void
 
+/** Sets lru-cache's `maxEntrySize` (bytes of one entry, bookkeeping included). */
+export declare function offSetMaxEntrySize(id: number, max: number): void
+
 /**
  * Writes `[hits, misses, sets, evictions, expirations, size, calculatedSize,
  * nativeBytes]` into `out`.

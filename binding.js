@@ -852,6 +852,7 @@ module.exports.offNativeBytes = nativeBinding.offNativeBytes
 module.exports.offPop = nativeBinding.offPop
 module.exports.offPurgeStale = nativeBinding.offPurgeStale
 module.exports.offResize = nativeBinding.offResize
+module.exports.offSetMaxEntrySize = nativeBinding.offSetMaxEntrySize
 module.exports.offStats = nativeBinding.offStats
 module.exports.offTakeRemoved = nativeBinding.offTakeRemoved
 module.exports.poolClose = nativeBinding.poolClose

@@ -16,52 +16,197 @@ export type EvictionReason =
   | 'expire'
   /** Removed by `delete()`. */
   | 'delete'
-  /** Replaced by `set()` with another value, or refused for being larger than `maxSize`. */
+  /** Replaced by `set()` with another value, or refused for being larger than `maxSize` or `maxEntrySize`. */
   | 'set'
-  /** Removed by `clear()`. */
+  /** Removed by `clear()` (`dispose` and `disposeAfter` see `'delete'` instead, as in lru-cache). */
   | 'clear'
+  /** Removed because a `fetch` of it failed (off-heap storage reports `'delete'`). */
+  | 'fetch'
+
+/** The reasons lru-cache's `dispose` and `disposeAfter` see: `clear()` is `'delete'`. */
+export type DisposeReason = Exclude<EvictionReason, 'clear'>
+
+/** Why `onInsert` was called: a new key, another value, or the same value again. */
+export type InsertReason = 'add' | 'replace' | 'update'
+
+/**
+ * What `fetchMethod` receives as its third argument, as in lru-cache:
+ * `signal` aborts when the key is set, deleted, evicted or cleared
+ * meanwhile (or when the caller's `signal` aborts); `options` are the
+ * fetch's options (it may change `ttl` for this entry); `context` is the
+ * `context` given to `fetch`.
+ */
+export interface LRUFetcherOptions<K, V, FC = unknown> {
+  signal: AbortSignal
+  options: LRUFetchOptions<K, V, FC>
+  context: FC
+}
+
+/** `fetchMethod(key, staleValue, { signal, options, context })`, as lru-cache calls it. */
+export type LRUFetcher<K, V, FC = unknown> = (
+  key: K,
+  staleValue: V | undefined,
+  options: LRUFetcherOptions<K, V, FC>,
+) => V | undefined | void | Promise<V | undefined | void>
+
+/** `memoMethod(key, staleValue, { options, context })`, synchronous. */
+export type LRUMemoizer<K, V, FC = unknown> = (
+  key: K,
+  staleValue: V | undefined,
+  options: { options: LRUMemoOptions<K, V, FC>; context: FC },
+) => V
 
 /** Options of {@link LRU}. At least one of `max` and `maxSize` is required. */
-export interface LRUOptions<K, V> {
-  /** Most entries kept. A positive integer. */
+export interface LRUOptions<K, V, FC = unknown> {
+  /** Most entries kept. A positive integer (`Infinity`: none, so that `new LRU({ max: c.max })` copies). */
   max?: number
   /**
    * Most total size kept. Sizes come from `sizeCalculation(value, key)` or the
    * `size` given to `set()`; with `storage: 'offheap'`, from the real bytes held.
    */
   maxSize?: number
-  /** Milliseconds an entry lives (0: forever). Expired entries are never returned and are evicted first. */
+  /** Largest size of one entry (default `maxSize`; off-heap, real bytes); a larger one is not stored. */
+  maxEntrySize?: number
+  /** Milliseconds an entry lives (0: forever). Expired (age > ttl) entries are never returned and are evicted first. */
   ttl?: number
+  /** Expired entries are removed by timers that never keep the process alive (`unref`). */
+  ttlAutopurge?: boolean
+  /** Accepted for lru-cache code; leakless reads the clock on every check, as lru-cache does with `0`. */
+  ttlResolution?: number
   /** A `get` restarts the entry's TTL. */
   updateAgeOnGet?: boolean
-  /** A `get` of an expired entry returns it once, then it is gone. */
+  /** A `has` restarts the entry's TTL. */
+  updateAgeOnHas?: boolean
+  /** A `get` of an expired entry returns it once, then it is gone; `fetch` returns it while refreshing. */
   allowStale?: boolean
+  /** A `get` of an expired entry does not remove it. */
+  noDeleteOnStaleGet?: boolean
+  /** Replacing a value does not report the old one to `dispose`, `disposeAfter` or `onEvict`. */
+  noDisposeOnSet?: boolean
+  /** Replacing a value keeps the entry's TTL. */
+  noUpdateTTL?: boolean
   /**
    * Called after an entry left the cache. The cache is consistent when it runs,
    * so it may call back into the cache. If it throws, the operation that caused
    * the eviction completes and then rethrows.
    */
   onEvict?: (value: V, key: K, reason: EvictionReason) => void
-  /** Size of an entry, a positive integer; called once per `set`. */
+  /** lru-cache's name: called for each entry that left, once the operation is done, before `disposeAfter`. */
+  dispose?: (value: V, key: K, reason: DisposeReason) => void
+  /** lru-cache's name: called for each entry that left, after every `dispose` call. */
+  disposeAfter?: (value: V, key: K, reason: DisposeReason) => void
+  /** Called after `set` stored a value. */
+  onInsert?: (value: V, key: K, reason: InsertReason) => void
+  /** Size of an entry, a positive integer; called once per `set`. Heap storage only. */
   sizeCalculation?: (value: V, key: K) => number
-  /** Default loader for {@link LRU.fetch}. `signal` aborts when the key is set, deleted or cleared meanwhile. */
-  fetchMethod?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>
+  /** Loader for {@link LRU.fetch}, as lru-cache calls it. */
+  fetchMethod?: LRUFetcher<K, V, FC>
+  /** Computes a miss for {@link LRU.memo}. */
+  memoMethod?: LRUMemoizer<K, V, FC>
+  /** A failed `fetch` resolves to the stale value (and keeps it), if there is one. */
+  allowStaleOnFetchRejection?: boolean
+  /** A `fetch` aborted by its caller's `signal` resolves to the stale value; a late result is still stored. */
+  allowStaleOnFetchAbort?: boolean
+  /** A `fetch` whose `signal` aborted still stores what `fetchMethod` resolves to. */
+  ignoreFetchAbort?: boolean
+  /** A failed `fetch` leaves the stale entry in place. */
+  noDeleteOnFetchRejection?: boolean
   /**
    * `'heap'` (default): any JS value. `'offheap'`: keys (strings, numbers) and
    * values (strings, Buffers, Uint8Arrays) live in native memory that the
    * garbage collector never traces.
    */
   storage?: 'heap' | 'offheap'
-  /** Clock for TTLs (default `performance`). Tests can pass a fake one. */
+  /** Clock for TTLs (default `performance`; `Date` works). Tests can pass a fake one. */
   perf?: { now(): number }
 }
 
-/** Per-entry options of {@link LRU.set}. */
-export interface LRUSetOptions {
+/**
+ * What happened during one call, filled in when an object is passed as
+ * `status` (lru-cache's tracking object).
+ */
+export interface LRUStatus<V> {
+  get?: 'hit' | 'stale' | 'miss'
+  has?: 'hit' | 'stale' | 'miss'
+  set?: 'add' | 'update' | 'replace' | 'miss'
+  fetch?: 'get' | 'inflight' | 'miss' | 'hit' | 'stale' | 'refresh'
+  memo?: 'hit' | 'miss'
+  /** The value replaced by `set`. */
+  oldValue?: V
+  /** A stale value was returned. */
+  returnedStale?: true
+  /** `set` stored nothing: the entry is larger than `maxEntrySize` (or `maxSize`). */
+  maxEntrySizeExceeded?: true
+  ttl?: number
+  start?: number
+  now?: number
+  remainingTTL?: number
+  entrySize?: number
+  totalCalculatedSize?: number
+  fetchAborted?: true
+  fetchAbortIgnored?: true
+  fetchResolved?: true
+  fetchRejected?: true
+  fetchUpdated?: true
+  fetchError?: unknown
+}
+
+/** Per-call options of {@link LRU.set}. */
+export interface LRUSetOptions<K = any, V = any> {
   /** TTL of this entry in milliseconds, overriding the cache's `ttl` (0: forever). */
   ttl?: number
-  /** Size of this entry, overriding `sizeCalculation`. A positive integer. */
+  /** When the TTL starts, on the `perf` clock (default: now). */
+  start?: number
+  /** Size of this entry, overriding `sizeCalculation`. Needs a cache that tracks sizes (heap storage). */
   size?: number
+  /** Size of this entry, computed. Needs a cache that tracks sizes (heap storage). */
+  sizeCalculation?: (value: V, key: K) => number
+  noDisposeOnSet?: boolean
+  noUpdateTTL?: boolean
+  status?: LRUStatus<V>
+}
+
+/** Per-call options of {@link LRU.get}. */
+export interface LRUGetOptions<V = any> {
+  allowStale?: boolean
+  /** Off-heap, `false` cannot turn off the cache's `updateAgeOnGet`. */
+  updateAgeOnGet?: boolean
+  noDeleteOnStaleGet?: boolean
+  status?: LRUStatus<V>
+}
+
+/** Per-call options of {@link LRU.has}. */
+export interface LRUHasOptions<V = any> {
+  updateAgeOnHas?: boolean
+  status?: LRUStatus<V>
+}
+
+/** Per-call options of {@link LRU.peek}. */
+export interface LRUPeekOptions {
+  allowStale?: boolean
+}
+
+/** Options of {@link LRU.fetch}, as lru-cache takes them. */
+export interface LRUFetchOptions<K = any, V = any, FC = unknown>
+  extends Omit<LRUGetOptions<V>, 'status'>, Omit<LRUSetOptions<K, V>, 'status' | 'start'> {
+  /** Loads even if the entry is live (with `allowStale`, the current value is returned meanwhile). */
+  forceRefresh?: boolean
+  /** Aborts the load. */
+  signal?: AbortSignal
+  /** Passed to `fetchMethod` as `context`. */
+  context?: FC
+  allowStaleOnFetchRejection?: boolean
+  allowStaleOnFetchAbort?: boolean
+  ignoreFetchAbort?: boolean
+  noDeleteOnFetchRejection?: boolean
+  status?: LRUStatus<V>
+}
+
+/** Options of {@link LRU.memo}. */
+export interface LRUMemoOptions<K = any, V = any, FC = unknown>
+  extends LRUGetOptions<V>, Omit<LRUSetOptions<K, V>, 'status'> {
+  forceRefresh?: boolean
+  context?: FC
 }
 
 /** Counters of one {@link LRU}, from {@link LRU.stats}. */
@@ -95,29 +240,37 @@ export interface LRUDumpEntry<V> {
 /**
  * A bounded cache with the interface of a `Map`: `get`, `set` (chainable),
  * `has`, `delete`, `clear`, `size`, iteration (most recently used first).
- * Keys compare like `Map` keys (SameValueZero).
+ * Keys compare like `Map` keys (SameValueZero). Takes lru-cache 11's options
+ * and methods; the README lists what differs.
  *
  * @example
  * const cache = new LRU<string, User>({ max: 10_000 })
  * cache.set('ada', user)
  * cache.get('ada') // user, now the most recently used
  */
-export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
-  /** `new LRU(1000)` is `new LRU({ max: 1000 })`. Throws `RangeError` without `max` or `maxSize`. */
-  constructor(options: number | LRUOptions<K, V>)
+export declare class LRU<K = any, V = any, FC = unknown> implements Iterable<[K, V]> {
+  /**
+   * `new LRU(1000)` is `new LRU({ max: 1000 })`. Throws `RangeError`
+   * (`ERR_LEAKLESS_UNBOUNDED`) without `max` or `maxSize`.
+   */
+  constructor(options: number | LRUOptions<K, V, FC>)
   /** Number of entries (expired entries count until they are removed). */
   readonly size: number
   /** `'LRU'`. */
   readonly [Symbol.toStringTag]: string
   /** The value of `key`, which becomes the most recently used; `undefined` if absent or expired. */
-  get(key: K): V | undefined
-  /** Stores `value` under `key` as the most recently used entry, evicting if needed. Returns the cache. */
-  set(key: K, value: V, options?: LRUSetOptions): this
+  get(key: K, options?: LRUGetOptions<V>): V | undefined
+  /**
+   * Stores `value` under `key` as the most recently used entry, evicting if
+   * needed. Returns the cache. A number as `options` is the TTL in ms (as
+   * keyv passes it).
+   */
+  set(key: K, value: V, options?: LRUSetOptions<K, V> | number): this
   /** Whether `key` has a live entry. Does not change recency. */
-  has(key: K): boolean
+  has(key: K, options?: LRUHasOptions<V>): boolean
   /** Removes `key`; `true` if a live entry was removed. */
   delete(key: K): boolean
-  /** Removes every entry (`onEvict` sees reason `'clear'`). */
+  /** Removes every entry, least recently used first (`onEvict` sees reason `'clear'`). */
   clear(): void
   /** Keys, most recently used first. */
   keys(): IterableIterator<K>
@@ -125,13 +278,25 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
   values(): IterableIterator<V>
   /** `[key, value]` pairs, most recently used first. */
   entries(): IterableIterator<[K, V]>
+  /** Keys, least recently used first. */
+  rkeys(): IterableIterator<K>
+  /** Values, least recently used first. */
+  rvalues(): IterableIterator<V>
+  /** `[key, value]` pairs, least recently used first. */
+  rentries(): IterableIterator<[K, V]>
   [Symbol.iterator](): IterableIterator<[K, V]>
   /** Calls `callback(value, key, cache)` for each entry, most recently used first. */
   forEach(callback: (value: V, key: K, cache: this) => void, thisArg?: any): void
+  /** Calls `callback(value, key, cache)` for each entry, least recently used first. */
+  rforEach(callback: (value: V, key: K, cache: this) => void, thisArg?: any): void
+  /** The value (read with `get(key, options)`) of the first entry, most recently used first, that `fn` accepts. */
+  find(fn: (value: V, key: K, cache: this) => boolean | undefined | void, options?: LRUGetOptions<V>): V | undefined
+  /** `{ value, ttl?, start?, size? }` of a live entry (`ttl`: what is left), or `undefined`. */
+  info(key: K): LRUDumpEntry<V> | undefined
 
   /** The value of `key` without changing recency. */
-  peek(key: K): V | undefined
-  /** Removes and returns the least recently used entry. */
+  peek(key: K, options?: LRUPeekOptions): V | undefined
+  /** Removes and returns the least recently used entry, as `[key, value]`. */
   pop(): [K, V] | undefined
   /** Changes `max`, evicting down to it at once. */
   resize(max: number): void
@@ -148,17 +313,20 @@ export declare class LRU<K = any, V = any> implements Iterable<[K, V]> {
   /** Counters since creation. */
   stats(): LRUStats
   /**
-   * The value of `key`; on a miss, calls `fetcher` (or the `fetchMethod`
-   * option) and stores what it resolves to (unless `undefined`). Concurrent
-   * calls for one key share one load; a rejection is not cached.
+   * The value of `key`; on a miss (or a stale entry, or with `forceRefresh`),
+   * calls `fetchMethod(key, staleValue, { signal, options, context })` and
+   * stores what it resolves to (unless `undefined`). Concurrent calls for one
+   * key share one load; a rejection is not cached. Without a `fetchMethod`,
+   * an async `get`. A function instead of options is used as the loader.
    *
    * @example
-   * const user = await cache.fetch(id, (id) => db.users.find(id))
+   * const user = await cache.fetch(id, { context: req })
    */
-  fetch(
-    key: K,
-    fetcher?: (key: K, options: { signal: AbortSignal }) => V | undefined | Promise<V | undefined>,
-  ): Promise<V | undefined>
+  fetch(key: K, options?: LRUFetchOptions<K, V, FC> | LRUFetcher<K, V, FC>): Promise<V | undefined>
+  /** `fetch`, rejecting when it resolves to `undefined`. */
+  forceFetch(key: K, options?: LRUFetchOptions<K, V, FC> | LRUFetcher<K, V, FC>): Promise<V>
+  /** The value of `key`; on a miss, `memoMethod` computes it (synchronously) and it is stored. */
+  memo(key: K, options?: LRUMemoOptions<K, V, FC>): V
   /** Entries with their TTL and size, least recently used first, for {@link LRU.load}. */
   dump(): Array<[K, LRUDumpEntry<V>]>
   /** Sets entries from {@link LRU.dump}, in order; expired ones are skipped. */

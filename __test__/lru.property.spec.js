@@ -21,7 +21,7 @@ class Model {
   }
 
   expired(entry) {
-    return entry.expiresAt <= this.now
+    return entry.expiresAt < this.now
   }
 
   touch(key, entry) {

@@ -138,6 +138,26 @@ unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe { raw::finish(env, run()) }
 }
 
+/// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
+unsafe extern "C" fn off_refresh_ttl(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> sys::napi_value {
+  let run = || {
+    // SAFETY: `env` and `info` are those of this callback, and so is every
+    // value read from them.
+    unsafe {
+      let [id, key, now] = raw::args::<3>(env, info)?;
+      let now = raw::get_f64(env, now, "now")?;
+      with_key(env, id, key, |lru, key| {
+        raw::boolean(env, lru.store.refresh_ttl(key, now))
+      })
+    }
+  };
+  // SAFETY: `env` is this callback's.
+  unsafe { raw::finish(env, run()) }
+}
+
 /// `offDelete(id, key, now)`: whether a live entry was removed.
 unsafe extern "C" fn off_delete(
   env: sys::napi_env,
@@ -261,10 +281,11 @@ unsafe extern "C" fn off_size(
 ///
 /// `env` and `exports` are those of the module being initialized.
 pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: [(&std::ffi::CStr, raw::RawFn); 7] = [
+  let entries: [(&std::ffi::CStr, raw::RawFn); 8] = [
     (c"offGet", off_get),
     (c"offPeek", off_peek),
     (c"offHas", off_has),
+    (c"offRefreshTtl", off_refresh_ttl),
     (c"offDelete", off_delete),
     (c"offSet", off_set),
     (c"offSize", off_size),
@@ -388,6 +409,24 @@ pub fn off_pop<'env>(
         Ok(Some(pair))
       }
     }
+  };
+  errors::js(env, run())
+}
+
+/// Sets lru-cache's `maxEntrySize` (bytes of one entry, bookkeeping included).
+#[napi(ts_args_type = "id: number, max: number")]
+pub fn off_set_max_entry_size<'env>(
+  env: &Env,
+  id: Unknown<'env>,
+  max: Unknown<'env>,
+) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let max = limit(args::number(&max, "max")?);
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      lru.store.set_max_entry_size(max);
+      Ok(())
+    })
   };
   errors::js(env, run())
 }

@@ -407,6 +407,8 @@ pub struct OffHeap {
   counters: Counters,
   /// When `Some`, entries that leave are kept here for `onEvict`.
   removed: Option<Vec<(Entry, Reason)>>,
+  /// Largest charged size of one entry (`usize::MAX`: `max_size` only).
+  max_entry_size: usize,
 }
 
 impl OffHeap {
@@ -424,7 +426,30 @@ impl OffHeap {
       calculated: 0,
       counters: Counters::default(),
       removed: collect_removed.then(Vec::new),
+      max_entry_size: usize::MAX,
     }
+  }
+
+  /// Entries whose charged size is above `max` are not stored (lru-cache's
+  /// `maxEntrySize`); `max_size` still bounds every entry.
+  pub fn set_max_entry_size(&mut self, max: usize) {
+    self.max_entry_size = max;
+  }
+
+  /// Restarts the TTL of `key` if it is live, without changing recency
+  /// (lru-cache's `updateAgeOnHas`). Returns whether it is live.
+  pub fn refresh_ttl(&mut self, key: KeyRef<'_>, now: f64) -> bool {
+    let Some(slot) = self.find(key) else {
+      return false;
+    };
+    if self.is_expired(slot, now) {
+      return false;
+    }
+    let ttl = self.entry(slot).ttl();
+    if ttl > 0.0 {
+      self.set_expiry(slot, now + ttl);
+    }
+    true
   }
 
   pub fn len(&self) -> usize {
@@ -566,7 +591,7 @@ impl OffHeap {
   }
 
   fn is_expired(&self, slot: u32, now: f64) -> bool {
-    self.entry(slot).expires() <= now
+    self.entry(slot).expires() < now
   }
 
   /// The entry of `key`, which becomes the most recently used.
@@ -643,7 +668,7 @@ impl OffHeap {
     let value = value.normalized();
     let existing = self.find(key);
     let size = key.byte_len() + value.byte_len() + ENTRY_OVERHEAD;
-    if size > self.limits.max_size {
+    if size > self.limits.max_size || size > self.max_entry_size {
       if let Some(slot) = existing {
         self.drop_slot(slot, Reason::Set);
       }
@@ -756,9 +781,11 @@ impl OffHeap {
     !expired
   }
 
-  /// Removes everything and gives the memory back.
+  /// Removes everything and gives the memory back. Removed entries are
+  /// reported least recently used first, as lru-cache disposes them.
   pub fn clear(&mut self) {
-    let order = self.recency.order(&self.stamps);
+    let mut order = self.recency.order(&self.stamps);
+    order.reverse();
     self.index = HashTable::new();
     if let Some(removed) = self.removed.as_mut() {
       for slot in order {
@@ -819,7 +846,7 @@ impl OffHeap {
       .order(&self.stamps)
       .into_iter()
       .map(|slot| self.entry(slot))
-      .filter(|e| e.expires() > now)
+      .filter(|e| e.expires() >= now)
       .collect()
   }
 }
@@ -940,6 +967,39 @@ mod tests {
     st.set(s("t"), v("4"), 5.0, 20.0, None);
     assert!(matches!(st.get(s("t"), 30.0), Lookup::Miss));
     assert_eq!(st.purge_stale(30.0), 0);
+  }
+
+  #[test]
+  fn max_entry_size_refuses_large_entries_and_refresh_ttl_restarts_one() {
+    let mut st = store(10);
+    st.set_max_entry_size(ENTRY_OVERHEAD + 4);
+    assert_eq!(st.set(s("ab"), v("cd"), 0.0, 0.0, None), Stored::Yes);
+    assert_eq!(st.set(s("ab"), v("cdef"), 0.0, 0.0, None), Stored::TooLarge);
+    assert!(!st.has(s("ab"), 0.0), "the older value is dropped too");
+    st.set(s("t"), v("T"), 100.0, 0.0, None);
+    assert!(st.refresh_ttl(s("t"), 60.0));
+    assert_eq!(st.remaining_ttl(s("t"), 60.0), 100.0);
+    assert!(!st.refresh_ttl(s("t"), 500.0));
+    assert!(!st.refresh_ttl(s("absent"), 0.0));
+  }
+
+  #[test]
+  fn an_entry_expires_past_its_ttl_and_clear_reports_oldest_first() {
+    let mut st = store(10);
+    st.set(s("a"), v("A"), 100.0, 0.0, None);
+    st.set(s("b"), v("B"), 0.0, 0.0, None);
+    // As lru-cache: live at age == ttl, expired just after.
+    assert!(st.has(s("a"), 100.0));
+    assert!(!st.has(s("a"), 100.5));
+    assert!(matches!(st.get(s("b"), 0.0), Lookup::Hit(_)));
+    st.take_removed();
+    st.clear();
+    let order: Vec<_> = st
+      .take_removed()
+      .iter()
+      .map(|(e, _)| e.key() == s("a"))
+      .collect();
+    assert_eq!(order, [true, false], "least recently used first");
   }
 
   #[test]

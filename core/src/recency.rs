@@ -221,12 +221,14 @@ impl Recency {
     }
   }
 
-  /// Slots of entries expired at `now`, earliest expiry first.
+  /// Slots of entries expired at `now` (past their expiry time, as
+  /// lru-cache counts it: an entry whose age equals its TTL is still live),
+  /// earliest expiry first.
   pub fn expired(&self, now: f64) -> Vec<u32> {
     self
       .by_expiry
       .iter()
-      .take_while(|&&(Expiry(at), _)| at <= now)
+      .take_while(|&&(Expiry(at), _)| at < now)
       .map(|&(_, slot)| slot)
       .collect()
   }
@@ -341,7 +343,7 @@ impl Recency {
     let mut count = 0;
     let mut next_expiry = f64::INFINITY;
     for &(Expiry(at), slot) in &self.by_expiry {
-      if at > now || count == cap {
+      if at >= now || count == cap {
         next_expiry = at;
         break;
       }

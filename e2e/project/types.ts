@@ -28,6 +28,32 @@ users.set(1, { id: '1', name: 'x' })
 // @ts-expect-error values are Users
 users.set('u4', { id: 'u4' })
 
+// Code written for lru-cache 11: its options, per-call options and methods.
+const lruStyle = new LRU<string, User, { tenant: string }>({
+  max: 100,
+  ttl: 1000,
+  perf: Date,
+  ttlAutopurge: true,
+  dispose: (user, id, reason) => void [user.name, id, reason],
+  disposeAfter: (user, id, reason) => void reason,
+  onInsert: (user, id, reason) => void reason,
+  fetchMethod: async (id, stale, { signal, options, context }) => {
+    void [signal.aborted, options.ttl, context.tenant, stale?.name]
+    return { id, name: 'fetched' }
+  },
+  memoMethod: (id) => ({ id, name: 'memo' }),
+})
+const status: leakless.LRUStatus<User> = {}
+lruStyle.set('u1', { id: 'u1', name: 'Ada' }, 5000)
+lruStyle.set('u1', { id: 'u1', name: 'Ada' }, { ttl: 5, noDisposeOnSet: true, status })
+const stale: User | undefined = lruStyle.get('u1', { allowStale: true, status })
+const refreshed: Promise<User | undefined> = lruStyle.fetch('u1', { context: { tenant: 't' }, forceRefresh: true })
+const forced: Promise<User> = lruStyle.forceFetch('u1')
+const memo: User = lruStyle.memo('u2')
+const oldestFirst: string[] = [...lruStyle.rkeys()]
+const copy = new LRU<string, User>({ max: lruStyle.max, maxSize: lruStyle.maxSize })
+void [stale, refreshed, forced, memo, oldestFirst, copy, lruStyle.info('u1'), lruStyle.find((u) => u.name === 'Ada')]
+
 const bytes = new LRU<string, Buffer>({ maxSize: 1 << 20, storage: 'offheap' })
 bytes.set('k', Buffer.from('v'))
 

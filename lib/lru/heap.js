@@ -14,7 +14,7 @@
 // evictions cost no crossing either.
 
 const native = require('../common/native')
-const { Inflight, pickFetcher } = require('./fetch')
+const { Inflight, runFetch } = require('./fetch')
 const { liveCaches, callOnEvict } = require('./live')
 const { OffHeapLRU } = require('./offheap')
 const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
@@ -67,13 +67,22 @@ class LRU {
   #maxSize
   #calculatedSize = 0
   #ttl
+  #maxEntrySize
   #updateAgeOnGet
+  #updateAgeOnHas
   #allowStale
+  #noDeleteOnStaleGet
+  #noUpdateTTL
+  #ttlAutopurge
   #onEvict
+  #onInsert
   #sizeCalculation
   #fetchMethod
+  #memoMethod
+  #fetchDefaults
   #perf
   #inflight = null
+  #timers = null
 
   // Every hit, replacement and insert takes one stamp, so hits are counted
   // for free: ticks taken so far minus sets (see stats()).
@@ -96,14 +105,24 @@ class LRU {
     }
     this.#max = o.max
     this.#maxSize = o.maxSize
+    this.#maxEntrySize = Math.min(o.maxEntrySize, o.maxSize)
     this.#ttl = o.ttl
     this.#updateAgeOnGet = o.updateAgeOnGet
+    this.#updateAgeOnHas = o.updateAgeOnHas
     this.#allowStale = o.allowStale
+    this.#noDeleteOnStaleGet = o.noDeleteOnStaleGet
+    this.#noUpdateTTL = o.noUpdateTTL
+    this.#ttlAutopurge = o.ttlAutopurge
     this.#onEvict = o.onEvict
+    this.#onInsert = o.onInsert
     this.#sizeCalculation = o.sizeCalculation
     this.#fetchMethod = o.fetchMethod
+    this.#memoMethod = o.memoMethod
+    this.#fetchDefaults = o.fetchDefaults
     this.#perf = o.perf
-    if (o.maxSize !== Infinity || o.sizeCalculation !== undefined) this.#sizes = new Float64Array(0)
+    if (o.maxSize !== Infinity || o.maxEntrySize !== Infinity || o.sizeCalculation !== undefined) {
+      this.#sizes = new Float64Array(0)
+    }
     if (this.#ttl > 0) this.#initTTL()
     if (typeof options[kTickStart] === 'number') {
       this.#tick = options[kTickStart]
@@ -128,7 +147,8 @@ class LRU {
     return 'LRU'
   }
 
-  get(key) {
+  get(key, options) {
+    if (options !== undefined) return this.#getWith(key, options)
     const slot = this.#map.get(key)
     if (slot === undefined) {
       this.#misses++
@@ -142,33 +162,111 @@ class LRU {
   }
 
   #getTimed(slot) {
+    return this.#getTimedWith(slot, this.#allowStale, this.#updateAgeOnGet, this.#noDeleteOnStaleGet, undefined)
+  }
+
+  #getTimedWith(slot, allowStale, updateAgeOnGet, noDeleteOnStaleGet, status) {
     const now = this.#now()
-    if (this.#expires[slot] <= now) {
+    if (this.#expires[slot] < now) {
       this.#misses++
       const value = this.#vals[slot]
-      const queue = this.#onEvict === undefined ? null : []
-      this.#removeSlot(slot, 'expire', queue)
-      if (queue !== null) this.#dispose(queue)
-      return this.#allowStale ? value : undefined
+      if (status !== undefined) {
+        status.get = 'stale'
+        if (allowStale) status.returnedStale = true
+        this.#statusTTL(status, slot, now)
+      }
+      if (!noDeleteOnStaleGet) {
+        const queue = this.#onEvict === undefined ? null : []
+        this.#removeSlot(slot, 'expire', queue)
+        if (queue !== null) this.#dispose(queue)
+      }
+      return allowStale ? value : undefined
     }
     this.#touch(slot)
-    if (this.#updateAgeOnGet) {
+    if (updateAgeOnGet && this.#ttls[slot] > 0) {
       this.#setExpiry(slot, this.#ttls[slot], now)
       this.#log2(OP_EXPIRY + slot, 0)
+    }
+    if (status !== undefined) {
+      status.get = 'hit'
+      this.#statusTTL(status, slot, now)
     }
     return this.#vals[slot]
   }
 
-  has(key) {
+  /** `get` with lru-cache's per-call options. */
+  #getWith(key, options) {
+    options = readOptions(options)
+    const { allowStale = this.#allowStale, updateAgeOnGet = this.#updateAgeOnGet } = options
+    const { noDeleteOnStaleGet = this.#noDeleteOnStaleGet, status } = options
+    const slot = this.#map.get(key)
+    if (slot === undefined) {
+      this.#misses++
+      if (status !== undefined) status.get = 'miss'
+      return undefined
+    }
+    if (this.#expires !== null) return this.#getTimedWith(slot, allowStale, updateAgeOnGet, noDeleteOnStaleGet, status)
+    this.#touch(slot)
+    if (status !== undefined) status.get = 'hit'
+    return this.#vals[slot]
+  }
+
+  /** Fills lru-cache's TTL fields of a `status` object. */
+  #statusTTL(status, slot, now) {
+    if (this.#expires === null || this.#ttls[slot] === 0) return
+    status.ttl = this.#ttls[slot]
+    status.start = this.#expires[slot] - this.#ttls[slot]
+    status.now = now
+    status.remainingTTL = this.#expires[slot] - now
+  }
+
+  has(key, options) {
+    if (options !== undefined || this.#updateAgeOnHas) return this.#hasWith(key, options ?? {})
     const slot = this.#map.get(key)
     return slot !== undefined && !this.#isExpired(slot)
   }
 
+  #hasWith(key, options) {
+    options = readOptions(options)
+    const { updateAgeOnHas = this.#updateAgeOnHas, status } = options
+    const slot = this.#map.get(key)
+    if (slot === undefined) {
+      if (status !== undefined) status.has = 'miss'
+      return false
+    }
+    if (this.#expires === null) {
+      if (status !== undefined) status.has = 'hit'
+      return true
+    }
+    const now = this.#now()
+    if (this.#expires[slot] < now) {
+      if (status !== undefined) {
+        status.has = 'stale'
+        this.#statusTTL(status, slot, now)
+      }
+      return false
+    }
+    if (updateAgeOnHas && this.#ttls[slot] > 0) {
+      this.#setExpiry(slot, this.#ttls[slot], now)
+      this.#log2(OP_EXPIRY + slot, 0)
+    }
+    if (status !== undefined) {
+      status.has = 'hit'
+      this.#statusTTL(status, slot, now)
+    }
+    return true
+  }
+
   /** Value of `key` without making it more recently used. */
-  peek(key) {
+  peek(key, options) {
+    let allowStale = this.#allowStale
+    if (options !== undefined) {
+      options = readOptions(options)
+      if (options.allowStale !== undefined) allowStale = options.allowStale
+    }
     const slot = this.#map.get(key)
     if (slot === undefined) return undefined
-    if (this.#isExpired(slot) && !this.#allowStale) return undefined
+    if (this.#isExpired(slot) && !allowStale) return undefined
     return this.#vals[slot]
   }
 
@@ -203,22 +301,44 @@ class LRU {
       this.#insertStamp(slot)
       return this
     }
-    let ttl = this.#ttl
-    let size = 0
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') {
-        throw invalidArgType('options', 'of type object', options)
-      }
-      if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
-      if (options.size !== undefined) size = this.#checkSize(options.size, 'options.size')
-    }
-    if (this.#sizes !== null && size === 0) size = this.#calculateSize(value, key)
-    this.#store(key, value, size, ttl, undefined)
+    // Out of line, so that set() stays small enough to be inlined.
+    this.#setWith(key, value, options)
     return this
   }
 
+  /** set() with options, sizes, TTLs or callbacks. */
+  #setWith(key, value, options) {
+    let ttl = this.#ttl
+    let size = 0
+    let expiresAt
+    let sizeCalculation = this.#sizeCalculation
+    // A number is the entry's TTL in ms, as keyv passes it.
+    if (typeof options === 'number') options = { ttl: options }
+    if (options !== undefined) {
+      checkOptions(options)
+      if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
+      if (options.size !== undefined) {
+        if (this.#sizes === null) throw noSizes('options.size', options.size)
+        size = this.#checkSize(options.size, 'options.size')
+      }
+      if (options.sizeCalculation !== undefined) {
+        if (this.#sizes === null) throw noSizes('options.sizeCalculation', options.sizeCalculation)
+        if (typeof options.sizeCalculation !== 'function') {
+          throw invalidArgType('options.sizeCalculation', 'of type function', options.sizeCalculation)
+        }
+        sizeCalculation = options.sizeCalculation
+      }
+      if (options.start !== undefined && ttl > 0) {
+        expiresAt = +options.start + ttl
+        if (Number.isNaN(expiresAt)) throw invalidArgType('options.start', 'of type number', options.start)
+      }
+    }
+    if (this.#sizes !== null && size === 0) size = this.#calculateSize(value, key, sizeCalculation)
+    this.#store(key, value, size, ttl, expiresAt, options)
+  }
+
   delete(key) {
-    this.#abortFetch(key)
+    this.#abortFetch(key, 'deleted')
     const slot = this.#map.get(key)
     if (slot === undefined) return false
     const expired = this.#isExpired(slot)
@@ -231,9 +351,12 @@ class LRU {
   clear() {
     const queue = this.#onEvict === undefined ? null : []
     if (queue !== null) {
-      for (const [key, slot] of this.#map) queue.push(this.#vals[slot], key, 'clear')
+      // Least recently used first, as lru-cache disposes them.
+      const slots = [...this.#orderedSlots()].reverse()
+      for (const slot of slots) queue.push(this.#vals[slot], this.#keys[slot], 'clear')
     }
-    if (this.#inflight !== null) this.#inflight.abortAll()
+    if (this.#inflight !== null) this.#inflight.abortAll('deleted')
+    this.#clearTimers()
     this.#map.clear()
     this.#cell.entries = 0
     this.#keys = []
@@ -329,7 +452,7 @@ class LRU {
     const queue = this.#onEvict === undefined ? null : []
     let removed = 0
     for (const slot of this.#map.values()) {
-      if (this.#expires[slot] <= now) {
+      if (this.#expires[slot] < now) {
         this.#removeSlot(slot, 'expire', queue)
         removed++
       }
@@ -356,16 +479,112 @@ class LRU {
    * Value of `key`; on a miss, loads it with `fetcher` (or the `fetchMethod`
    * option) once, however many callers ask at the same time.
    */
-  fetch(key, fetcher) {
-    const chosen = pickFetcher(fetcher, this.#fetchMethod, invalidArgType)
-    if (typeof chosen !== 'function') return chosen
+  fetch(key, options) {
+    return runFetch(this, this.#fetchHost(), key, options)
+  }
+
+  /** `fetch`, rejecting when the result is `undefined` (lru-cache's forceFetch). */
+  async forceFetch(key, options) {
+    const value = await this.fetch(key, options)
+    if (value === undefined) throw new Error('fetch() returned undefined')
+    return value
+  }
+
+  #host = null
+
+  #fetchHost() {
+    if (this.#host !== null) return this.#host
+    this.#host = {
+      fetchMethod: this.#fetchMethod,
+      allowStale: this.#allowStale,
+      defaults: this.#fetchDefaults,
+      inflight: () => {
+        if (this.#inflight === null) this.#inflight = new Inflight()
+        return this.#inflight
+      },
+      lookup: (key) => {
+        const slot = this.#map.get(key)
+        return slot === undefined ? undefined : { value: this.#vals[slot], stale: this.#isExpired(slot) }
+      },
+      remove: (key) => {
+        const slot = this.#map.get(key)
+        if (slot === undefined) return
+        const queue = this.#onEvict === undefined ? null : []
+        this.#removeSlot(slot, 'fetch', queue)
+        if (queue !== null) this.#dispose(queue)
+      },
+      miss: () => {
+        this.#misses++
+      },
+    }
+    return this.#host
+  }
+
+  /**
+   * The value of `key`; on a miss, `memoMethod(key, staleValue, { options,
+   * context })` computes it, synchronously, and it is stored.
+   */
+  memo(key, options = {}) {
+    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
+    checkOptions(options)
+    const { context, status, forceRefresh, ...rest } = options
+    const value = this.get(key, status === undefined ? rest : { ...rest, status })
+    const refresh = forceRefresh === true || value === undefined
+    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
+    if (!refresh) return value
+    const computed = this.#memoMethod(key, value, { options: rest, context })
+    this.set(key, computed, status === undefined ? rest : { ...rest, status })
+    return computed
+  }
+
+  /** Keys, least recently used first. */
+  *rkeys() {
+    for (const slot of this.#liveSlots(true)) yield this.#keys[slot]
+  }
+
+  /** Values, least recently used first. */
+  *rvalues() {
+    for (const slot of this.#liveSlots(true)) yield this.#vals[slot]
+  }
+
+  /** Entries, least recently used first. */
+  *rentries() {
+    for (const slot of this.#liveSlots(true)) yield [this.#keys[slot], this.#vals[slot]]
+  }
+
+  /** `forEach`, least recently used first. */
+  rforEach(callback, thisArg) {
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
+    for (const slot of this.#liveSlots(true)) callback.call(thisArg, this.#vals[slot], this.#keys[slot], this)
+  }
+
+  /**
+   * The value of the first entry (most recently used first) for which
+   * `fn(value, key, cache)` is truthy, read with `get(key, options)`.
+   */
+  find(fn, options) {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn)
+    for (const slot of this.#liveSlots()) {
+      const key = this.#keys[slot]
+      if (fn(this.#vals[slot], key, this)) return this.get(key, options)
+    }
+    return undefined
+  }
+
+  /**
+   * `{ value, ttl?, start?, size? }` of a live `key` (as one `dump()`
+   * entry, `ttl` being what is left), or `undefined`.
+   */
+  info(key) {
     const slot = this.#map.get(key)
-    if (slot !== undefined && !this.#isExpired(slot)) return Promise.resolve(this.get(key))
-    if (this.#inflight === null) this.#inflight = new Inflight()
-    const pending = this.#inflight.pending(key)
-    if (pending !== undefined) return pending
-    this.#misses++
-    return this.#inflight.load(key, chosen, (value) => this.set(key, value))
+    if (slot === undefined || this.#isExpired(slot)) return undefined
+    const entry = { value: this.#vals[slot] }
+    if (this.#expires !== null && this.#expires[slot] !== Infinity) {
+      entry.ttl = this.#expires[slot] - this.#perf.now()
+      entry.start = Date.now()
+    }
+    if (this.#sizes !== null) entry.size = this.#sizes[slot]
+    return entry
   }
 
   /** Entries as `[key, { value, ttl?, start?, size? }]`, least recently used first. */
@@ -424,11 +643,12 @@ class LRU {
 
   /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
   #updatePlain() {
-    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined
+    this.#plain =
+      this.#sizes === null && this.#expires === null && this.#onEvict === undefined && this.#onInsert === undefined
   }
 
   #isExpired(slot) {
-    return this.#expires !== null && this.#expires[slot] <= this.#perf.now()
+    return this.#expires !== null && this.#expires[slot] < this.#perf.now()
   }
 
   /**
@@ -484,15 +704,15 @@ class LRU {
     return size
   }
 
-  #calculateSize(value, key) {
-    if (this.#sizeCalculation === undefined) {
+  #calculateSize(value, key, sizeCalculation = this.#sizeCalculation) {
+    if (sizeCalculation === undefined) {
       throw invalidArgValue(
         'options.size',
         'is required by set() when the cache has maxSize but no sizeCalculation',
         undefined,
       )
     }
-    const size = this.#sizeCalculation(value, key)
+    const size = sizeCalculation(value, key)
     if (typeof size !== 'number') throw invalidArgType('sizeCalculation(value, key) result', 'of type number', size)
     if (!Number.isSafeInteger(size) || size < 1) {
       throw outOfRange('sizeCalculation(value, key) result', 'a positive integer', size)
@@ -507,13 +727,22 @@ class LRU {
     if (at < this.#nextExpiry) this.#nextExpiry = at
   }
 
-  /** Stores a checked entry; `expiresAt` overrides `ttl` (used by `load`). */
-  #store(key, value, size, ttl, expiresAt) {
+  /**
+   * Stores a checked entry; `expiresAt` overrides `ttl` (used by `load` and
+   * `start`). `call` holds set()'s per-call options, if any.
+   */
+  #store(key, value, size, ttl, expiresAt, call) {
+    const status = call?.status
+    const noDisposeOnSet = call?.noDisposeOnSet === true
     const queue = this.#onEvict === undefined ? null : []
-    if (size > this.#maxSize) {
+    if (size > this.#maxEntrySize) {
       // Too big to keep: drop any older value of the key, keep nothing.
       const old = this.#map.get(key)
       if (old !== undefined) this.#removeSlot(old, 'set', queue)
+      if (status !== undefined) {
+        status.set = 'miss'
+        status.maxEntrySizeExceeded = true
+      }
       if (queue !== null) {
         queue.push(value, key, 'set')
         this.#dispose(queue)
@@ -522,15 +751,23 @@ class LRU {
     }
     if ((ttl > 0 || expiresAt !== undefined) && this.#expires === null) this.#initTTL()
     const now = this.#now()
-    if (this.#inflight !== null) this.#abortFetch(key)
+    if (this.#inflight !== null) this.#abortFetch(key, 'replaced')
     this.#sets++
     let slot = this.#map.get(key)
     let inserted = false
+    let insertReason = 'add'
+    const noUpdateTTL = slot !== undefined && (call?.noUpdateTTL ?? this.#noUpdateTTL)
     if (slot !== undefined) {
       const old = this.#vals[slot]
       this.#vals[slot] = value
-      if (queue !== null && old !== value) queue.push(old, key, 'set')
+      insertReason = old === value ? 'update' : 'replace'
+      if (status !== undefined) {
+        status.set = insertReason
+        if (old !== value) status.oldValue = old
+      }
+      if (queue !== null && old !== value && !noDisposeOnSet) queue.push(old, key, 'set')
     } else {
+      if (status !== undefined) status.set = 'add'
       inserted = true
       if (this.#map.size >= this.#max) {
         // Reuse the victim's slot: recording it as set moves it to the front,
@@ -548,7 +785,7 @@ class LRU {
       this.#calculatedSize += size - this.#sizes[slot]
       this.#sizes[slot] = size
     }
-    if (this.#expires !== null) {
+    if (this.#expires !== null && !noUpdateTTL) {
       if (expiresAt !== undefined) {
         this.#ttls[slot] = ttl
         this.#expires[slot] = expiresAt
@@ -561,10 +798,54 @@ class LRU {
       this.#insertStamp(slot)
     } else {
       this.#touch(slot)
-      if (this.#expires !== null) this.#log2(OP_EXPIRY + slot, 0)
+      if (this.#expires !== null && !noUpdateTTL) this.#log2(OP_EXPIRY + slot, 0)
+    }
+    if (status !== undefined) {
+      this.#statusTTL(status, slot, now)
+      if (this.#sizes !== null) {
+        status.entrySize = size
+        status.totalCalculatedSize = this.#calculatedSize
+      }
+    }
+    if (this.#ttlAutopurge && this.#expires !== null && this.#ttls[slot] > 0 && !noUpdateTTL) {
+      this.#schedulePurge(key, this.#expires[slot] - now)
     }
     while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue, false, now)
-    if (queue !== null) this.#dispose(queue)
+    try {
+      if (this.#onInsert !== undefined) this.#onInsert(value, key, insertReason)
+    } finally {
+      if (queue !== null) this.#dispose(queue)
+    }
+  }
+
+  /**
+   * ttlAutopurge: removes `key` once it has expired, from a timer that does
+   * not keep the process alive. One timer per key, replaced on each set.
+   */
+  #schedulePurge(key, delay) {
+    if (this.#timers === null) this.#timers = new Map()
+    const previous = this.#timers.get(key)
+    if (previous !== undefined) clearTimeout(previous)
+    const timer = setTimeout(
+      () => {
+        if (this.#timers.get(key) !== timer) return
+        this.#timers.delete(key)
+        const slot = this.#map.get(key)
+        if (slot === undefined || !this.#isExpired(slot)) return
+        const queue = this.#onEvict === undefined ? null : []
+        this.#removeSlot(slot, 'expire', queue)
+        if (queue !== null) this.#dispose(queue)
+      },
+      Math.max(0, delay) + 1,
+    )
+    timer.unref()
+    this.#timers.set(key, timer)
+  }
+
+  #clearTimers() {
+    if (this.#timers === null) return
+    for (const timer of this.#timers.values()) clearTimeout(timer)
+    this.#timers.clear()
   }
 
   #newSlot() {
@@ -597,7 +878,9 @@ class LRU {
    */
   #evictOne(queue, reuse, now) {
     const slot = this.#nextVictim(now)
-    const expired = this.#expires !== null && this.#expires[slot] <= now
+    const expired = this.#expires !== null && this.#expires[slot] < now
+    // Removed to make room: a refresh of it in flight is for nobody.
+    if (this.#inflight !== null) this.#inflight.abort(this.#keys[slot], 'evicted')
     if (!reuse) {
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       return slot
@@ -619,7 +902,7 @@ class LRU {
     for (;;) {
       if (
         this.#vi >= this.#vn ||
-        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry <= now)
+        (this.#expires !== null && this.#vi >= this.#expiredInBatch && this.#nextExpiry < now)
       ) {
         this.#refill(now)
         if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
@@ -670,13 +953,23 @@ class LRU {
     this.#free.push(slot)
   }
 
+  /** Slots of every entry, expired ones included, most recently used first. */
+  #orderedSlots() {
+    const n = this.#map.size
+    if (n === 0) return new Uint32Array(0)
+    const order = new Uint32Array(n)
+    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
+    this.#logLen = 0
+    return order.subarray(0, count)
+  }
+
   /** Runs queued `onEvict` calls after the cache is consistent again. */
   #dispose(queue) {
     callOnEvict(this.#onEvict, queue)
   }
 
-  #abortFetch(key) {
-    if (this.#inflight !== null) this.#inflight.abort(key)
+  #abortFetch(key, why) {
+    if (this.#inflight !== null) this.#inflight.abort(key, why)
   }
 
   /**
@@ -684,12 +977,10 @@ class LRU {
    * the start; entries deleted meanwhile are skipped, so mutating the cache
    * while iterating neither throws nor loops.
    */
-  *#liveSlots() {
-    const n = this.#map.size
-    if (n === 0) return
-    const order = new Uint32Array(n)
-    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
-    this.#logLen = 0
+  *#liveSlots(leastRecentFirst = false) {
+    const order = this.#orderedSlots()
+    const count = order.length
+    if (leastRecentFirst) order.reverse()
     const keys = new Array(count)
     for (let i = 0; i < count; i++) keys[i] = this.#keys[order[i]]
     for (let i = 0; i < count; i++) {
@@ -698,6 +989,24 @@ class LRU {
       yield slot
     }
   }
+}
+
+/** Checks a per-call options object. */
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+}
+
+/** set()'s `size` or `sizeCalculation` on a cache that does not track sizes. */
+function noSizes(name, value) {
+  return invalidArgValue(name, 'needs a cache created with maxSize, maxEntrySize or sizeCalculation', value)
 }
 
 function grow(array, capacity, fillValue) {

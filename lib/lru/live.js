@@ -10,11 +10,18 @@ const { settleAll } = require('../common/settle')
 // `{ entries, bytes() }` that the cache keeps up to date.
 const liveCaches = new LiveSet()
 
+// On a callback made by options.js from dispose and disposeAfter: takes a
+// whole queue, to call every dispose before every disposeAfter.
+const kBatch = Symbol('leakless.onEvictBatch')
+
 /**
  * Calls `onEvict(value, key, reason)` for each triple of the flat `queue`,
  * all of them even if some throw; then rethrows the first error.
  */
 function callOnEvict(onEvict, queue) {
+  // dispose and disposeAfter given: every dispose call, then every
+  // disposeAfter call, in lru-cache's order (see options.js).
+  if (onEvict[kBatch] !== undefined) return onEvict[kBatch](queue)
   settleAll(queue.length / 3, (i) => onEvict(queue[3 * i], queue[3 * i + 1], queue[3 * i + 2]))
 }
 
@@ -29,4 +36,4 @@ function lruTotals() {
   return totals
 }
 
-module.exports = { liveCaches, callOnEvict, lruTotals }
+module.exports = { liveCaches, callOnEvict, lruTotals, kBatch }

@@ -10,7 +10,7 @@ const { types } = require('node:util')
 const native = require('../common/native')
 const { liveCaches, callOnEvict } = require('./live')
 const { parseEntryTTL, loadEntries } = require('./options')
-const { Inflight, pickFetcher } = require('./fetch')
+const { Inflight, runFetch } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
 const {
@@ -33,10 +33,41 @@ function checkKey(key) {
   }
 }
 
+/** Whether off-heap storage can hold `key`; one it cannot is never there. */
+function holdable(key) {
+  return typeof key === 'string' || typeof key === 'number'
+}
+
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+}
+
+/** A per-call option that off-heap storage takes only on the cache. */
+function perCallRefused(name, value) {
+  return invalidArgValue(
+    `options.${name}`,
+    "does not apply per call to storage: 'offheap'; give it to new LRU() instead",
+    value,
+  )
+}
+
 function checkValue(value) {
   if (typeof value !== 'string' && !types.isUint8Array(value)) {
     throw invalidArgType('value', 'a string, Buffer or Uint8Array', value)
   }
+}
+
+function sameValue(a, b) {
+  if (typeof a === 'string' || typeof b === 'string') return a === b
+  return Buffer.compare(a, b) === 0
 }
 
 class OffHeapLRU {
@@ -49,11 +80,23 @@ class OffHeapLRU {
   #maxSize
   #ttl
   #allowStale
+  #updateAgeOnGet
+  #updateAgeOnHas
+  #noDeleteOnStaleGet
+  #noUpdateTTL
+  #ttlAutopurge
   #onEvict
+  #onInsert
   #fetchMethod
+  #memoMethod
+  #fetchDefaults
   #perf
   #timed
   #inflight = null
+  #timers = null
+  #host = null
+  // set() without options goes straight to the native store.
+  #plainSet
   #statsBuf = new Float64Array(STATS_LEN)
 
   /** Use `new LRU({ storage: 'offheap', ... })`. */
@@ -62,13 +105,23 @@ class OffHeapLRU {
     this.#maxSize = o.maxSize
     this.#ttl = o.ttl
     this.#allowStale = o.allowStale
+    this.#updateAgeOnGet = o.updateAgeOnGet
+    this.#updateAgeOnHas = o.updateAgeOnHas
+    this.#noDeleteOnStaleGet = o.noDeleteOnStaleGet
+    this.#noUpdateTTL = o.noUpdateTTL
+    this.#ttlAutopurge = o.ttlAutopurge
     this.#onEvict = o.onEvict
+    this.#onInsert = o.onInsert
     this.#fetchMethod = o.fetchMethod
+    this.#memoMethod = o.memoMethod
+    this.#fetchDefaults = o.fetchDefaults
     this.#perf = o.perf
+    this.#plainSet = o.onInsert === undefined && !o.noUpdateTTL && !o.ttlAutopurge
     this.#timed = o.ttl > 0
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
     this.#owner = owner
+    if (o.maxEntrySize !== Infinity) native.offSetMaxEntrySize(id, o.maxEntrySize)
     liveCaches.add(this, {
       get entries() {
         return native.offSize(id)
@@ -82,9 +135,20 @@ class OffHeapLRU {
     return this.#timed ? +this.#perf.now() : 0
   }
 
-  /** Calls onEvict for what left the cache, after the operation completed. */
-  #dispose() {
-    callOnEvict(this.#onEvict, native.offTakeRemoved(this.#id))
+  /**
+   * Calls onEvict for what left the cache, after the operation completed;
+   * with `skipSetOf`, not for the value of that key replaced by set().
+   */
+  #dispose(skipSetOf) {
+    let queue = native.offTakeRemoved(this.#id)
+    if (skipSetOf !== undefined) {
+      const kept = []
+      for (let i = 0; i < queue.length; i += 3) {
+        if (queue[i + 2] !== 'set' || queue[i + 1] !== skipSetOf) kept.push(queue[i], queue[i + 1], queue[i + 2])
+      }
+      queue = kept
+    }
+    callOnEvict(this.#onEvict, queue)
   }
 
   get size() {
@@ -95,62 +159,260 @@ class OffHeapLRU {
     return 'LRU'
   }
 
-  get(key) {
-    checkKey(key)
+  get(key, options) {
+    if (options !== undefined || this.#noDeleteOnStaleGet) return this.#getWith(key, options ?? {})
+    if (!holdable(key)) return undefined
     const value = native.offGet(this.#id, key, this.#now())
     if (this.#timed && this.#onEvict !== undefined) this.#dispose()
     return value
   }
 
-  has(key) {
-    checkKey(key)
-    return native.offHas(this.#id, key, this.#now())
+  /** `get` with lru-cache's per-call options. */
+  #getWith(key, options) {
+    options = readOptions(options)
+    const { allowStale = this.#allowStale, noDeleteOnStaleGet = this.#noDeleteOnStaleGet, status } = options
+    // Per call, updateAgeOnGet can add what the cache does not do, not
+    // take away what the native store does on every get.
+    const { updateAgeOnGet = this.#updateAgeOnGet } = options
+    if (!updateAgeOnGet && this.#updateAgeOnGet) throw perCallRefused('updateAgeOnGet', options.updateAgeOnGet)
+    if (!holdable(key)) {
+      if (status !== undefined) status.get = 'miss'
+      return undefined
+    }
+    const now = this.#now()
+    if (native.offHas(this.#id, key, now)) {
+      const value = native.offGet(this.#id, key, now)
+      if (updateAgeOnGet && !this.#updateAgeOnGet) native.offRefreshTtl(this.#id, key, now)
+      if (status !== undefined) {
+        status.get = 'hit'
+        this.#statusTTL(status, key, now)
+      }
+      return value
+    }
+    const stale = native.offPeek(this.#id, key, now, true)
+    if (stale === undefined) {
+      // Counted as a miss, as get() does.
+      native.offGet(this.#id, key, now)
+      if (status !== undefined) status.get = 'miss'
+      return undefined
+    }
+    if (status !== undefined) {
+      status.get = 'stale'
+      if (allowStale) status.returnedStale = true
+    }
+    if (!noDeleteOnStaleGet) {
+      native.offGet(this.#id, key, now)
+      if (this.#onEvict !== undefined) this.#dispose()
+    }
+    return allowStale ? stale : undefined
   }
 
-  peek(key) {
-    checkKey(key)
-    return native.offPeek(this.#id, key, this.#now(), this.#allowStale)
+  /** Fills lru-cache's TTL fields of a `status` object. */
+  #statusTTL(status, key, now) {
+    const remaining = native.offRemainingTtl(this.#id, key, now)
+    if (remaining === Infinity || remaining === 0) return
+    status.now = now
+    status.remainingTTL = remaining
+  }
+
+  has(key, options) {
+    let updateAgeOnHas = this.#updateAgeOnHas
+    if (options !== undefined) {
+      options = readOptions(options)
+      if (options.updateAgeOnHas !== undefined) updateAgeOnHas = options.updateAgeOnHas === true
+    }
+    if (!holdable(key)) {
+      if (options?.status !== undefined) options.status.has = 'miss'
+      return false
+    }
+    const now = this.#now()
+    const live = updateAgeOnHas ? native.offRefreshTtl(this.#id, key, now) : native.offHas(this.#id, key, now)
+    if (options?.status !== undefined) {
+      const status = options.status
+      status.has = live ? 'hit' : native.offPeek(this.#id, key, now, true) === undefined ? 'miss' : 'stale'
+      if (live) this.#statusTTL(status, key, now)
+    }
+    return live
+  }
+
+  peek(key, options) {
+    let allowStale = this.#allowStale
+    if (options !== undefined) {
+      options = readOptions(options)
+      if (options.allowStale !== undefined) allowStale = options.allowStale
+    }
+    if (!holdable(key)) return undefined
+    return native.offPeek(this.#id, key, this.#now(), allowStale)
   }
 
   set(key, value, options) {
     checkKey(key)
     checkValue(value)
+    if (options === undefined && this.#plainSet) return this.#store(key, value, this.#ttl, undefined)
+    // Out of line, so that set() stays small enough to be inlined.
+    return this.#setWith(key, value, options)
+  }
+
+  #setWith(key, value, options) {
     let ttl = this.#ttl
+    let expiresAt
+    // A number is the entry's TTL in ms, as keyv passes it.
+    if (typeof options === 'number') options = { ttl: options }
     if (options !== undefined) {
-      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+      checkOptions(options)
       if (options.ttl !== undefined) ttl = parseEntryTTL(options.ttl, 'options.ttl')
-      if (options.size !== undefined) {
-        throw invalidArgValue(
-          'options.size',
-          "does not apply to storage: 'offheap', where sizes are real bytes",
-          options.size,
-        )
+      for (const name of ['size', 'sizeCalculation']) {
+        if (options[name] !== undefined) {
+          throw invalidArgValue(
+            `options.${name}`,
+            "does not apply to storage: 'offheap', where sizes are real bytes",
+            options[name],
+          )
+        }
+      }
+      if (options.start !== undefined && ttl > 0) {
+        expiresAt = +options.start + ttl
+        if (Number.isNaN(expiresAt)) throw invalidArgType('options.start', 'of type number', options.start)
       }
     }
-    return this.#store(key, value, ttl, undefined)
+    if (options === undefined && this.#plainSet) return this.#store(key, value, ttl, undefined)
+    return this.#storeWith(key, value, ttl, expiresAt, options ?? {})
+  }
+
+  /** set() with lru-cache's per-call options, onInsert, noUpdateTTL or ttlAutopurge. */
+  #storeWith(key, value, ttl, expiresAt, options) {
+    const { status, noDisposeOnSet = false, noUpdateTTL = this.#noUpdateTTL } = options
+    const now = this.#now()
+    const old = native.offPeek(this.#id, key, now, true)
+    if (old !== undefined && noUpdateTTL) {
+      const left = native.offRemainingTtl(this.#id, key, now)
+      expiresAt = now + left
+    }
+    if (ttl > 0 || expiresAt !== undefined) this.#timed = true
+    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
+    const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
+    const stored = native.offPeek(this.#id, key, now, true) !== undefined
+    const reason = old === undefined ? 'add' : sameValue(old, value) ? 'update' : 'replace'
+    if (status !== undefined) {
+      if (stored) {
+        status.set = reason
+        if (reason === 'replace') status.oldValue = old
+        this.#statusTTL(status, key, now)
+      } else {
+        status.set = 'miss'
+        status.maxEntrySizeExceeded = true
+      }
+    }
+    if (stored && this.#ttlAutopurge && ttl > 0 && !(old !== undefined && noUpdateTTL)) this.#schedulePurge(key, ttl)
+    try {
+      if (stored && this.#onInsert !== undefined) this.#onInsert(value, key, reason)
+    } finally {
+      if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose(noDisposeOnSet ? key : undefined)
+    }
+    return this
+  }
+
+  /** ttlAutopurge: removes `key` once expired, from an unref'd timer. */
+  #schedulePurge(key, delay) {
+    if (this.#timers === null) this.#timers = new Map()
+    const previous = this.#timers.get(key)
+    if (previous !== undefined) clearTimeout(previous)
+    const timer = setTimeout(() => {
+      if (this.#timers.get(key) !== timer) return
+      this.#timers.delete(key)
+      const now = this.#now()
+      if (native.offHas(this.#id, key, now)) return
+      native.offDelete(this.#id, key, now)
+      if (this.#onEvict !== undefined) this.#dispose()
+    }, delay + 1)
+    timer.unref()
+    this.#timers.set(key, timer)
   }
 
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
     const now = this.#now()
-    if (this.#inflight !== null) this.#inflight.abort(key)
+    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
     const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
     if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose()
     return this
   }
 
   delete(key) {
-    checkKey(key)
-    if (this.#inflight !== null) this.#inflight.abort(key)
+    if (!holdable(key)) return false
+    if (this.#inflight !== null) this.#inflight.abort(key, 'deleted')
     const removed = native.offDelete(this.#id, key, this.#now())
     if (this.#onEvict !== undefined) this.#dispose()
     return removed
   }
 
   clear() {
-    if (this.#inflight !== null) this.#inflight.abortAll()
+    if (this.#inflight !== null) this.#inflight.abortAll('deleted')
+    if (this.#timers !== null) {
+      for (const timer of this.#timers.values()) clearTimeout(timer)
+      this.#timers.clear()
+    }
     native.offClear(this.#id)
     if (this.#onEvict !== undefined) this.#dispose()
+  }
+
+  /** Keys, least recently used first. */
+  *rkeys() {
+    for (const [key] of this.rentries()) yield key
+  }
+
+  /** Values, least recently used first. */
+  *rvalues() {
+    for (const [, value] of this.rentries()) yield value
+  }
+
+  /** Entries, least recently used first. */
+  *rentries() {
+    const keys = native.offKeys(this.#id, this.#now()).reverse()
+    for (const key of keys) {
+      const value = native.offPeek(this.#id, key, this.#now(), false)
+      if (value !== undefined) yield [key, value]
+    }
+  }
+
+  rforEach(callback, thisArg) {
+    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
+    for (const [key, value] of this.rentries()) callback.call(thisArg, value, key, this)
+  }
+
+  find(fn, options) {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn)
+    for (const [key, value] of this.entries()) {
+      if (fn(value, key, this)) return this.get(key, options)
+    }
+    return undefined
+  }
+
+  /** `{ value, ttl?, start? }` of a live `key`, `ttl` being what is left; or `undefined`. */
+  info(key) {
+    if (!holdable(key)) return undefined
+    const now = this.#now()
+    if (!native.offHas(this.#id, key, now)) return undefined
+    const entry = { value: native.offPeek(this.#id, key, now, false) }
+    const left = native.offRemainingTtl(this.#id, key, now)
+    if (left !== Infinity) {
+      entry.ttl = left
+      entry.start = Date.now()
+    }
+    return entry
+  }
+
+  memo(key, options = {}) {
+    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
+    checkOptions(options)
+    const { context, status, forceRefresh, ...rest } = options
+    const value = this.get(key, status === undefined ? rest : { ...rest, status })
+    const refresh = forceRefresh === true || value === undefined
+    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
+    if (!refresh) return value
+    const computed = this.#memoMethod(key, value, { options: rest, context })
+    this.set(key, computed, status === undefined ? rest : { ...rest, status })
+    return computed
   }
 
   *keys() {
@@ -210,7 +472,7 @@ class OffHeapLRU {
   }
 
   getRemainingTTL(key) {
-    checkKey(key)
+    if (!holdable(key)) return 0
     return native.offRemainingTtl(this.#id, key, this.#now())
   }
 
@@ -236,22 +498,45 @@ class OffHeapLRU {
     }
   }
 
-  fetch(key, fetcher) {
-    const chosen = pickFetcher(fetcher, this.#fetchMethod, invalidArgType)
-    if (typeof chosen !== 'function') return chosen
-    try {
-      checkKey(key)
-    } catch (err) {
-      return Promise.reject(err)
+  fetch(key, options) {
+    // A key it cannot hold would be refused when the result is stored.
+    if (!holdable(key) && (typeof options === 'function' || this.#fetchMethod !== undefined)) {
+      return Promise.reject(invalidArgType('key', 'of type string or number', key))
     }
-    if (this.#inflight !== null) {
-      const pending = this.#inflight.pending(key)
-      if (pending !== undefined) return pending
+    return runFetch(this, this.#fetchHost(), key, options)
+  }
+
+  async forceFetch(key, options) {
+    const value = await this.fetch(key, options)
+    if (value === undefined) throw new Error('fetch() returned undefined')
+    return value
+  }
+
+  #fetchHost() {
+    if (this.#host !== null) return this.#host
+    this.#host = {
+      fetchMethod: this.#fetchMethod,
+      allowStale: this.#allowStale,
+      defaults: this.#fetchDefaults,
+      inflight: () => {
+        if (this.#inflight === null) this.#inflight = new Inflight()
+        return this.#inflight
+      },
+      lookup: (key) => {
+        const now = this.#now()
+        const value = native.offPeek(this.#id, key, now, true)
+        return value === undefined ? undefined : { value, stale: !native.offHas(this.#id, key, now) }
+      },
+      remove: (key) => {
+        native.offDelete(this.#id, key, this.#now())
+        if (this.#onEvict !== undefined) this.#dispose()
+      },
+      // A load of an absent key counts as the miss a get() would count.
+      miss: (key, found) => {
+        if (found === undefined) native.offGet(this.#id, key, this.#now())
+      },
     }
-    const hit = this.get(key)
-    if (hit !== undefined) return Promise.resolve(hit)
-    if (this.#inflight === null) this.#inflight = new Inflight()
-    return this.#inflight.load(key, chosen, (value) => this.set(key, value))
+    return this.#host
   }
 
   dump() {

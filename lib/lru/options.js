@@ -12,68 +12,160 @@ const {
   validateOptionalFunction,
 } = require('../common/errors')
 const { settleAll } = require('../common/settle')
+const { kBatch } = require('./live')
+
+// Options that storage: 'offheap' cannot honour, and why. Refused by name
+// rather than ignored.
+const OFFHEAP_REFUSED = {
+  sizeCalculation: 'sizes are the real bytes held',
+}
 
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
  * absent bounds are `Infinity`, `ttl` is 0 for none, `perf` is a clock.
+ * `max` or `maxSize` given as `Infinity` counts as absent, so that
+ * `new LRU({ max: other.max, maxSize: other.maxSize })` copies a cache.
+ * `dispose`, `disposeAfter` and `onEvict` are folded into one `onEvict`.
  */
 function parseOptions(options) {
+  if (options === undefined) throw unbounded()
   if (typeof options === 'number') options = { max: options }
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalidArgType('options', 'a number (max) or an object', options)
   }
   const {
-    max,
-    maxSize,
     ttl = 0,
+    ttlResolution = 1,
+    ttlAutopurge = false,
     updateAgeOnGet = false,
+    updateAgeOnHas = false,
     allowStale = false,
+    noDeleteOnStaleGet = false,
+    noDisposeOnSet = false,
+    noUpdateTTL = false,
     onEvict,
+    dispose,
+    disposeAfter,
+    onInsert,
     sizeCalculation,
     fetchMethod,
+    memoMethod,
+    allowStaleOnFetchRejection = false,
+    allowStaleOnFetchAbort = false,
+    ignoreFetchAbort = false,
+    noDeleteOnFetchRejection = false,
     storage = 'heap',
     perf,
   } = options
+  let { max, maxSize, maxEntrySize } = options
+  if (max === Infinity) max = undefined
+  if (maxSize === Infinity) maxSize = undefined
+  if (maxEntrySize === Infinity) maxEntrySize = undefined
   if (storage !== 'heap' && storage !== 'offheap') {
     throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
-  if (max === undefined && maxSize === undefined) {
-    throw leaklessError(
-      RangeError,
-      'ERR_LEAKLESS_UNBOUNDED',
-      'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
-    )
-  }
+  if (maxEntrySize !== undefined) validateInteger(maxEntrySize, 'options.maxEntrySize', 1, Number.MAX_SAFE_INTEGER)
+  if (max === undefined && maxSize === undefined) throw unbounded()
   validateNumber(ttl, 'options.ttl', 0, Number.MAX_VALUE, true)
-  validateBoolean(updateAgeOnGet, 'options.updateAgeOnGet')
-  validateBoolean(allowStale, 'options.allowStale')
-  validateOptionalFunction(onEvict, 'options.onEvict')
-  validateOptionalFunction(sizeCalculation, 'options.sizeCalculation')
-  validateOptionalFunction(fetchMethod, 'options.fetchMethod')
-  if (perf !== undefined && (perf === null || typeof perf !== 'object' || typeof perf.now !== 'function')) {
+  validateNumber(ttlResolution, 'options.ttlResolution', 0)
+  for (const [name, value] of Object.entries({
+    ttlAutopurge,
+    updateAgeOnGet,
+    updateAgeOnHas,
+    allowStale,
+    noDeleteOnStaleGet,
+    noDisposeOnSet,
+    noUpdateTTL,
+    allowStaleOnFetchRejection,
+    allowStaleOnFetchAbort,
+    ignoreFetchAbort,
+    noDeleteOnFetchRejection,
+  })) {
+    validateBoolean(value, `options.${name}`)
+  }
+  for (const [name, value] of Object.entries({
+    onEvict,
+    dispose,
+    disposeAfter,
+    onInsert,
+    sizeCalculation,
+    fetchMethod,
+    memoMethod,
+  })) {
+    validateOptionalFunction(value, `options.${name}`)
+  }
+  // A clock is anything with a now() method: `performance`, `Date`, a fake.
+  if (
+    perf !== undefined &&
+    (perf === null || (typeof perf !== 'object' && typeof perf !== 'function') || typeof perf.now !== 'function')
+  ) {
     throw invalidArgType('options.perf', 'an object with a now() method', perf)
   }
-  if (storage === 'offheap' && sizeCalculation !== undefined) {
-    throw invalidArgValue(
-      'options.sizeCalculation',
-      "does not apply to storage: 'offheap', where sizes are the real bytes held",
-      sizeCalculation,
-    )
+  if (storage === 'offheap') {
+    for (const [name, why] of Object.entries(OFFHEAP_REFUSED)) {
+      const value = options[name]
+      if (value !== undefined && value !== false) {
+        throw invalidArgValue(`options.${name}`, `does not apply to storage: 'offheap', where ${why}`, value)
+      }
+    }
   }
   return {
     max: max === undefined ? Infinity : max,
     maxSize: maxSize === undefined ? Infinity : maxSize,
+    maxEntrySize: maxEntrySize === undefined ? Infinity : maxEntrySize,
     ttl: ttl === Infinity ? 0 : ttl,
+    ttlAutopurge,
     updateAgeOnGet,
+    updateAgeOnHas,
     allowStale,
-    onEvict,
+    noDeleteOnStaleGet,
+    noUpdateTTL,
+    onEvict: disposer(onEvict, dispose, disposeAfter, noDisposeOnSet),
+    onInsert,
     sizeCalculation,
     fetchMethod,
+    memoMethod,
+    fetchDefaults: { allowStaleOnFetchRejection, allowStaleOnFetchAbort, ignoreFetchAbort, noDeleteOnFetchRejection },
     storage,
     perf: perf === undefined ? globalThis.performance : perf,
   }
+}
+
+function unbounded() {
+  return leaklessError(
+    RangeError,
+    'ERR_LEAKLESS_UNBOUNDED',
+    'An LRU needs "max" or "maxSize": an unbounded cache is a memory leak. Received neither',
+  )
+}
+
+/**
+ * One `(value, key, reason)` callback for what leaves the cache: `dispose`
+ * then `disposeAfter` (lru-cache's names, which see `clear()` as reason
+ * `'delete'` as lru-cache reports it), then `onEvict` (which sees
+ * `'clear'`). With `noDisposeOnSet`, replaced values are not reported.
+ * Undefined when none is given, so that a cache without one pays nothing.
+ */
+function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
+  if (onEvict === undefined && dispose === undefined && disposeAfter === undefined) return undefined
+  if (dispose === undefined && disposeAfter === undefined && !noDisposeOnSet) return onEvict
+  const callbacks = [dispose, disposeAfter, onEvict]
+  // For each queued (value, key, reason): callback `c` of `callbacks`.
+  const call = (queue, c, i) => {
+    const reason = queue[3 * i + 2]
+    if (callbacks[c] === undefined || (noDisposeOnSet && reason === 'set')) return
+    const named = c < 2 && reason === 'clear' ? 'delete' : reason
+    callbacks[c](queue[3 * i], queue[3 * i + 1], named)
+  }
+  const single = (value, key, reason) => settleAll(3, (c) => call([value, key, reason], c, 0))
+  // A batch calls every dispose, then every disposeAfter, then every onEvict.
+  single[kBatch] = (queue) => {
+    const n = queue.length / 3
+    settleAll(3 * n, (j) => call(queue, Math.floor(j / n), j % n))
+  }
+  return single
 }
 
 /** Checks the per-entry `ttl` of `set(key, value, { ttl })`; returns ms (0: none). */
@@ -115,7 +207,7 @@ function loadEntries(entries, perf, check, store) {
   const now = perf.now()
   settleAll(checked.length, (i) => {
     const item = checked[i]
-    if (item.expiresAt === undefined || item.expiresAt > now) store(item)
+    if (item.expiresAt === undefined || item.expiresAt >= now) store(item)
   })
 }
 

@@ -169,7 +169,8 @@ impl Harness {
   }
 
   fn expired(&self, e: &ModelEntry) -> bool {
-    e.expires <= self.now
+    // As lru-cache: expired once its age is past the TTL.
+    e.expires < self.now
   }
 
   fn remove(&mut self, at: usize, reason: Reason) -> ModelEntry {
@@ -305,7 +306,7 @@ impl Harness {
       .entries
       .iter()
       .rev()
-      .filter(|e| e.expires > self.now)
+      .filter(|e| e.expires >= self.now)
       .map(|e| (e.key.clone(), e.value.clone()))
       .collect();
     let got: Vec<(Key, Value)> = self
@@ -439,7 +440,8 @@ impl Model for Harness {
       }
       Op::Clear => {
         if self.collect {
-          for e in self.entries.iter().rev() {
+          // Least recently used first, as lru-cache disposes them.
+          for e in self.entries.iter() {
             self
               .removed
               .push((e.key.clone(), e.value.clone(), Reason::Clear));

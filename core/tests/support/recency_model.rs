@@ -123,7 +123,7 @@ impl Harness {
     self
       .expires
       .as_ref()
-      .is_some_and(|e| e[slot as usize] <= self.now)
+      .is_some_and(|e| e[slot as usize] < self.now)
   }
 
   // ------------------------------------------------------------ caller
@@ -260,7 +260,7 @@ impl Harness {
     assert!(self.live() > 0);
     loop {
       if self.vi >= self.vn
-        || (self.timed() && self.vi >= self.expired_in_batch && self.next_expiry <= self.now)
+        || (self.timed() && self.vi >= self.expired_in_batch && self.next_expiry < self.now)
       {
         self.refill();
         assert!(self.vn > 0, "no victim while {} entries live", self.live());
@@ -336,7 +336,7 @@ impl Harness {
   // ------------------------------------------------------------ checks
 
   fn model_is_expired(&self, slot: u32) -> bool {
-    self.expiry[slot as usize] <= self.now
+    self.expiry[slot as usize] < self.now
   }
 
   fn check_victim(&self, slot: u32) {
@@ -387,7 +387,7 @@ impl Harness {
     };
     let expired: Vec<u32> = indexed
       .iter()
-      .take_while(|&&(at, _)| at <= now)
+      .take_while(|&&(at, _)| at < now)
       .take(cap)
       .map(|&(_, s)| s)
       .collect();

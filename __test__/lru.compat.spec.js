@@ -1,0 +1,192 @@
+'use strict'
+
+// Code written for lru-cache 11, pointed at leakless's LRU: the options and
+// calls that failed or differed before, on both storages.
+
+const test = require('ava')
+const { LRU } = require('..')
+
+const STORAGES = ['heap', 'offheap']
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function fakeClock(start = 1000) {
+  let now = start
+  return {
+    now: () => now,
+    advance(ms) {
+      now += ms
+    },
+  }
+}
+
+for (const storage of STORAGES) {
+  test(`${storage}: perf: Date is a clock`, (t) => {
+    const cache = new LRU({ max: 5, ttl: 60_000, perf: Date, storage })
+    cache.set('a', 'A')
+    t.is(cache.get('a'), 'A')
+    const left = cache.getRemainingTTL('a')
+    t.true(left > 59_000 && left <= 60_000, `${left}`)
+  })
+
+  test(`${storage}: a number as set()'s third argument is the TTL in ms`, (t) => {
+    const clock = fakeClock()
+    const cache = new LRU({ max: 5, perf: clock, storage })
+    cache.set('a', 'A', 100)
+    t.is(cache.getRemainingTTL('a'), 100)
+    clock.advance(101)
+    t.false(cache.has('a'))
+    t.throws(() => cache.set('b', 'B', -1), { code: 'ERR_OUT_OF_RANGE' })
+    t.throws(() => cache.set('b', 'B', NaN), { code: 'ERR_OUT_OF_RANGE' })
+    t.false(cache.has('b'))
+  })
+
+  test(`${storage}: set(k, v, { size }) on a cache without sizes throws, as lru-cache does`, (t) => {
+    const cache = new LRU({ max: 5, storage })
+    const err = t.throws(() => cache.set('a', 'A', { size: 1 }), { instanceOf: TypeError })
+    t.is(err.code, 'ERR_INVALID_ARG_VALUE')
+    t.true(err.message.includes('options.size'))
+    t.false(cache.has('a'))
+  })
+
+  test(`${storage}: new LRU() says what is missing`, (t) => {
+    t.throws(() => new LRU(), { instanceOf: RangeError, code: 'ERR_LEAKLESS_UNBOUNDED' })
+  })
+
+  test(`${storage}: a cache is copied from its max and maxSize, or from itself`, (t) => {
+    for (const options of [{ max: 3 }, { maxSize: 1000 }, { max: 3, maxSize: 1000 }]) {
+      const c = new LRU({ ...options, storage })
+      const copy = new LRU({ max: c.max, maxSize: c.maxSize, storage })
+      t.is(copy.max, c.max)
+      t.is(copy.maxSize, c.maxSize)
+      const again = new LRU(c)
+      t.is(again.max, c.max)
+      t.is(again.maxSize, c.maxSize)
+    }
+  })
+
+  test(`${storage}: refetching an expired key replaces it (reason 'set')`, async (t) => {
+    const clock = fakeClock()
+    const events = []
+    const cache = new LRU({
+      max: 5,
+      ttl: 10,
+      perf: clock,
+      storage,
+      onEvict: (v, k, reason) => events.push([k, v, reason]),
+      fetchMethod: async (key) => `fresh ${key}`,
+    })
+    cache.set('k', 'old')
+    clock.advance(20)
+    t.is(await cache.fetch('k'), 'fresh k')
+    t.deepEqual(events, [['k', 'old', 'set']])
+  })
+
+  test(`${storage}: clear() reports entries least recently used first`, (t) => {
+    const events = []
+    const cache = new LRU({ max: 5, storage, onEvict: (v, k, reason) => events.push([k, reason]) })
+    cache.set('a', 'A').set('b', 'B').set('c', 'C')
+    cache.get('a')
+    cache.clear()
+    t.deepEqual(events, [
+      ['b', 'clear'],
+      ['c', 'clear'],
+      ['a', 'clear'],
+    ])
+  })
+
+  test.serial(`${storage}: ttlAutopurge removes expired entries from a timer`, async (t) => {
+    const events = []
+    const cache = new LRU({
+      max: 5,
+      ttl: 20,
+      ttlAutopurge: true,
+      storage,
+      disposeAfter: (v, k, reason) => events.push([k, reason]),
+    })
+    const holding = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    const before = holding()
+    cache.set('a', 'A')
+    cache.set('b', 'B', { ttl: 10_000 })
+    t.is(holding(), before, 'its timers do not keep the process alive')
+    await sleep(80)
+    t.is(cache.size, 1, 'the expired entry is gone without any call')
+    t.deepEqual(events, [['a', 'expire']])
+    cache.clear()
+  })
+
+  test(`${storage}: reads ignore a second argument that is not an object, as a Map does`, (t) => {
+    const cache = new LRU({ max: 5, storage })
+    cache.set('a', 'A')
+    t.deepEqual(['a', 'b'].map(cache.get, cache), ['A', undefined])
+    t.true(cache.has('a', 0))
+    t.is(cache.peek('a', null), 'A')
+  })
+
+  test(`${storage}: a fetch load counts as a miss, a fetch hit as a hit`, async (t) => {
+    const cache = new LRU({ max: 5, storage, fetchMethod: async (k) => `v${k}` })
+    t.is(await cache.fetch('a'), 'va')
+    t.is(await cache.fetch('a'), 'va')
+    t.like(cache.stats(), { hits: 1, misses: 1, sets: 1 })
+  })
+
+  test(`${storage}: memo() without memoMethod throws`, (t) => {
+    const cache = new LRU({ max: 5, storage })
+    t.throws(() => cache.memo('a'), { code: 'ERR_INVALID_ARG_VALUE' })
+  })
+}
+
+test('offheap: maxEntrySize counts real bytes, and a larger entry is not stored', (t) => {
+  const events = []
+  const cache = new LRU({
+    max: 10,
+    maxEntrySize: 200,
+    storage: 'offheap',
+    onEvict: (v, k, reason) => events.push([k, reason]),
+  })
+  cache.set('a', 'small')
+  const status = {}
+  cache.set('a', 'x'.repeat(500), { status })
+  t.false(cache.has('a'))
+  t.like(status, { set: 'miss', maxEntrySizeExceeded: true })
+  t.deepEqual(events, [
+    ['a', 'set'],
+    ['a', 'set'],
+  ])
+  cache.set('b', 'y'.repeat(50))
+  t.true(cache.has('b'))
+})
+
+test('ttlResolution is checked', (t) => {
+  t.notThrows(() => new LRU({ max: 5, ttlResolution: 0 }))
+  t.throws(() => new LRU({ max: 5, ttlResolution: -1 }), { code: 'ERR_OUT_OF_RANGE' })
+})
+
+test('heap: a refresh in flight is aborted when its stale entry is evicted', async (t) => {
+  const clock = fakeClock()
+  let signal
+  const cache = new LRU({
+    max: 2,
+    ttl: 10,
+    perf: clock,
+    fetchMethod: (key, stale, options) => {
+      signal = options.signal
+      return new Promise(() => {})
+    },
+  })
+  cache.set('a', 'A')
+  clock.advance(20)
+  t.is(await cache.fetch('a', { allowStale: true }), 'A', 'stale while revalidating')
+  cache.set('b', 'B', { ttl: 0 })
+  cache.set('c', 'C', { ttl: 0 })
+  t.true(signal.aborted)
+  t.false(cache.has('a'))
+})
+
+test('heap: updateAgeOnHas per call', (t) => {
+  const clock = fakeClock()
+  const cache = new LRU({ max: 5, ttl: 100, perf: clock })
+  cache.set('a', 1)
+  clock.advance(80)
+  t.true(cache.has('a', { updateAgeOnHas: true }))
+  t.is(cache.getRemainingTTL('a'), 100)
+})
