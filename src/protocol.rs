@@ -29,6 +29,7 @@ pub fn protocol(env: &Env) -> Result<Object<'_>> {
       ("OP_DELETE", f64::from(recency::OP_DELETE)),
       ("MAX_SLOT", f64::from(recency::MAX_SLOT)),
       ("STAMP_LIMIT", f64::from(recency::STAMP_LIMIT)),
+      ("S3_FREQ_MAX", f64::from(leakless_core::s3fifo::FREQ_MAX)),
     ],
   )?;
   let offheap = group(

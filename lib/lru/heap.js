@@ -12,6 +12,15 @@
 // Victims come from Rust in batches with the stamps they had; the first one
 // whose stamp is unchanged is the exact least recently used entry, so most
 // evictions cost no crossing either.
+//
+// With `policy: 's3fifo'` the order is S3-FIFO's (core/src/s3fifo.rs): a
+// hit bumps the slot's counter in `#freq` (a Uint8Array, capped at 3) and
+// crosses into Rust no more than a stamp does; stamps only number inserts,
+// so that a victim handed out in a batch can be recognised as still the
+// same entry. Inserts are logged with the key's hash (for the ghost queue),
+// deletes and size or expiry changes are logged too. A victim from a batch
+// is evicted only while its counter is below the limit Rust gave with it
+// (a hit since would have saved it).
 
 const native = require('../common/native')
 const { Inflight, pickFetcher } = require('./fetch')
@@ -24,11 +33,19 @@ const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
 // Stamps are u32; before the counter reaches STAMP_LIMIT, Rust renumbers them.
 // A JS Map holds at most 2**24 entries; slot numbers stay far below the
 // MAX_SLOTS the log can carry.
-const { OP_INSERT, OP_EXPIRY, OP_DELETE, STAMP_LIMIT, MAX_SLOT: MAX_SLOTS } = require('../common/protocol').recency
+const {
+  OP_INSERT,
+  OP_EXPIRY,
+  OP_DELETE,
+  STAMP_LIMIT,
+  MAX_SLOT: MAX_SLOTS,
+  S3_FREQ_MAX,
+} = require('../common/protocol').recency
+const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
 const BATCH_SIZE = 128
 // Tests start the counter near the limit to exercise renumbering.
-const { kTickStart } = require('./hooks')
+const { kTickStart, kS3Batch } = require('./hooks')
 
 /**
  * A bounded cache with the interface of a `Map`. See index.d.ts for the API.
@@ -46,6 +63,13 @@ class LRU {
   #sizes = null
   #expires = null
   #ttls = null
+  // S3-FIFO only: a counter per slot, the read limits of the batch's
+  // victims, hits counted, and whether the queues are sized by #sizes.
+  #freq = null
+  #victimLimits = null
+  #hits = 0
+  #s3Weighted = false
+  #s3Batch = BATCH_SIZE
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -109,9 +133,19 @@ class LRU {
       this.#tick = options[kTickStart]
       this.#tickOffset = -this.#tick
     }
+    let created
+    if (o.policy === 's3fifo') {
+      this.#freq = new Uint8Array(0)
+      this.#victimLimits = new Uint8Array(BATCH_SIZE)
+      this.#s3Weighted = o.maxSize !== Infinity
+      if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
+      created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
+    } else {
+      created = native.lruCreate()
+    }
     this.#updatePlain()
 
-    const [id, owner] = native.lruCreate()
+    const [id, owner] = created
     this.#id = id
     this.#owner = owner
     this.#cell = liveCaches.add(this, { entries: 0, bytes: () => native.lruNativeBytes(id) })
@@ -135,6 +169,12 @@ class LRU {
       return undefined
     }
     if (this.#expires !== null) return this.#getTimed(slot)
+    const freq = this.#freq
+    if (freq !== null) {
+      this.#hits++
+      if (freq[slot] < S3_FREQ_MAX) freq[slot]++
+      return this.#vals[slot]
+    }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     if (tick === STAMP_LIMIT) this.#renumber()
@@ -152,6 +192,7 @@ class LRU {
       return this.#allowStale ? value : undefined
     }
     this.#touch(slot)
+    if (this.#freq !== null) this.#hits++
     if (this.#updateAgeOnGet) {
       this.#setExpiry(slot, this.#ttls[slot], now)
       this.#log2(OP_EXPIRY + slot, 0)
@@ -241,6 +282,7 @@ class LRU {
     this.#used = 0
     this.#free = []
     this.#stamps = new Uint32Array(0)
+    if (this.#freq !== null) this.#freq = new Uint8Array(0)
     this.#tickOffset += this.#tick
     this.#tick = 0
     if (this.#sizes !== null) this.#sizes = new Float64Array(0)
@@ -291,8 +333,14 @@ class LRU {
   /** Removes and returns the least recently used `[key, value]`. */
   pop() {
     while (this.#map.size > 0) {
-      const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
-      this.#logLen = 0
+      let slot
+      if (this.#freq !== null) {
+        // The entry eviction would take next.
+        slot = this.#nextVictim(this.#now())
+      } else {
+        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+        this.#logLen = 0
+      }
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
       const expired = this.#isExpired(slot)
@@ -309,6 +357,7 @@ class LRU {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
     const now = this.#now()
     this.#max = max
+    if (this.#freq !== null && !this.#s3Weighted) native.lruS3SetCapacity(this.#id, max)
     const queue = this.#onEvict === undefined ? null : []
     while (this.#map.size > this.#max) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
@@ -341,7 +390,7 @@ class LRU {
   stats() {
     if (this.#logLen > 0) this.#sync()
     return {
-      hits: this.#tick + this.#tickOffset - this.#sets,
+      hits: this.#freq !== null ? this.#hits : this.#tick + this.#tickOffset - this.#sets,
       misses: this.#misses,
       sets: this.#sets,
       evictions: this.#evictions,
@@ -368,7 +417,10 @@ class LRU {
     return this.#inflight.load(key, chosen, (value) => this.set(key, value))
   }
 
-  /** Entries as `[key, { value, ttl?, start?, size? }]`, least recently used first. */
+  /**
+   * Entries as `[key, { value, ttl?, start?, size? }]`, least recently used
+   * first (under S3-FIFO: the reverse of `keys()`).
+   */
   dump() {
     const out = []
     const epochOffset = Date.now() - this.#perf.now()
@@ -424,7 +476,7 @@ class LRU {
 
   /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
   #updatePlain() {
-    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined
+    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined && this.#freq === null
   }
 
   #isExpired(slot) {
@@ -440,8 +492,13 @@ class LRU {
     return this.#expires === null ? 0 : +this.#perf.now()
   }
 
-  /** Makes `slot` the most recently used. */
+  /** Makes `slot` the most recently used (S3-FIFO: bumps its counter). */
   #touch(slot) {
+    const freq = this.#freq
+    if (freq !== null) {
+      if (freq[slot] < S3_FREQ_MAX) freq[slot]++
+      return
+    }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     if (tick === STAMP_LIMIT) this.#renumber()
@@ -449,6 +506,15 @@ class LRU {
 
   /** Stamps a new entry and logs its insertion. */
   #insertStamp(slot) {
+    if (this.#freq !== null) {
+      // Stamps only tell entries in one slot apart: they may wrap.
+      let tick = ++this.#tick
+      if (tick === STAMP_LIMIT) tick = this.#tick = 1
+      this.#stamps[slot] = tick
+      this.#freq[slot] = 0
+      this.#log2(OP_INSERT + slot, keyHash(this.#keys[slot]))
+      return
+    }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     this.#log2(OP_INSERT + slot, tick)
@@ -465,6 +531,10 @@ class LRU {
   }
 
   #sync() {
+    if (this.#freq !== null) {
+      this.#s3Order(EMPTY_ORDER)
+      return
+    }
     native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
     this.#logLen = 0
   }
@@ -561,7 +631,7 @@ class LRU {
       this.#insertStamp(slot)
     } else {
       this.#touch(slot)
-      if (this.#expires !== null) this.#log2(OP_EXPIRY + slot, 0)
+      if (this.#expires !== null || this.#freq !== null) this.#log2(OP_EXPIRY + slot, 0)
     }
     while (this.#calculatedSize > this.#maxSize) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
@@ -581,6 +651,7 @@ class LRU {
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
       this.#stamps = grow(this.#stamps, capacity, 0)
+      if (this.#freq !== null) this.#freq = grow(this.#freq, capacity, 0)
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
         this.#expires = grow(this.#expires, capacity, Infinity)
@@ -624,23 +695,49 @@ class LRU {
         this.#refill(now)
         if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
       }
-      const slot = this.#victims[this.#vi]
-      if (this.#stamps[slot] === this.#victimStamps[this.#vi++]) return slot
+      const i = this.#vi++
+      const slot = this.#victims[i]
+      if (
+        this.#stamps[slot] === this.#victimStamps[i] &&
+        (this.#freq === null || this.#freq[slot] < this.#victimLimits[i])
+      )
+        return slot
     }
   }
 
   #refill(now) {
-    this.#vn = native.lruRefill(
-      this.#id,
-      this.#log,
-      this.#logLen,
-      this.#stamps,
-      this.#expires ?? undefined,
-      this.#victims,
-      this.#victimStamps,
-      now,
-      this.#meta,
-    )
+    if (this.#freq !== null) {
+      // Small batches keep close to the sequential policy (a victim picked
+      // ahead cannot see inserts made after it was picked).
+      const want = Math.max(1, Math.min(this.#s3Batch, this.#map.size >> 6))
+      this.#vn = native.lruS3Refill(
+        this.#id,
+        this.#log,
+        this.#logLen,
+        this.#stamps,
+        this.#freq,
+        this.#s3Weighted ? this.#sizes : undefined,
+        this.#expires ?? undefined,
+        this.#victims,
+        this.#victimStamps,
+        this.#victimLimits,
+        now,
+        this.#meta,
+        want,
+      )
+    } else {
+      this.#vn = native.lruRefill(
+        this.#id,
+        this.#log,
+        this.#logLen,
+        this.#stamps,
+        this.#expires ?? undefined,
+        this.#victims,
+        this.#victimStamps,
+        now,
+        this.#meta,
+      )
+    }
     this.#logLen = 0
     this.#vi = 0
     this.#expiredInBatch = this.#meta[0]
@@ -662,12 +759,33 @@ class LRU {
       this.#sizes[slot] = 0
     }
     this.#stamps[slot] = 0
-    // Rust notices a zeroed stamp by itself; only the expiry index needs telling.
-    if (this.#expires !== null) {
-      this.#expires[slot] = Infinity
+    // Rust notices a zeroed stamp by itself; only the expiry index (and
+    // the S3-FIFO queues) need telling.
+    if (this.#expires !== null || this.#freq !== null) {
+      if (this.#expires !== null) this.#expires[slot] = Infinity
       this.#log2(OP_DELETE + slot, 0)
     }
     this.#free.push(slot)
+  }
+
+  /**
+   * S3-FIFO: replays the log and writes the order into `out` (nothing when
+   * empty). Victims of the current batch go back to their queues.
+   */
+  #s3Order(out) {
+    const count = native.lruS3Order(
+      this.#id,
+      this.#log,
+      this.#logLen,
+      this.#stamps,
+      this.#freq,
+      this.#s3Weighted ? this.#sizes : undefined,
+      this.#expires ?? undefined,
+      out,
+    )
+    this.#logLen = 0
+    this.#vi = this.#vn = this.#expiredInBatch = 0
+    return count
   }
 
   /** Runs queued `onEvict` calls after the cache is consistent again. */
@@ -688,8 +806,13 @@ class LRU {
     const n = this.#map.size
     if (n === 0) return
     const order = new Uint32Array(n)
-    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
-    this.#logLen = 0
+    let count
+    if (this.#freq !== null) {
+      count = this.#s3Order(order)
+    } else {
+      count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
+      this.#logLen = 0
+    }
     const keys = new Array(count)
     for (let i = 0; i < count; i++) keys[i] = this.#keys[order[i]]
     for (let i = 0; i < count; i++) {
@@ -699,6 +822,8 @@ class LRU {
     }
   }
 }
+
+const EMPTY_ORDER = new Uint32Array(0)
 
 function grow(array, capacity, fillValue) {
   const next = new array.constructor(capacity)

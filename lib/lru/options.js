@@ -32,10 +32,14 @@ function parseOptions(options) {
     sizeCalculation,
     fetchMethod,
     storage = 'heap',
+    policy = 'lru',
     perf,
   } = options
   if (storage !== 'heap' && storage !== 'offheap') {
     throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
+  }
+  if (policy !== 'lru' && policy !== 's3fifo') {
+    throw invalidArgValue('options.policy', "must be 'lru' or 's3fifo'", policy)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
@@ -72,6 +76,7 @@ function parseOptions(options) {
     sizeCalculation,
     fetchMethod,
     storage,
+    policy,
     perf: perf === undefined ? globalThis.performance : perf,
   }
 }
