@@ -241,7 +241,7 @@ fn limit(n: f64) -> usize {
 
 /// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
 /// that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
-/// cache has `onEvict`). Returns `[id, owner]`.
+/// cache has `onEvict`); `s3fifo` evicts by S3-FIFO. Returns `[id, owner]`.
 #[napi]
 pub fn off_create(
   env: &Env,
@@ -250,6 +250,7 @@ pub fn off_create(
   update_age_on_get: bool,
   allow_stale: bool,
   collect: bool,
+  s3fifo: Option<bool>,
 ) -> Result<Array<'_>> {
   let limits = Limits {
     max: limit(max),
@@ -260,7 +261,11 @@ pub fn off_create(
   let (id, owner) = handles::adopt(
     env,
     OffHeapLru {
-      store: OffHeap::new(limits, collect),
+      store: if s3fifo == Some(true) {
+        OffHeap::new(limits, collect).with_s3fifo()
+      } else {
+        OffHeap::new(limits, collect)
+      },
       held: Held::default(),
     },
   )?;

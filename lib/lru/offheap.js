@@ -66,7 +66,14 @@ class OffHeapLRU {
     this.#fetchMethod = o.fetchMethod
     this.#perf = o.perf
     this.#timed = o.ttl > 0
-    const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
+    const [id, owner] = native.offCreate(
+      o.max,
+      o.maxSize,
+      o.updateAgeOnGet,
+      o.allowStale,
+      o.onEvict !== undefined,
+      o.policy === 's3fifo',
+    )
     this.#id = id
     this.#owner = owner
     liveCaches.add(this, {
