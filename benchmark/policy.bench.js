@@ -34,6 +34,7 @@ function replay(cache, trace) {
 const contenders = {
   "leakless 'lru'": (max) => new LRU({ max }),
   "leakless 's3fifo'": (max) => new LRU({ max, policy: 's3fifo' }),
+  "leakless 's3fifo' offheap": (max) => new LRU({ max, storage: 'offheap', policy: 's3fifo' }),
   'lru-cache': (max) => new LRUCache({ max }),
 }
 
