@@ -233,7 +233,9 @@ class LRU {
         this.#keys[slot] = key
         this.#vals[slot] = value
         this.#map.set(key, slot)
-        this.#touch(slot)
+        // S3-FIFO logs the insert (with the key's hash for the ghost).
+        if (this.#freq === null) this.#touch(slot)
+        else this.#insertStamp(slot)
         return this
       }
       slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
@@ -476,7 +478,7 @@ class LRU {
 
   /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
   #updatePlain() {
-    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined && this.#freq === null
+    this.#plain = this.#sizes === null && this.#expires === null && this.#onEvict === undefined
   }
 
   #isExpired(slot) {
