@@ -62,17 +62,18 @@ export declare function lruReset(id: number): void
  * (main queue newest first, then the small queue newest first) into `out`.
  * Returns how many were written; with an empty `out`, only replays.
  */
-export declare function lruS3Order(id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, out: Uint32Array): number
+export declare function lruS3Order(id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array): number
 
 /**
  * S3-FIFO: replays the log, then writes the next victims, their stamps and
  * read limits (expired first, then at most `want` chosen by S3-FIFO). A
  * victim is to be evicted only while its slot's stamp is unchanged and its
- * counter is below its limit. Writes the number of expired victims to
+ * counter is below its limit. `ghost_filter` receives the ghost's counting
+ * filter: the batch is to be ended at an insert whose hash it flags. Writes the number of expired victims to
  * `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
  * the number of victims.
  */
-export declare function lruS3Refill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number): number
+export declare function lruS3Refill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array): number
 
 /** S3-FIFO: a new capacity in size units (`resize`). */
 export declare function lruS3SetCapacity(id: number, capacity: number): void
@@ -124,7 +125,7 @@ export declare function offClear(id: number): void
 /**
  * Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
  * that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
- * cache has `onEvict`). Returns `[id, owner]`.
+ * cache has `onEvict`); `s3fifo` evicts by S3-FIFO. Returns `[id, owner]`.
  */
 export declare function offCreate(max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean, s3Fifo?: boolean | undefined | null): unknown[]
 

@@ -271,7 +271,8 @@ impl HeapLru {
 /// S3-FIFO: replays the log, then writes the next victims, their stamps and
 /// read limits (expired first, then at most `want` chosen by S3-FIFO). A
 /// victim is to be evicted only while its slot's stamp is unchanged and its
-/// counter is below its limit. Writes the number of expired victims to
+/// counter is below its limit. `ghost_filter` receives the ghost's counting
+/// filter: the batch is to be ended at an insert whose hash it flags. Writes the number of expired victims to
 /// `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
 /// the number of victims.
 #[napi]
@@ -290,16 +291,18 @@ pub fn lru_s3_refill(
   now: f64,
   mut meta: Float64ArraySlice,
   want: u32,
+  mut ghost_filter: Uint8ArraySlice,
 ) -> Result<u32> {
   // SAFETY: distinct typed arrays owned by the caller, alive for the duration
   // of this call, and not touched by JS meanwhile.
-  let (freq, victims, victim_stamps, victim_limits, meta) = unsafe {
+  let (freq, victims, victim_stamps, victim_limits, meta, ghost_filter) = unsafe {
     (
       freq.as_mut(),
       victims.as_mut(),
       victim_stamps.as_mut(),
       victim_limits.as_mut(),
       meta.as_mut(),
+      ghost_filter.as_mut(),
     )
   };
   if meta.len() < 2 {
@@ -324,6 +327,7 @@ pub fn lru_s3_refill(
     );
     meta[0] = batch.expired as f64;
     meta[1] = batch.next_expiry;
+    s3.mirror_ghost_filter(ghost_filter);
     let bytes = s3.heap_bytes();
     lru.held.set(bytes);
     Ok(batch.count as u32)
@@ -344,9 +348,10 @@ pub fn lru_s3_order(
   sizes: Option<&[f64]>,
   expires: Option<&[f64]>,
   mut out: Uint32ArraySlice,
+  mut ghost_filter: Uint8ArraySlice,
 ) -> Result<u32> {
   // SAFETY: distinct typed arrays owned by the caller, alive during this call.
-  let (freq, out) = unsafe { (freq.as_mut(), out.as_mut()) };
+  let (freq, out, ghost_filter) = unsafe { (freq.as_mut(), out.as_mut(), ghost_filter.as_mut()) };
   handles::with::<HeapLru, _>(id, |lru| {
     let slots = Slots {
       stamps,
@@ -355,6 +360,7 @@ pub fn lru_s3_order(
       expires,
     };
     let s3 = lru.s3_replay(log, n, &slots)?;
+    s3.mirror_ghost_filter(ghost_filter);
     if out.is_empty() {
       // Only the replay was asked for.
       let bytes = s3.heap_bytes();

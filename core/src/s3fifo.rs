@@ -61,6 +61,12 @@ struct Ghost {
   size: u64,
   capacity: u64,
   next_tag: u32,
+  /// Counting filter of the hashes in the ghost (saturating counters at
+  /// `hash & (len - 1)`), mirrored to a caller that wants to know, without
+  /// asking, whether an insert may be a ghost hit. Empty when unused.
+  filter: Vec<u8>,
+  /// Filter positions changed since the caller last copied them.
+  changed: Vec<u32>,
 }
 
 impl Ghost {
@@ -68,11 +74,45 @@ impl Ghost {
     self.index.contains_key(&hash)
   }
 
+  fn filter_add(&mut self, hash: u32) {
+    if !self.filter.is_empty() {
+      let i = hash as usize & (self.filter.len() - 1);
+      self.filter[i] = self.filter[i].saturating_add(1);
+      self.changed.push(i as u32);
+    }
+  }
+
+  fn filter_remove(&mut self, hash: u32) {
+    if !self.filter.is_empty() {
+      let i = hash as usize & (self.filter.len() - 1);
+      // A saturated counter stays so: it may stand for more hashes.
+      if self.filter[i] != u8::MAX {
+        self.filter[i] -= 1;
+      }
+      self.changed.push(i as u32);
+    }
+  }
+
+  /// Uses a filter of `len` counters (a power of two), rebuilt from the
+  /// ghost when its length changes.
+  fn use_filter(&mut self, len: usize) {
+    if self.filter.len() == len {
+      return;
+    }
+    self.filter = vec![0; len];
+    self.changed.clear();
+    let hashes: Vec<u32> = self.index.keys().copied().collect();
+    for h in hashes {
+      self.filter_add(h);
+    }
+  }
+
   /// Removes `hash`; returns whether it was there.
   fn take(&mut self, hash: u32) -> bool {
     match self.index.remove(&hash) {
       Some((_, w)) => {
         self.size -= u64::from(w);
+        self.filter_remove(hash);
         true
       }
       None => false,
@@ -92,6 +132,7 @@ impl Ghost {
         if t == tag {
           self.index.remove(&h);
           self.size -= u64::from(w);
+          self.filter_remove(h);
         }
       }
     }
@@ -101,6 +142,7 @@ impl Ghost {
     self.index.insert(hash, (tag, w));
     self.size += u64::from(w);
     self.fifo.push_back((hash, tag));
+    self.filter_add(hash);
     if self.fifo.len() > 2 * self.index.len() + 64 {
       let index = &self.index;
       self
@@ -110,7 +152,10 @@ impl Ghost {
   }
 
   fn heap_bytes(&self) -> usize {
-    self.fifo.capacity() * 8 + self.index.capacity() * 13
+    self.fifo.capacity() * 8
+      + self.index.capacity() * 13
+      + self.filter.capacity()
+      + self.changed.capacity() * 4
   }
 }
 
@@ -286,6 +331,26 @@ impl S3Fifo {
     self.place[s] = place;
     let w = self.weight_of(slot);
     self.add_size(place, w);
+  }
+
+  /// Mirrors the ghost's counting filter into `out` (a power of two long;
+  /// the first call, or a new length, copies it whole, later calls only
+  /// what changed). `out[hash & (len - 1)] == 0` means the key of `hash` is
+  /// not in the ghost.
+  pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
+    if out.is_empty() || !out.len().is_power_of_two() {
+      return;
+    }
+    if self.ghost.filter.len() != out.len() {
+      self.ghost.use_filter(out.len());
+      out.copy_from_slice(&self.ghost.filter);
+      self.ghost.changed.clear();
+      return;
+    }
+    for &i in &self.ghost.changed {
+      out[i as usize] = self.ghost.filter[i as usize];
+    }
+    self.ghost.changed.clear();
   }
 
   /// Whether the key of `hash` is in the ghost.
@@ -536,6 +601,13 @@ impl S3Fifo {
     let expired = count;
     let mut taken = 0;
     while count < cap && taken < want {
+      // Inserts made while the batch is used go to small (the caller ends
+      // the batch at an insert that may be a ghost hit, which would go to
+      // main). So later victims are those of the sequential policy while
+      // small has entries older than those inserts.
+      if taken > 0 && self.small_size == 0 {
+        break;
+      }
       let Some((slot, place)) = self.take_victim(freq) else {
         break;
       };

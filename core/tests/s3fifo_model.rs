@@ -165,6 +165,8 @@ struct Real {
   tick: u32,
   weighted: bool,
   weights: HashMap<u32, u64>,
+  /// The ghost filter as a batched caller mirrors it.
+  filter: Vec<u8>,
 }
 
 impl Real {
@@ -180,6 +182,7 @@ impl Real {
       tick: 0,
       weighted,
       weights: HashMap::new(),
+      filter: vec![0; 64],
     }
   }
 
@@ -221,6 +224,7 @@ impl Real {
         0.0,
         1,
       );
+      self.s.mirror_ghost_filter(&mut self.filter);
       if b.count == 0 {
         return None;
       }
@@ -246,8 +250,19 @@ impl Real {
     self.stamps[slot as usize] = self.tick;
     if batched {
       self.s.settle(&self.stamps);
+      // The filter must flag every key in the ghost (it may flag others).
+      if self.s.in_ghost(Self::hash(k)) {
+        assert_ne!(
+          self.filter[Self::hash(k) as usize & 63],
+          0,
+          "ghost key {k} not in the filter"
+        );
+      }
     }
     self.s.insert(slot, Self::hash(k), w, f64::INFINITY);
+    if batched {
+      self.s.mirror_ghost_filter(&mut self.filter);
+    }
   }
 
   fn hit(&mut self, k: u32) -> bool {

@@ -70,6 +70,10 @@ class LRU {
   #hits = 0
   #s3Weighted = false
   #s3Batch = BATCH_SIZE
+  // The ghost's counting filter, mirrored by Rust: an insert of a key it
+  // flags may go to main, which victims picked ahead did not foresee.
+  #ghostFilter = null
+  #ghostMask = 0
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -139,6 +143,11 @@ class LRU {
       this.#victimLimits = new Uint8Array(BATCH_SIZE)
       this.#s3Weighted = o.maxSize !== Infinity
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
+      // Eight or more counters per ghost entry (the ghost holds 90 % of the
+      // capacity), so that few inserts are flagged wrongly; by size, 128 Ki.
+      const entries = this.#s3Weighted ? 2 ** 15 : Math.min(o.max, 2 ** 22)
+      this.#ghostFilter = new Uint8Array(2 ** Math.ceil(Math.log2(Math.max(64, 8 * entries))))
+      this.#ghostMask = this.#ghostFilter.length - 1
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
       created = native.lruCreate()
@@ -514,7 +523,10 @@ class LRU {
       if (tick === STAMP_LIMIT) tick = this.#tick = 1
       this.#stamps[slot] = tick
       this.#freq[slot] = 0
-      this.#log2(OP_INSERT + slot, keyHash(this.#keys[slot]))
+      const hash = keyHash(this.#keys[slot])
+      // A key that may be in the ghost ends the batch of victims.
+      if (this.#ghostFilter[hash & this.#ghostMask] !== 0) this.#vn = this.#vi
+      this.#log2(OP_INSERT + slot, hash)
       return
     }
     const tick = ++this.#tick
@@ -709,11 +721,9 @@ class LRU {
 
   #refill(now) {
     if (this.#freq !== null) {
-      // Victims picked ahead do not see the inserts made meanwhile (an
-      // insert of a key in the ghost goes to main and could have tipped the
-      // choice of queue): batches of about a thousandth of the entries keep
-      // the hit ratio within a thousandth of the sequential policy's.
-      const want = Math.max(1, Math.min(this.#s3Batch, this.#map.size >> 10))
+      // As many victims as the last batch used, twice over: a batch ended
+      // early by a possible ghost hit is not worth picking far ahead.
+      const want = Math.min(this.#s3Batch, Math.max(2, 2 * this.#vi))
       this.#vn = native.lruS3Refill(
         this.#id,
         this.#log,
@@ -728,6 +738,7 @@ class LRU {
         now,
         this.#meta,
         want,
+        this.#ghostFilter,
       )
     } else {
       this.#vn = native.lruRefill(
@@ -786,6 +797,7 @@ class LRU {
       this.#s3Weighted ? this.#sizes : undefined,
       this.#expires ?? undefined,
       out,
+      this.#ghostFilter,
     )
     this.#logLen = 0
     this.#vi = this.#vn = this.#expiredInBatch = 0
