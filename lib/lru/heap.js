@@ -143,10 +143,8 @@ class LRU {
       this.#victimLimits = new Uint8Array(BATCH_SIZE)
       this.#s3Weighted = o.maxSize !== Infinity
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
-      // Eight or more counters per ghost entry (the ghost holds 90 % of the
-      // capacity), so that few inserts are flagged wrongly; by size, 128 Ki.
-      const entries = this.#s3Weighted ? 2 ** 15 : Math.min(o.max, 2 ** 22)
-      this.#ghostFilter = new Uint8Array(2 ** Math.ceil(Math.log2(Math.max(64, 8 * entries))))
+      // Grows with the slots (#newSlot), eight counters per slot.
+      this.#ghostFilter = new Uint8Array(64)
       this.#ghostMask = this.#ghostFilter.length - 1
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
@@ -665,7 +663,16 @@ class LRU {
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
       this.#stamps = grow(this.#stamps, capacity, 0)
-      if (this.#freq !== null) this.#freq = grow(this.#freq, capacity, 0)
+      if (this.#freq !== null) {
+        this.#freq = grow(this.#freq, capacity, 0)
+        if (capacity * 8 > this.#ghostFilter.length) {
+          // Rust copies the ghost's filter whole into an array of a new
+          // length; until then this one flags nothing, so end the batch.
+          this.#ghostFilter = new Uint8Array(2 ** Math.ceil(Math.log2(capacity * 8)))
+          this.#ghostMask = this.#ghostFilter.length - 1
+          this.#vn = this.#vi
+        }
+      }
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
         this.#expires = grow(this.#expires, capacity, Infinity)
