@@ -109,4 +109,53 @@ fs.rmSync(tmp, { recursive: true, force: true })
 console.log('Hit ratio (hits / requests; a miss sets the key). Deterministic: the same on any machine.\n')
 printTable(header, rows)
 if (withLcs) console.log(`\nTargets missed: ${missed} of ${rows.length} rows`)
-saveResults('policy', { libCacheSim: withLcs, rows: results })
+
+// Cost of the policy: get hits, evicting sets and memory per entry of a full
+// cache of 100k entries, each contender in its own process, median of 3.
+const cost = {}
+for (const storage of ['heap', 'offheap']) {
+  for (const policy of ['lru', 's3fifo']) {
+    const runs = []
+    for (let round = 0; round < 3; round++) {
+      const r = spawnSync(
+        process.execPath,
+        ['--expose-gc', path.join(__dirname, 'policy', 'cost.js'), policy, storage],
+        {
+          encoding: 'utf8',
+        },
+      )
+      if (r.status !== 0) throw new Error(`cost.js failed: ${r.stderr}`)
+      runs.push(JSON.parse(r.stdout))
+    }
+    const median = (f) => runs.map(f).sort((a, b) => a - b)[1]
+    cost[`${storage} ${policy}`] = {
+      getNs: median((r) => r.getNs),
+      setNs: median((r) => r.setNs),
+      bytesPerEntry: median((r) => r.bytesPerEntry),
+    }
+  }
+}
+console.log('\nCost of the policy (100k entries). Times are indicative only: they move with the load of the machine.\n')
+const costRows = []
+for (const storage of ['heap', 'offheap']) {
+  const lru = cost[`${storage} lru`]
+  const s3 = cost[`${storage} s3fifo`]
+  costRows.push(
+    [`${storage}: get hit (ns)`, lru.getNs.toFixed(0), s3.getNs.toFixed(0), `${(s3.getNs / lru.getNs).toFixed(2)}x`],
+    [
+      `${storage}: evicting set (ns)`,
+      lru.setNs.toFixed(0),
+      s3.setNs.toFixed(0),
+      `${(s3.setNs / lru.setNs).toFixed(2)}x`,
+    ],
+    [
+      `${storage}: bytes per entry`,
+      lru.bytesPerEntry.toFixed(1),
+      s3.bytesPerEntry.toFixed(1),
+      `${s3.bytesPerEntry - lru.bytesPerEntry >= 0 ? '+' : ''}${(s3.bytesPerEntry - lru.bytesPerEntry).toFixed(1)}`,
+    ],
+  )
+}
+printTable(['', "'lru'", "'s3fifo'", "'s3fifo' vs 'lru'"], costRows)
+
+saveResults('policy', { libCacheSim: withLcs, rows: results, cost })
