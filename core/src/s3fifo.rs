@@ -61,9 +61,10 @@ struct Ghost {
   size: u64,
   capacity: u64,
   next_tag: u32,
-  /// Counting filter of the hashes in the ghost (saturating counters at
-  /// `hash & (len - 1)`), mirrored to a caller that wants to know, without
-  /// asking, whether an insert may be a ghost hit. Empty when unused.
+  /// Counting Bloom filter of the hashes in the ghost (saturating counters
+  /// at the two [`filter_positions`]), mirrored to a caller that wants to
+  /// know, without asking, whether an insert may be a ghost hit. Empty when
+  /// unused.
   filter: Vec<u8>,
   /// Filter positions changed since the caller last copied them.
   changed: Vec<u32>,
@@ -76,20 +77,22 @@ impl Ghost {
 
   fn filter_add(&mut self, hash: u32) {
     if !self.filter.is_empty() {
-      let i = hash as usize & (self.filter.len() - 1);
-      self.filter[i] = self.filter[i].saturating_add(1);
-      self.changed.push(i as u32);
+      for i in filter_positions(hash, self.filter.len()) {
+        self.filter[i] = self.filter[i].saturating_add(1);
+        self.changed.push(i as u32);
+      }
     }
   }
 
   fn filter_remove(&mut self, hash: u32) {
     if !self.filter.is_empty() {
-      let i = hash as usize & (self.filter.len() - 1);
-      // A saturated counter stays so: it may stand for more hashes.
-      if self.filter[i] != u8::MAX {
-        self.filter[i] -= 1;
+      for i in filter_positions(hash, self.filter.len()) {
+        // A saturated counter stays so: it may stand for more hashes.
+        if self.filter[i] != u8::MAX {
+          self.filter[i] -= 1;
+        }
+        self.changed.push(i as u32);
       }
-      self.changed.push(i as u32);
     }
   }
 
@@ -128,9 +131,9 @@ impl Ghost {
       let Some((h, tag)) = self.fifo.pop_front() else {
         break;
       };
-      if let Some(&(t, w)) = self.index.get(&h) {
-        if t == tag {
-          self.index.remove(&h);
+      if let hashbrown::hash_map::Entry::Occupied(e) = self.index.entry(h) {
+        if e.get().0 == tag {
+          let (_, w) = e.remove();
           self.size -= u64::from(w);
           self.filter_remove(h);
         }
@@ -157,6 +160,19 @@ impl Ghost {
       + self.filter.capacity()
       + self.changed.capacity() * 4
   }
+}
+
+/// The two counters of `hash` in a ghost filter of `len` (a power of two)
+/// counters: its low bits, and the high bits of its product with the golden
+/// ratio. A key may be in the ghost only if both are non-zero.
+pub fn filter_positions(hash: u32, len: usize) -> [usize; 2] {
+  let bits = len.trailing_zeros();
+  let second = if bits == 0 {
+    0
+  } else {
+    (hash.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
+  };
+  [hash as usize & (len - 1), second]
 }
 
 /// A victim handed out by [`S3Fifo::victims`] and not yet settled.
@@ -335,8 +351,8 @@ impl S3Fifo {
 
   /// Mirrors the ghost's counting filter into `out` (a power of two long;
   /// the first call, or a new length, copies it whole, later calls only
-  /// what changed). `out[hash & (len - 1)] == 0` means the key of `hash` is
-  /// not in the ghost.
+  /// what changed). A zero at either of [`filter_positions`] means the key
+  /// of `hash` is not in the ghost.
   pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
     if out.is_empty() || !out.len().is_power_of_two() {
       return;

@@ -74,6 +74,7 @@ class LRU {
   // flags may go to main, which victims picked ahead did not foresee.
   #ghostFilter = null
   #ghostMask = 0
+  #ghostShift = 0
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -145,7 +146,8 @@ class LRU {
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
       // Grows with the slots (#newSlot), eight counters per slot.
       this.#ghostFilter = new Uint8Array(64)
-      this.#ghostMask = this.#ghostFilter.length - 1
+      this.#ghostMask = 63
+      this.#ghostShift = 32 - 6
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
       created = native.lruCreate()
@@ -522,8 +524,12 @@ class LRU {
       this.#stamps[slot] = tick
       this.#freq[slot] = 0
       const hash = keyHash(this.#keys[slot])
-      // A key that may be in the ghost ends the batch of victims.
-      if (this.#ghostFilter[hash & this.#ghostMask] !== 0) this.#vn = this.#vi
+      // A key that may be in the ghost ends the batch of victims (both of
+      // its counters set: see filter_positions in core/src/s3fifo.rs).
+      const filter = this.#ghostFilter
+      if (filter[hash & this.#ghostMask] !== 0 && filter[Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift] !== 0) {
+        this.#vn = this.#vi
+      }
       this.#log2(OP_INSERT + slot, hash)
       return
     }
@@ -668,8 +674,10 @@ class LRU {
         if (capacity * 8 > this.#ghostFilter.length) {
           // Rust copies the ghost's filter whole into an array of a new
           // length; until then this one flags nothing, so end the batch.
-          this.#ghostFilter = new Uint8Array(2 ** Math.ceil(Math.log2(capacity * 8)))
-          this.#ghostMask = this.#ghostFilter.length - 1
+          const bits = Math.ceil(Math.log2(capacity * 8))
+          this.#ghostFilter = new Uint8Array(2 ** bits)
+          this.#ghostMask = 2 ** bits - 1
+          this.#ghostShift = 32 - bits
           this.#vn = this.#vi
         }
       }
