@@ -30,6 +30,7 @@ pub fn protocol(env: &Env) -> Result<Object<'_>> {
       ("MAX_SLOT", f64::from(recency::MAX_SLOT)),
       ("STAMP_LIMIT", f64::from(recency::STAMP_LIMIT)),
       ("S3_FREQ_MAX", f64::from(leakless_core::s3fifo::FREQ_MAX)),
+      ("S3_MOVE_TO_MAIN", f64::from(leakless_core::s3fifo::MOVE_TO_MAIN)),
     ],
   )?;
   let offheap = group(

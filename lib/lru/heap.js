@@ -40,6 +40,7 @@ const {
   STAMP_LIMIT,
   MAX_SLOT: MAX_SLOTS,
   S3_FREQ_MAX,
+  S3_MOVE_TO_MAIN,
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
@@ -726,12 +727,25 @@ class LRU {
       }
       const i = this.#vi++
       const slot = this.#victims[i]
-      if (
-        this.#stamps[slot] === this.#victimStamps[i] &&
-        (this.#freq === null || this.#freq[slot] < this.#victimLimits[i])
-      )
-        return slot
+      if (this.#stamps[slot] !== this.#victimStamps[i]) continue
+      if (this.#freq === null) return slot
+      const limit = this.#victimLimits[i]
+      if (this.#freq[slot] >= limit) continue
+      // An entry evicted from small goes to the ghost when Rust settles the
+      // batch; flag its key in the filter now, so that inserting it again
+      // before then ends the batch as a ghost hit would.
+      if (limit === S3_MOVE_TO_MAIN) this.#flagGhost(keyHash(this.#keys[slot]))
+      return slot
     }
+  }
+
+  /** Sets both filter counters of `hash` (see filter_positions in core/src/s3fifo.rs). */
+  #flagGhost(hash) {
+    const filter = this.#ghostFilter
+    const a = hash & this.#ghostMask
+    const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
+    if (filter[a] === 0) filter[a] = 1
+    if (filter[b] === 0) filter[b] = 1
   }
 
   #refill(now) {
