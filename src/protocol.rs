@@ -5,6 +5,7 @@
 //! itself uses, so the two sides cannot drift.
 
 use leakless_core::recency;
+use leakless_core::s3fifo;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -29,6 +30,8 @@ pub fn protocol(env: &Env) -> Result<Object<'_>> {
       ("OP_DELETE", f64::from(recency::OP_DELETE)),
       ("MAX_SLOT", f64::from(recency::MAX_SLOT)),
       ("STAMP_LIMIT", f64::from(recency::STAMP_LIMIT)),
+      ("S3_FREQ_MAX", f64::from(s3fifo::FREQ_MAX)),
+      ("S3_MOVE_TO_MAIN", f64::from(s3fifo::MOVE_TO_MAIN)),
     ],
   )?;
   let offheap = group(

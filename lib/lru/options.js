@@ -55,6 +55,7 @@ function parseOptions(options) {
     ignoreFetchAbort = false,
     noDeleteOnFetchRejection = false,
     storage = 'heap',
+    policy = 'lru',
     perf,
   } = options
   let { max, maxSize, maxEntrySize } = options
@@ -63,6 +64,9 @@ function parseOptions(options) {
   if (maxEntrySize === Infinity) maxEntrySize = undefined
   if (storage !== 'heap' && storage !== 'offheap') {
     throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
+  }
+  if (policy !== 'lru' && policy !== 's3fifo') {
+    throw invalidArgValue('options.policy', "must be 'lru' or 's3fifo'", policy)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
@@ -129,6 +133,7 @@ function parseOptions(options) {
     memoMethod,
     fetchDefaults: { allowStaleOnFetchRejection, allowStaleOnFetchAbort, ignoreFetchAbort, noDeleteOnFetchRejection },
     storage,
+    policy,
     perf: perf === undefined ? globalThis.performance : perf,
   }
 }
