@@ -1190,4 +1190,31 @@ mod s3fifo_tests {
     st.clear();
     assert_eq!(st.heap_bytes(), 0);
   }
+
+  #[test]
+  fn s3fifo_evicts_an_entry_first_once_past_its_ttl() {
+    let mut st = OffHeap::new(
+      Limits {
+        max: 2,
+        max_size: usize::MAX,
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    )
+    .with_s3fifo();
+    let key = |i: u32| KeyRef::Num(number_key(f64::from(i)));
+    st.set(key(1), ValueRef::Bytes(&[1]), 0.0, 0.0, None);
+    st.set(key(2), ValueRef::Bytes(&[2]), 100.0, 0.0, None);
+    // At age == ttl the entry is live: the queues choose the victim.
+    assert_eq!(st.purge_stale(100.0), 0);
+    st.set(key(3), ValueRef::Bytes(&[3]), 0.0, 100.0, None);
+    assert!(st.has(key(2), 100.0));
+    assert_eq!((st.counters().evictions, st.counters().expirations), (1, 0));
+    // Just past it, the expired entry goes first.
+    st.set(key(4), ValueRef::Bytes(&[4]), 0.0, 100.5, None);
+    assert!(!st.has(key(2), 100.5));
+    assert!(st.has(key(3), 100.5));
+    assert_eq!((st.counters().evictions, st.counters().expirations), (1, 1));
+  }
 }
