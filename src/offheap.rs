@@ -4,11 +4,15 @@
 //! `peek`, `delete`, `size`) are plain `napi_callback`s (see `raw.rs`); the
 //! rest use napi-rs. Every change of the bytes held is reported to V8
 //! through [`Held`].
+//!
+//! Each store is a [`handles::Kind`]; every entry point reaches it through
+//! [`handles::with`], and makes JS values only once the table is released
+//! (hot paths copy the value they answer into a per-thread buffer first).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap};
+use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, ValueRef};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -33,6 +37,7 @@ thread_local! {
   static TABLE: RefCell<Table<OffHeapLru>> = RefCell::new(Table::default());
   static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+  static REPLY: RefCell<ValueCopy> = RefCell::new(ValueCopy::default());
 }
 
 impl Kind for OffHeapLru {
@@ -51,46 +56,144 @@ const VALUE_TYPE: &std::ffi::CStr =
   c"The \"value\" argument must be a string, Buffer or Uint8Array";
 const INVALID_ARG_TYPE: &std::ffi::CStr = c"ERR_INVALID_ARG_TYPE";
 
-/// Runs `f` with the store `id` and the key read from `key`, or throws.
+/// A value copied out of a store, so that its JS value is made once the
+/// table is released. The buffers are kept between calls.
+#[derive(Default)]
+struct ValueCopy {
+  form: Form,
+  bytes: Vec<u8>,
+  units: Vec<u16>,
+}
+
+#[derive(Default, Clone, Copy)]
+enum Form {
+  #[default]
+  Utf8,
+  Ascii,
+  Utf16,
+  Bytes,
+}
+
+/// Copies larger than this are not kept for the next call.
+const REPLY_KEEP: usize = 64 * 1024;
+
+impl ValueCopy {
+  fn copy(&mut self, value: ValueRef<'_>) {
+    if self.bytes.capacity() > REPLY_KEEP {
+      self.bytes = Vec::new();
+    }
+    if self.units.capacity() > REPLY_KEEP {
+      self.units = Vec::new();
+    }
+    let (form, bytes) = match value {
+      ValueRef::Utf16(u) => {
+        self.units.clear();
+        self.units.extend_from_slice(u);
+        self.form = Form::Utf16;
+        return;
+      }
+      ValueRef::Utf8(b) => (Form::Utf8, b),
+      ValueRef::Ascii(b) => (Form::Ascii, b),
+      ValueRef::Bytes(b) => (Form::Bytes, b),
+    };
+    self.bytes.clear();
+    self.bytes.extend_from_slice(bytes);
+    self.form = form;
+  }
+
+  fn get(&self) -> ValueRef<'_> {
+    match self.form {
+      Form::Utf8 => ValueRef::Utf8(&self.bytes),
+      Form::Ascii => ValueRef::Ascii(&self.bytes),
+      Form::Utf16 => ValueRef::Utf16(&self.units),
+      Form::Bytes => ValueRef::Bytes(&self.bytes),
+    }
+  }
+}
+
+/// What a hot entry point answers, made into a JS value after the table was
+/// released.
+enum Answer {
+  Undefined,
+  Bool(bool),
+  Number(f64),
+  /// The value in the [`ValueCopy`] of the call.
+  Value,
+}
+
+impl Answer {
+  /// A value found in the store, copied into `out`.
+  fn value(out: &mut ValueCopy, value: ValueRef<'_>) -> Answer {
+    out.copy(value);
+    Answer::Value
+  }
+
+  /// # Safety
+  /// `env` is the environment of the current callback, on its JS thread.
+  unsafe fn to_js(&self, env: sys::napi_env, copy: &ValueCopy) -> sys::napi_value {
+    // SAFETY: the caller's contract; `copy` outlives the call.
+    unsafe {
+      match *self {
+        Answer::Undefined => raw::undefined(env),
+        Answer::Bool(b) => raw::boolean(env, b),
+        Answer::Number(n) => raw::number(env, n),
+        Answer::Value => raw::value_to_js(env, copy.get()),
+      }
+    }
+  }
+}
+
+/// Runs `f` with the store `id` and the key read from `key`, through
+/// [`handles::with`] (so finalizations that waited are done), then makes
+/// its answer into a JS value once the table is released; or throws.
+///
+/// # Safety
+/// `env` is the environment of the current callback, on its JS thread;
+/// `id` and `key` are values of the call.
 unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> sys::napi_value,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut ValueCopy) -> Answer,
 ) -> sys::napi_value {
+  // SAFETY: the caller's contract.
   let id = unsafe { raw::get_u32(env, id) };
   SCRATCH.with(|scratch| {
     let mut scratch = scratch.borrow_mut();
+    // SAFETY: the caller's contract.
     let Some(key) = (unsafe { scratch.key(env, key) }) else {
+      // SAFETY: the caller's contract.
       return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) };
     };
-    let outcome = TABLE.with(|t| {
-      let mut table = t.borrow_mut();
-      match table.get_mut(id) {
-        Ok(lru) => Ok(f(lru, key)),
-        Err(e) => Err(e),
+    REPLY.with(|reply| {
+      let mut reply = reply.borrow_mut();
+      let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key, &mut reply)));
+      // SAFETY: the caller's contract.
+      unsafe {
+        match answer {
+          Ok(answer) => answer.to_js(env, &reply),
+          Err(e) => raw::throw_error(env, &e.reason),
+        }
       }
-    });
-    match outcome {
-      Ok(v) => v,
-      Err(e) => unsafe { raw::throw_error(env, &e.reason) },
-    }
+    })
   })
 }
 
 /// `offGet(id, key, now)`: the value, or `undefined`.
 unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
   unsafe {
-    with_key(env, id, key, |lru, key| {
-      let out = match lru.store.get(key, now) {
-        Lookup::Hit(entry) => raw::value_to_js(env, entry.value()),
-        Lookup::Stale(e) => raw::value_to_js(env, e.value()),
-        Lookup::Miss => raw::undefined(env),
+    let [id, key, now] = raw::args::<3>(env, info);
+    let now = raw::get_f64(env, now);
+    with_key(env, id, key, |lru, key, out| {
+      let answer = match lru.store.get(key, now) {
+        Lookup::Hit(entry) => Answer::value(out, entry.value()),
+        Lookup::Stale(e) => Answer::value(out, e.value()),
+        Lookup::Miss => Answer::Undefined,
       };
       lru.account();
-      out
+      answer
     })
   }
 }
@@ -100,15 +203,17 @@ unsafe extern "C" fn off_peek(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now, stale] = unsafe { raw::args::<4>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
-  let mut allow_stale = false;
-  unsafe { sys::napi_get_value_bool(env, stale, &mut allow_stale) };
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
   unsafe {
-    with_key(env, id, key, |lru, key| {
+    let [id, key, now, stale] = raw::args::<4>(env, info);
+    let now = raw::get_f64(env, now);
+    let mut allow_stale = false;
+    sys::napi_get_value_bool(env, stale, &mut allow_stale);
+    with_key(env, id, key, |lru, key, out| {
       match lru.store.peek(key, now, allow_stale) {
-        Some(v) => raw::value_to_js(env, v),
-        None => raw::undefined(env),
+        Some(v) => Answer::value(out, v),
+        None => Answer::Undefined,
       }
     })
   }
@@ -116,11 +221,13 @@ unsafe extern "C" fn off_peek(
 
 /// `offHas(id, key, now)`.
 unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
   unsafe {
-    with_key(env, id, key, |lru, key| {
-      raw::boolean(env, lru.store.has(key, now))
+    let [id, key, now] = raw::args::<3>(env, info);
+    let now = raw::get_f64(env, now);
+    with_key(env, id, key, |lru, key, _| {
+      Answer::Bool(lru.store.has(key, now))
     })
   }
 }
@@ -130,13 +237,15 @@ unsafe extern "C" fn off_delete(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
   unsafe {
-    with_key(env, id, key, |lru, key| {
+    let [id, key, now] = raw::args::<3>(env, info);
+    let now = raw::get_f64(env, now);
+    with_key(env, id, key, |lru, key, _| {
       let removed = lru.store.delete(key, now);
       lru.account();
-      raw::boolean(env, removed)
+      Answer::Bool(removed)
     })
   }
 }
@@ -146,11 +255,13 @@ unsafe extern "C" fn off_remaining_ttl(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id, key, now] = unsafe { raw::args::<3>(env, info) };
-  let now = unsafe { raw::get_f64(env, now) };
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
   unsafe {
-    with_key(env, id, key, |lru, key| {
-      raw::number(env, lru.store.remaining_ttl(key, now))
+    let [id, key, now] = raw::args::<3>(env, info);
+    let now = raw::get_f64(env, now);
+    with_key(env, id, key, |lru, key, _| {
+      Answer::Number(lru.store.remaining_ttl(key, now))
     })
   }
 }
@@ -179,29 +290,37 @@ pub(crate) const STATS_LEN: usize = 8;
 /// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
 /// entries wait in `offTakeRemoved`, else 0.
 unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let [id, key, value, ttl, now, expires_at] = unsafe { raw::args::<6>(env, info) };
-  let ttl = unsafe { raw::get_f64(env, ttl) };
-  let now = unsafe { raw::get_f64(env, now) };
-  let expires_at = match unsafe { raw::type_of(env, expires_at) } {
-    sys::ValueType::napi_number => Some(unsafe { raw::get_f64(env, expires_at) }),
-    _ => None,
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the values read are its arguments.
+  let (id, key, value, ttl, now, expires_at) = unsafe {
+    let [id, key, value, ttl, now, expires_at] = raw::args::<6>(env, info);
+    let ttl = raw::get_f64(env, ttl);
+    let now = raw::get_f64(env, now);
+    let expires_at = match raw::type_of(env, expires_at) {
+      sys::ValueType::napi_number => Some(raw::get_f64(env, expires_at)),
+      _ => None,
+    };
+    (id, key, value, ttl, now, expires_at)
   };
   VALUE_SCRATCH.with(|scratch| {
     let mut scratch = scratch.borrow_mut();
+    // SAFETY: as above; the bytes of a Buffer value stay valid for the
+    // whole call, since the caller holds the Buffer and no JS runs.
     let Some(value) = (unsafe { scratch.value(env, value) }) else {
+      // SAFETY: as above.
       return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, VALUE_TYPE) };
     };
+    // SAFETY: as above.
     unsafe {
-      with_key(env, id, key, |lru, key| {
+      with_key(env, id, key, |lru, key, _| {
         // A value too large is not stored; it waits in the removed queue.
         lru.store.set(key, value, ttl, now, expires_at);
         lru.account();
-        let bits = if lru.store.has_removed() {
+        Answer::Number(if lru.store.has_removed() {
           REMOVED_PENDING
         } else {
           0.0
-        };
-        raw::number(env, bits)
+        })
       })
     }
   })
@@ -212,14 +331,20 @@ unsafe extern "C" fn off_size(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let [id] = unsafe { raw::args::<1>(env, info) };
-  let id = unsafe { raw::get_u32(env, id) };
-  let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.store.len()));
-  unsafe { raw::number(env, size as f64) }
+  // SAFETY: Node calls this on the JS thread with the `env` and `info` of
+  // the call; the value read is its argument.
+  unsafe {
+    let [id] = raw::args::<1>(env, info);
+    let id = raw::get_u32(env, id);
+    let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
+    raw::number(env, size as f64)
+  }
 }
 
 /// Registers the plain N-API entry points.
 pub fn register(env: sys::napi_env, exports: sys::napi_value) {
+  // SAFETY: called from the module initializer with its `env` and
+  // `exports`; every callback has the `napi_callback` signature.
   unsafe {
     raw::define(env, exports, c"offGet", off_get);
     raw::define(env, exports, c"offPeek", off_peek);
@@ -268,10 +393,13 @@ pub fn off_create(
 }
 
 fn js_key<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
+  // SAFETY: `env` is the environment of the current napi-rs call; the new
+  // value lives in its handle scope, which `'env` does not outlive.
   unsafe { Unknown::from_raw_unchecked(env.raw(), raw::key_to_js(env.raw(), entry.key())) }
 }
 
 fn js_value<'env>(env: &'env Env, entry: &Entry) -> Unknown<'env> {
+  // SAFETY: as in `js_key`.
   unsafe { Unknown::from_raw_unchecked(env.raw(), raw::value_to_js(env.raw(), entry.value())) }
 }
 
@@ -384,7 +512,9 @@ pub fn off_dump(env: &Env, id: u32, now: f64) -> Result<Array<'_>> {
 /// nativeBytes]` into `out`.
 #[napi]
 pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
-  // SAFETY: a typed array owned by the caller, alive during this call.
+  // SAFETY: the typed array is an argument of this call, so it stays alive
+  // and no JS touches it until the call returns; no other slice over it
+  // exists here.
   let out = unsafe { out.as_mut() };
   if out.len() < STATS_LEN {
     return Err(Error::new(Status::InvalidArg, "stats array too short"));
@@ -406,5 +536,5 @@ pub fn off_stats(id: u32, mut out: Float64ArraySlice) -> Result<()> {
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.
 #[napi]
 pub fn off_native_bytes(id: u32) -> f64 {
-  TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64))
+  handles::peek::<OffHeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0)
 }
