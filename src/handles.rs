@@ -37,14 +37,20 @@ pub struct Table<T> {
 
 impl<T> Default for Table<T> {
   fn default() -> Self {
-    Table {
-      entries: HashMap::default(),
-      next_id: 1,
-    }
+    Table::new()
   }
 }
 
 impl<T> Table<T> {
+  /// An empty table; `const`, so that a thread-local table needs no lazy
+  /// initialization check on every access.
+  pub const fn new() -> Self {
+    Table {
+      entries: HashMap::with_hasher(BuildHasherDefault::new()),
+      next_id: 1,
+    }
+  }
+
   pub fn get_mut(&mut self, id: u32) -> Result<&mut T> {
     self
       .entries

@@ -34,10 +34,10 @@ impl OffHeapLru {
 }
 
 thread_local! {
-  static TABLE: RefCell<Table<OffHeapLru>> = RefCell::new(Table::default());
+  static TABLE: RefCell<Table<OffHeapLru>> = const { RefCell::new(Table::new()) };
   static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-  static REPLY: RefCell<ValueCopy> = RefCell::new(ValueCopy::default());
+  static REPLY: RefCell<ValueCopy> = const { RefCell::new(ValueCopy::new()) };
 }
 
 impl Kind for OffHeapLru {
@@ -58,16 +58,14 @@ const INVALID_ARG_TYPE: &std::ffi::CStr = c"ERR_INVALID_ARG_TYPE";
 
 /// A value copied out of a store, so that its JS value is made once the
 /// table is released. The buffers are kept between calls.
-#[derive(Default)]
 struct ValueCopy {
   form: Form,
   bytes: Vec<u8>,
   units: Vec<u16>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 enum Form {
-  #[default]
   Utf8,
   Ascii,
   Utf16,
@@ -78,6 +76,14 @@ enum Form {
 const REPLY_KEEP: usize = 64 * 1024;
 
 impl ValueCopy {
+  const fn new() -> Self {
+    ValueCopy {
+      form: Form::Utf8,
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
+
   fn copy(&mut self, value: ValueRef<'_>) {
     if self.bytes.capacity() > REPLY_KEEP {
       self.bytes = Vec::new();

@@ -162,7 +162,7 @@ impl OwnedPool {
 }
 
 thread_local! {
-  static POOLS: RefCell<Table<OwnedPool>> = RefCell::new(Table::default());
+  static POOLS: RefCell<Table<OwnedPool>> = const { RefCell::new(Table::new()) };
 }
 
 impl Kind for OwnedPool {
