@@ -77,11 +77,11 @@ impl<T> Table<T> {
 }
 
 impl<T: Kind> Table<T> {
-  /// Stores `value` under a fresh id in `1..=T::MAX_ID`; `None` when every
-  /// id is taken.
-  fn insert(&mut self, value: T) -> Option<u32> {
+  /// Stores `value` under a fresh id in `1..=T::MAX_ID`; gives it back when
+  /// every id is taken.
+  fn insert(&mut self, value: T) -> std::result::Result<u32, T> {
     if self.entries.len() >= T::MAX_ID as usize {
-      return None;
+      return Err(value);
     }
     let mut id = self.next_id;
     while id == 0 || id > T::MAX_ID || self.entries.contains_key(&id) {
@@ -89,7 +89,7 @@ impl<T: Kind> Table<T> {
     }
     self.next_id = if id >= T::MAX_ID { 1 } else { id + 1 };
     self.entries.insert(id, value);
-    Some(id)
+    Ok(id)
   }
 }
 
@@ -272,14 +272,17 @@ unsafe extern "C" fn finalize_owner<T: Kind>(
 pub fn adopt<T: Kind>(env: &Env, value: T) -> Result<(u32, Unknown<'_>)> {
   crate::accounting::set_env(env.raw());
   release_deferred();
-  let id = T::table()
-    .with(|t| t.borrow_mut().insert(value))
-    .ok_or_else(|| {
-      Error::new(
+  let id = match T::table().with(|t| t.borrow_mut().insert(value)) {
+    Ok(id) => id,
+    Err(refused) => {
+      // Dropped outside the borrow, like every structure.
+      drop(refused);
+      return Err(Error::new(
         Status::GenericFailure,
         "too many native structures of this kind on this thread",
-      )
-    })?;
+      ));
+    }
+  };
   let mut raw = std::ptr::null_mut();
   // SAFETY: `env` is the environment of the current call; the id is passed
   // as the External's data (a number, never dereferenced), and

@@ -385,22 +385,28 @@ unsafe extern "C" fn call_drains(
 /// teardown, or when the mailbox is already lent (so two `&mut` to it never
 /// exist). The slice cannot escape `f`.
 fn with_mailbox<R>(f: impl FnOnce(&mut [f64; MB_LEN]) -> R) -> Option<R> {
+  /// Gives the mailbox back when `f` returns or panics.
+  struct Lent<'a>(&'a Host, *mut f64);
+  impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+      if !self.0.ended.get() {
+        self.0.mailbox.set(self.1);
+      }
+    }
+  }
   HOST.with(|h| {
     let ptr = h.mailbox.replace(ptr::null_mut());
     if ptr.is_null() {
       return None;
     }
+    let lent = Lent(h, ptr);
     // SAFETY: `ptr` is the data of the mailbox's ArrayBuffer (MB_LEN f64s,
     // 8-byte aligned), kept alive by the strong reference `mailbox_ref` until
     // teardown, which nulls the pointer first. No JS runs while a native
-    // callback runs, and `h.mailbox` stays null while `f` runs, so this is
-    // the only reference to that memory.
-    let mb = unsafe { &mut *ptr.cast::<[f64; MB_LEN]>() };
-    let result = f(mb);
-    if !h.ended.get() {
-      h.mailbox.set(ptr);
-    }
-    Some(result)
+    // callback runs, and `h.mailbox` stays null until `lent` is dropped, after
+    // `f` returned, so this is the only reference to that memory.
+    let mb = unsafe { &mut *lent.1.cast::<[f64; MB_LEN]>() };
+    Some(f(mb))
   })
 }
 
