@@ -173,10 +173,15 @@ thread_local! {
 
 /// Runs finalizer work that had to wait for a table. Entry points that do
 /// not go through [`with`] call it once they let go of their table.
+#[inline]
 pub fn release_deferred() {
-  if !HAS_DEFERRED.with(Cell::get) {
-    return;
+  if HAS_DEFERRED.with(Cell::get) {
+    run_deferred();
   }
+}
+
+#[cold]
+fn run_deferred() {
   let Ok(jobs) = DEFERRED.try_with(|d| match d.try_borrow_mut() {
     Ok(mut d) => std::mem::take(&mut *d),
     Err(_) => Vec::new(),

@@ -123,27 +123,30 @@ enum Answer {
   Undefined,
   Bool(bool),
   Number(f64),
-  /// The value in the [`ValueCopy`] of the call.
+  /// The value copied into [`REPLY`].
   Value,
 }
 
 impl Answer {
-  /// A value found in the store, copied into `out`.
-  fn value(out: &mut ValueCopy, value: ValueRef<'_>) -> Answer {
-    out.copy(value);
+  /// A value found in the store, copied into this thread's [`REPLY`].
+  #[inline]
+  fn value(value: ValueRef<'_>) -> Answer {
+    REPLY.with(|r| r.borrow_mut().copy(value));
     Answer::Value
   }
 
   /// # Safety
   /// `env` is the environment of the current callback, on its JS thread.
-  unsafe fn to_js(&self, env: sys::napi_env, copy: &ValueCopy) -> sys::napi_value {
-    // SAFETY: the caller's contract; `copy` outlives the call.
+  #[inline]
+  unsafe fn to_js(&self, env: sys::napi_env) -> sys::napi_value {
+    // SAFETY: the caller's contract; the borrowed copy outlives the call
+    // that reads it.
     unsafe {
       match *self {
         Answer::Undefined => raw::undefined(env),
         Answer::Bool(b) => raw::boolean(env, b),
         Answer::Number(n) => raw::number(env, n),
-        Answer::Value => raw::value_to_js(env, copy.get()),
+        Answer::Value => REPLY.with(|r| raw::value_to_js(env, r.borrow().get())),
       }
     }
   }
@@ -160,7 +163,7 @@ unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut ValueCopy) -> Answer,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> Answer,
 ) -> sys::napi_value {
   // SAFETY: the caller's contract.
   let id = unsafe { raw::get_u32(env, id) };
@@ -171,17 +174,14 @@ unsafe fn with_key(
       // SAFETY: the caller's contract.
       return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) };
     };
-    REPLY.with(|reply| {
-      let mut reply = reply.borrow_mut();
-      let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key, &mut reply)));
-      // SAFETY: the caller's contract.
-      unsafe {
-        match answer {
-          Ok(answer) => answer.to_js(env, &reply),
-          Err(e) => raw::throw_error(env, &e.reason),
-        }
+    let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key)));
+    // SAFETY: the caller's contract.
+    unsafe {
+      match answer {
+        Ok(answer) => answer.to_js(env),
+        Err(e) => raw::throw_error(env, &e.reason),
       }
-    })
+    }
   })
 }
 
@@ -192,10 +192,10 @@ unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key, out| {
+    with_key(env, id, key, |lru, key| {
       let answer = match lru.store.get(key, now) {
-        Lookup::Hit(entry) => Answer::value(out, entry.value()),
-        Lookup::Stale(e) => Answer::value(out, e.value()),
+        Lookup::Hit(entry) => Answer::value(entry.value()),
+        Lookup::Stale(e) => Answer::value(e.value()),
         Lookup::Miss => Answer::Undefined,
       };
       lru.account();
@@ -216,9 +216,9 @@ unsafe extern "C" fn off_peek(
     let now = raw::get_f64(env, now);
     let mut allow_stale = false;
     sys::napi_get_value_bool(env, stale, &mut allow_stale);
-    with_key(env, id, key, |lru, key, out| {
+    with_key(env, id, key, |lru, key| {
       match lru.store.peek(key, now, allow_stale) {
-        Some(v) => Answer::value(out, v),
+        Some(v) => Answer::value(v),
         None => Answer::Undefined,
       }
     })
@@ -232,7 +232,7 @@ unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key, _| {
+    with_key(env, id, key, |lru, key| {
       Answer::Bool(lru.store.has(key, now))
     })
   }
@@ -248,7 +248,7 @@ unsafe extern "C" fn off_delete(
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key, _| {
+    with_key(env, id, key, |lru, key| {
       let removed = lru.store.delete(key, now);
       lru.account();
       Answer::Bool(removed)
@@ -266,7 +266,7 @@ unsafe extern "C" fn off_remaining_ttl(
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key, _| {
+    with_key(env, id, key, |lru, key| {
       Answer::Number(lru.store.remaining_ttl(key, now))
     })
   }
@@ -318,7 +318,7 @@ unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) 
     };
     // SAFETY: as above.
     unsafe {
-      with_key(env, id, key, |lru, key, _| {
+      with_key(env, id, key, |lru, key| {
         // A value too large is not stored; it waits in the removed queue.
         lru.store.set(key, value, ttl, now, expires_at);
         lru.account();
