@@ -18,10 +18,11 @@
 //! table. Structures are always dropped outside any borrow, since a `Drop`
 //! may report memory to V8.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::LocalKey;
 
 use napi::bindgen_prelude::*;
@@ -167,15 +168,19 @@ struct Job {
 
 thread_local! {
   static DEFERRED: RefCell<Vec<Job>> = const { RefCell::new(Vec::new()) };
-  /// Whether [`DEFERRED`] may hold jobs: one read on every entry point.
-  static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Jobs waiting in the [`DEFERRED`] queues of all threads, read on every
+/// entry point. A plain static costs one load, where a thread-local in a
+/// shared library costs a call; a thread that sees another thread's jobs
+/// only looks at its own empty queue. A thread always sees its own updates.
+static PENDING: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs finalizer work that had to wait for a table. Entry points that do
 /// not go through [`with`] call it once they let go of their table.
 #[inline]
 pub fn release_deferred() {
-  if HAS_DEFERRED.with(Cell::get) {
+  if PENDING.load(Ordering::Relaxed) != 0 {
     run_deferred();
   }
 }
@@ -188,7 +193,7 @@ fn run_deferred() {
   }) else {
     return;
   };
-  HAS_DEFERRED.with(|h| h.set(false));
+  PENDING.fetch_sub(jobs.len(), Ordering::Relaxed);
   for job in jobs {
     if !(job.run)(job.id, job.data, job.hint) {
       defer(job);
@@ -200,7 +205,7 @@ fn defer(job: Job) {
   let _ = DEFERRED.try_with(|d| {
     if let Ok(mut d) = d.try_borrow_mut() {
       d.push(job);
-      HAS_DEFERRED.with(|h| h.set(true));
+      PENDING.fetch_add(1, Ordering::Relaxed);
     }
   });
 }

@@ -35,9 +35,11 @@ impl OffHeapLru {
 
 thread_local! {
   static TABLE: RefCell<Table<OffHeapLru>> = const { RefCell::new(Table::new()) };
-  static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+  /// The key of the current call and the value it answers, in one
+  /// thread-local (each access to one costs a call in a shared library).
+  static KEY_REPLY: RefCell<(Scratch, ValueCopy)> =
+    RefCell::new((Scratch::default(), ValueCopy::new()));
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-  static REPLY: RefCell<ValueCopy> = const { RefCell::new(ValueCopy::new()) };
 }
 
 impl Kind for OffHeapLru {
@@ -123,30 +125,29 @@ enum Answer {
   Undefined,
   Bool(bool),
   Number(f64),
-  /// The value copied into [`REPLY`].
+  /// The value copied into the call's [`ValueCopy`].
   Value,
 }
 
 impl Answer {
-  /// A value found in the store, copied into this thread's [`REPLY`].
-  #[inline]
-  fn value(value: ValueRef<'_>) -> Answer {
-    REPLY.with(|r| r.borrow_mut().copy(value));
+  /// A value found in the store, copied into `out`.
+  #[inline(always)]
+  fn value(out: &mut ValueCopy, value: ValueRef<'_>) -> Answer {
+    out.copy(value);
     Answer::Value
   }
 
   /// # Safety
   /// `env` is the environment of the current callback, on its JS thread.
-  #[inline]
-  unsafe fn to_js(&self, env: sys::napi_env) -> sys::napi_value {
-    // SAFETY: the caller's contract; the borrowed copy outlives the call
-    // that reads it.
+  #[inline(always)]
+  unsafe fn to_js(&self, env: sys::napi_env, copy: &ValueCopy) -> sys::napi_value {
+    // SAFETY: the caller's contract; `copy` outlives the call that reads it.
     unsafe {
       match *self {
         Answer::Undefined => raw::undefined(env),
         Answer::Bool(b) => raw::boolean(env, b),
         Answer::Number(n) => raw::number(env, n),
-        Answer::Value => REPLY.with(|r| raw::value_to_js(env, r.borrow().get())),
+        Answer::Value => raw::value_to_js(env, copy.get()),
       }
     }
   }
@@ -163,22 +164,22 @@ unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> Answer,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut ValueCopy) -> Answer,
 ) -> sys::napi_value {
   // SAFETY: the caller's contract.
   let id = unsafe { raw::get_u32(env, id) };
-  SCRATCH.with(|scratch| {
-    let mut scratch = scratch.borrow_mut();
+  KEY_REPLY.with(|io| {
+    let (scratch, reply) = &mut *io.borrow_mut();
     // SAFETY: the caller's contract.
     let Some(key) = (unsafe { scratch.key(env, key) }) else {
       // SAFETY: the caller's contract.
       return unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) };
     };
-    let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key)));
+    let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key, reply)));
     // SAFETY: the caller's contract.
     unsafe {
       match answer {
-        Ok(answer) => answer.to_js(env),
+        Ok(answer) => answer.to_js(env, reply),
         Err(e) => raw::throw_error(env, &e.reason),
       }
     }
@@ -192,10 +193,10 @@ unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key| {
+    with_key(env, id, key, |lru, key, out| {
       let answer = match lru.store.get(key, now) {
-        Lookup::Hit(entry) => Answer::value(entry.value()),
-        Lookup::Stale(e) => Answer::value(e.value()),
+        Lookup::Hit(entry) => Answer::value(out, entry.value()),
+        Lookup::Stale(e) => Answer::value(out, e.value()),
         Lookup::Miss => Answer::Undefined,
       };
       lru.account();
@@ -216,9 +217,9 @@ unsafe extern "C" fn off_peek(
     let now = raw::get_f64(env, now);
     let mut allow_stale = false;
     sys::napi_get_value_bool(env, stale, &mut allow_stale);
-    with_key(env, id, key, |lru, key| {
+    with_key(env, id, key, |lru, key, out| {
       match lru.store.peek(key, now, allow_stale) {
-        Some(v) => Answer::value(v),
+        Some(v) => Answer::value(out, v),
         None => Answer::Undefined,
       }
     })
@@ -232,7 +233,7 @@ unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) 
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key| {
+    with_key(env, id, key, |lru, key, _| {
       Answer::Bool(lru.store.has(key, now))
     })
   }
@@ -248,7 +249,7 @@ unsafe extern "C" fn off_delete(
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key| {
+    with_key(env, id, key, |lru, key, _| {
       let removed = lru.store.delete(key, now);
       lru.account();
       Answer::Bool(removed)
@@ -266,7 +267,7 @@ unsafe extern "C" fn off_remaining_ttl(
   unsafe {
     let [id, key, now] = raw::args::<3>(env, info);
     let now = raw::get_f64(env, now);
-    with_key(env, id, key, |lru, key| {
+    with_key(env, id, key, |lru, key, _| {
       Answer::Number(lru.store.remaining_ttl(key, now))
     })
   }
@@ -318,7 +319,7 @@ unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) 
     };
     // SAFETY: as above.
     unsafe {
-      with_key(env, id, key, |lru, key| {
+      with_key(env, id, key, |lru, key, _| {
         // A value too large is not stored; it waits in the removed queue.
         lru.store.set(key, value, ttl, now, expires_at);
         lru.account();
