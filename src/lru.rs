@@ -28,7 +28,7 @@ pub struct HeapLru {
 }
 
 thread_local! {
-  static TABLE: RefCell<Table<HeapLru>> = RefCell::new(Table::default());
+  static TABLE: RefCell<Table<HeapLru>> = const { RefCell::new(Table::new()) };
 }
 
 impl Kind for HeapLru {
@@ -128,7 +128,7 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
     },
   )
   .and_then(|(id, owner)| handles::pair(env, id, owner));
-  errors::js(env, created.map_err(Failure::from))
+  errors::js(env, created)
 }
 
 /// Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
@@ -331,12 +331,14 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
 pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
   let run = || {
     let id = args::id(&id, "id")?;
-    Ok(TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64)))
+    let bytes = handles::peek::<HeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
+    handles::release_deferred();
+    Ok(bytes)
   };
   errors::js(env, run())
 }
 
 /// Number of heap LRUs alive on this thread.
 pub fn live_instances() -> usize {
-  TABLE.with(|t| t.borrow().live())
+  handles::live::<HeapLru>()
 }
