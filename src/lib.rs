@@ -10,6 +10,7 @@ mod offheap;
 mod pool;
 mod protocol;
 mod raw;
+mod shared;
 
 use napi_derive::napi;
 
@@ -26,6 +27,8 @@ pub struct NativeStats {
   pub offheap_lru_instances: u32,
   /// BufferPools alive on this thread (collected ones whose Buffers are still out included).
   pub pool_instances: u32,
+  /// Shared-store holders alive on this thread.
+  pub shared_instances: u32,
 }
 
 /// Flushes pending reports and returns this thread's native accounting.
@@ -38,6 +41,7 @@ pub fn native_stats() -> NativeStats {
     heap_lru_instances: lru::live_instances() as u32,
     offheap_lru_instances: offheap::live_instances() as u32,
     pool_instances: pool::live_instances() as u32,
+    shared_instances: shared::live_instances() as u32,
   }
 }
 
@@ -45,5 +49,6 @@ pub fn native_stats() -> NativeStats {
 #[napi(module_exports)]
 pub fn init(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
   offheap::register(env.raw(), napi::bindgen_prelude::JsValue::raw(&exports));
+  shared::register(env.raw(), napi::bindgen_prelude::JsValue::raw(&exports));
   Ok(())
 }
