@@ -7,8 +7,9 @@
 #   fuzz       every cargo-fuzz target for LEAKLESS_FUZZ_SECONDS (default
 #              60) each, two at a time
 #   sanitize   Miri on the off-heap store (when a nightly with miri is
-#              installed) and AddressSanitizer + LeakSanitizer on every core
-#              test (scripts/sanitize.sh --quick)
+#              installed), AddressSanitizer + LeakSanitizer on every core
+#              test, ThreadSanitizer on the shared store's concurrent tests
+#              (scripts/sanitize.sh --quick)
 #   valgrind   the addon's tour under memcheck (scripts/valgrind.sh)
 #
 # Run from a checkout where `npm ci` has run (it builds the addon). Installs

@@ -90,7 +90,8 @@ fn eight_threads_against_their_models_with_the_bound_after_every_op() {
       let barrier = &barrier;
       let reads_of_others = &reads_of_others;
       scope.spawn(move || {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x2545_f491_4f6c_dd1d));
+        let mut rng =
+          Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
         // What this thread last wrote to each of its keys (None: deleted).
         let mut model: HashMap<u64, Option<String>> = HashMap::new();
         barrier.wait();
