@@ -12,6 +12,7 @@
 // - `require('leakless').LRU` in an Express route under load on 127.0.0.1;
 // - a Jest test and an AVA test using LRU, BufferPool and ListenerRegistry;
 // - `import { LRU } from 'leakless'` in an ES module;
+// - examples/piscina: one shared store for a Piscina pool's workers;
 // - the public types, with `tsc --noEmit --strict`, including LRU<string, User>.
 //
 // The project is e2e/project/ copied as it is. The temporary folder is
@@ -32,7 +33,15 @@ const PLATFORM = 'linux-x64-gnu'
 const pkg = require(path.join(ROOT, 'package.json'))
 const BINARY = `${pkg.napi.binaryName}.${PLATFORM}.node`
 // What the project installs besides the two tarballs: the majors users run.
-const DEPENDENCIES = ['express@5', 'jest@30', 'ava@7', 'typescript@5', '@types/node@20', '@types/express@5']
+const DEPENDENCIES = [
+  'express@5',
+  'jest@30',
+  'ava@7',
+  'typescript@5',
+  '@types/node@20',
+  '@types/express@5',
+  'piscina@5',
+]
 const LOAD_REQUESTS = 5000
 const CACHE_MAX = 100 // the `max` of e2e/project/app.js
 
@@ -150,6 +159,8 @@ async function main() {
 
     await step('install the tarballs into a fresh Express project', () => {
       fs.cpSync(path.join(__dirname, 'project'), project, { recursive: true })
+      // The Piscina example runs there as it is, against the installed package.
+      fs.cpSync(path.join(ROOT, 'examples', 'piscina'), path.join(project, 'piscina'), { recursive: true })
       const manifest = {
         name: 'leakless-e2e-app',
         version: '1.0.0',
@@ -186,6 +197,9 @@ async function main() {
     )
     await step('AVA test: LRU, BufferPool, ListenerRegistry', () =>
       run(process.execPath, ['node_modules/ava/entrypoints/cli.mjs'], { cwd: project }),
+    )
+    await step("storage: 'shared' in a Piscina pool: examples/piscina", () =>
+      run(process.execPath, ['piscina/run.js'], { cwd: project }),
     )
     await step("ESM: import { LRU } from 'leakless'", () => run(process.execPath, ['esm.mjs'], { cwd: project }))
     await step('TypeScript: tsc --noEmit --strict', () =>
