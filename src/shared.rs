@@ -449,7 +449,11 @@ unsafe extern "C" fn shared_has(
   // SAFETY: arguments of this callback, read on its thread.
   let [id, key] = unsafe { raw::args::<2>(env, info) };
   // SAFETY: values of this callback.
-  unsafe { with_key(env, id, key, |lru, key| Out::Bool(lru.holder.has(key, lru.now()))) }
+  unsafe {
+    with_key(env, id, key, |lru, key| {
+      Out::Bool(lru.holder.has(key, lru.now()))
+    })
+  }
 }
 
 /// `sharedDelete(id, key)`: whether a live entry was removed.
