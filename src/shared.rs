@@ -386,14 +386,20 @@ unsafe fn with_key(
       }
     })
   });
-  // SAFETY (all arms): JS values made on the callback's env, with no lock
-  // of the store and no table borrow held.
+  // JS values are made on the callback's env only now, with no lock of the
+  // store and no table borrow held.
   match outcome {
+    // SAFETY: a value on the callback's env, from bytes this call owns.
     Ok(Out::Value(Some(v))) => unsafe { raw::value_to_js(env, v.as_ref()) },
+    // SAFETY: the callback's env.
     Ok(Out::Value(None)) => unsafe { raw::undefined(env) },
+    // SAFETY: the callback's env.
     Ok(Out::Bool(b)) => unsafe { raw::boolean(env, b) },
+    // SAFETY: the callback's env.
     Ok(Out::Number(n)) => unsafe { raw::number(env, n) },
+    // SAFETY: throwing on the callback's env.
     Err(None) => unsafe { raw::throw_type_error(env, INVALID_ARG_TYPE, KEY_TYPE) },
+    // SAFETY: throwing on the callback's env.
     Err(Some(reason)) => unsafe { raw::throw_error(env, &reason) },
   }
 }
