@@ -428,3 +428,29 @@ test('leakless.stats().shared lists each store once, with entries, bytes and hol
   const shares = a.stats().externalBytes + b.stats().externalBytes
   t.true(Math.abs(shares - listed[0].bytes) <= 1, `${shares} vs ${listed[0].bytes}`)
 })
+
+test.serial('a holder’s report follows what other threads stored, by leakless.stats()', async (t) => {
+  const name = fresh('share')
+  const options = { maxSize: 16 * MiB }
+  const before = leakless.stats().externalBytes
+  const mine = new LRU({ storage: 'shared', name, ...options })
+  const shared = counters()
+  const w = start('fill', {
+    name,
+    options,
+    index: 0,
+    workers: 1,
+    keys: 2000,
+    valueBytes: 1000,
+    counters: shared.buffer,
+  })
+  await w.next('done')
+  await w.exited
+  // This thread never wrote; it is the only holder left, so it reports all.
+  const bytes = storeNamed(name).bytes
+  t.true(bytes > 2000 * 1000)
+  t.is(leakless.stats().externalBytes - before, bytes)
+  t.is(mine.stats().externalBytes, bytes)
+  mine.clear()
+  t.is(leakless.stats().externalBytes, before)
+})

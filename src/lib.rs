@@ -35,6 +35,7 @@ pub struct NativeStats {
 #[napi]
 pub fn native_stats() -> NativeStats {
   pool::sync_accounting();
+  shared::sync_accounting();
   NativeStats {
     external_bytes: accounting::reported() as f64,
     v8_adjusted_total: accounting::v8_total() as f64,

@@ -95,6 +95,25 @@ pub fn live_instances() -> usize {
   TABLE.with(|t| t.borrow().live())
 }
 
+/// Brings every holder's report on this thread up to date (the store may
+/// have grown through other threads since a holder's last operation).
+pub fn sync_accounting() {
+  let mut ids = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().holders));
+  TABLE.with(|t| {
+    // Busy only inside an operation of this thread, which accounts itself.
+    if let Ok(mut table) = t.try_borrow_mut() {
+      ids.retain(|&id| match table.get_mut(id) {
+        Ok(lru) => {
+          lru.account();
+          true
+        }
+        Err(_) => false,
+      });
+    }
+  });
+  THREAD.with(|t| t.borrow_mut().holders.extend(ids));
+}
+
 // ------------------------------------------------------------ waking waiters
 
 /// A threadsafe function that another thread may call, or `None` once it is
@@ -151,6 +170,9 @@ struct ThreadState {
   wakers: Vec<Waker>,
   /// Stores this thread has led a load of (for the cleanup hook).
   led: Vec<Weak<SharedStore>>,
+  /// Ids of this thread's holders, perhaps freed since (for
+  /// [`sync_accounting`]).
+  holders: Vec<u32>,
   hooked: bool,
 }
 
@@ -711,6 +733,16 @@ pub fn shared_open<'env>(
       };
       lru.account();
       let (id, owner) = handles::adopt(env, lru)?;
+      let mut ids = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().holders));
+      ids.push(id);
+      if ids.len() >= 64 && ids.len().is_power_of_two() {
+        // Forget holders freed since: the list stays as long as the live ones.
+        TABLE.with(|t| {
+          let table = t.borrow();
+          ids.retain(|&id| table.get(id).is_some());
+        });
+      }
+      THREAD.with(|t| t.borrow_mut().holders.extend(ids));
       handles::pair(env, id, owner)
     }
   }
