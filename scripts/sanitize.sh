@@ -70,6 +70,8 @@ if have_miri; then
       "--lib"
       "--test offheap_model"
       "--test recency_model"
+      # Threads on one shared store, 2,000 operations under Miri (about 2 min).
+      "--test shared_store"
     )
   fi
   for args in "${runs[@]}"; do
