@@ -95,6 +95,11 @@ class OffHeapLRU {
     return 'LRU'
   }
 
+  /** A shared store's name; this storage has none. */
+  get name() {
+    return undefined
+  }
+
   get(key) {
     checkKey(key)
     const value = native.offGet(this.#id, key, this.#now())
