@@ -130,8 +130,10 @@ test('fetch of one key from several workers at once runs the loader once', async
   const ws = Array.from({ length: WORKERS }, (_, index) =>
     start('fetch', { name, options, index, workers: WORKERS, counters: shared.buffer }),
   )
-  // Opening takes each worker a moment; the flag starts them together.
-  await sleep(200)
+  // Every worker holds the store before any starts: one that finished and
+  // exited early must not take the store with it before a slow one opens it
+  // (which would then load into a new store). The flag starts them together.
+  await Promise.all(ws.map((w) => w.next('opened')))
   release(shared)
   const reports = await Promise.all(ws.map((w) => w.next('done')))
   t.is(Atomics.load(shared, 0), 1, 'one load in the whole process')
