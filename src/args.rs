@@ -63,6 +63,20 @@ pub fn boolean(v: &Unknown<'_>, name: &str) -> Result<bool> {
   }
 }
 
+/// A string argument.
+pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
+  let raw = v.value();
+  let mut ty = 0;
+  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
+  crate::errors::check(status, "napi_typeof")?;
+  if ty != sys::ValueType::napi_string {
+    return Err(Failure::arg_type(name, "of type string", &received(v)));
+  }
+  // SAFETY: the value is a string of this environment.
+  Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?)
+}
+
 /// A function argument.
 pub fn function<'env>(v: &Unknown<'env>, name: &str) -> Result<Function<'env, (), ()>> {
   let raw = v.value();

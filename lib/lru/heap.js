@@ -17,6 +17,7 @@ const native = require('../common/native')
 const { Inflight, runFetch } = require('./fetch')
 const { liveCaches, callOnEvict } = require('./live')
 const { OffHeapLRU } = require('./offheap')
+const { SharedLRU } = require('./shared')
 const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
 const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
 
@@ -103,6 +104,7 @@ class LRU {
       // LRU's so that `instanceof LRU` holds.
       return new OffHeapLRU(o)
     }
+    if (o.storage === 'shared') return new SharedLRU(o, options)
     this.#max = o.max
     this.#maxSize = o.maxSize
     this.#maxEntrySize = Math.min(o.maxEntrySize, o.maxSize)
@@ -145,6 +147,11 @@ class LRU {
 
   get [Symbol.toStringTag]() {
     return 'LRU'
+  }
+
+  /** A shared store's name; this storage has none. */
+  get name() {
+    return undefined
   }
 
   get(key, options) {
@@ -1019,5 +1026,6 @@ function grow(array, capacity, fillValue) {
 // `cache instanceof LRU` holds for off-heap caches too; every method is
 // defined on OffHeapLRU, so none of LRU's heap methods is ever reached.
 Object.setPrototypeOf(OffHeapLRU.prototype, LRU.prototype)
+Object.setPrototypeOf(SharedLRU.prototype, LRU.prototype)
 
 module.exports = { LRU }

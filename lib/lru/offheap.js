@@ -159,6 +159,11 @@ class OffHeapLRU {
     return 'LRU'
   }
 
+  /** A shared store's name; this storage has none. */
+  get name() {
+    return undefined
+  }
+
   get(key, options) {
     if (options !== undefined || this.#noDeleteOnStaleGet) return this.#getWith(key, options ?? {})
     if (!holdable(key)) return undefined

@@ -61,8 +61,8 @@ function parseOptions(options) {
   if (max === Infinity) max = undefined
   if (maxSize === Infinity) maxSize = undefined
   if (maxEntrySize === Infinity) maxEntrySize = undefined
-  if (storage !== 'heap' && storage !== 'offheap') {
-    throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
+  if (storage !== 'heap' && storage !== 'offheap' && storage !== 'shared') {
+    throw invalidArgValue('options.storage', "must be 'heap', 'offheap' or 'shared'", storage)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
