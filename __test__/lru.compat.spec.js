@@ -5,19 +5,10 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { fakeClock } = require('./helpers/clock')
 
 const STORAGES = ['heap', 'offheap']
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function fakeClock(start = 1000) {
-  let now = start
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms
-    },
-  }
-}
 
 for (const storage of STORAGES) {
   test(`${storage}: perf: Date is a clock`, (t) => {

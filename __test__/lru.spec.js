@@ -3,18 +3,7 @@
 const test = require('ava')
 const { LRU } = require('..')
 const { kTickStart } = require('../lib/lru/hooks')
-const { freezeDateNow } = require('./helpers/clock')
-
-function fakeClock(start = 1000) {
-  const clock = {
-    t: start,
-    now: () => clock.t,
-    advance(ms) {
-      clock.t += ms
-    },
-  }
-  return clock
-}
+const { fakeClock, freezeDateNow } = require('./helpers/clock')
 
 function recorder() {
   const events = []
