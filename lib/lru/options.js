@@ -20,6 +20,9 @@ const OFFHEAP_REFUSED = {
   sizeCalculation: 'sizes are the real bytes held',
 }
 
+// The options that are functions when given.
+const CALLBACKS = ['onEvict', 'dispose', 'disposeAfter', 'onInsert', 'sizeCalculation', 'fetchMethod', 'memoMethod']
+
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
  * absent bounds are `Infinity`, `ttl` is 0 for none, `perf` is a clock.
@@ -85,17 +88,7 @@ function parseOptions(options) {
   })) {
     validateBoolean(value, `options.${name}`)
   }
-  for (const [name, value] of Object.entries({
-    onEvict,
-    dispose,
-    disposeAfter,
-    onInsert,
-    sizeCalculation,
-    fetchMethod,
-    memoMethod,
-  })) {
-    validateOptionalFunction(value, `options.${name}`)
-  }
+  for (const name of CALLBACKS) validateOptionalFunction(options[name], `options.${name}`)
   // A clock is anything with a now() method: `performance`, `Date`, a fake.
   if (
     perf !== undefined &&
