@@ -4,12 +4,7 @@ const test = require('ava')
 const { LRU } = require('..')
 const { kTickStart } = require('../lib/lru/hooks')
 const { fakeClock, freezeDateNow } = require('./helpers/clock')
-
-function recorder() {
-  const events = []
-  const onEvict = (value, key, reason) => events.push([key, value, reason])
-  return { events, onEvict }
-}
+const { recorder } = require('./helpers/recorder')
 
 // ------------------------------------------------------------ construction
 
