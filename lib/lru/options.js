@@ -204,4 +204,24 @@ function loadEntries(entries, perf, check, store) {
   })
 }
 
-module.exports = { parseOptions, parseEntryTTL, loadEntries }
+/** Checks the options object of a call that takes one (set, memo). */
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+}
+
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
+/** peek()'s `allowStale`: the per-call one, else the cache's (`fallback`). */
+function allowStaleOf(options, fallback) {
+  if (options === undefined) return fallback
+  const { allowStale } = readOptions(options)
+  return allowStale === undefined ? fallback : allowStale
+}
+
+module.exports = { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, readOptions }
