@@ -5,19 +5,11 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { fakeClock } = require('./helpers/clock')
+const { recorder } = require('./helpers/recorder')
 
 const STORAGES = ['heap', 'offheap']
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function fakeClock(start = 1000) {
-  let now = start
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms
-    },
-  }
-}
 
 for (const storage of STORAGES) {
   test(`${storage}: perf: Date is a clock`, (t) => {
@@ -66,15 +58,9 @@ for (const storage of STORAGES) {
 
   test(`${storage}: refetching an expired key replaces it (reason 'set')`, async (t) => {
     const clock = fakeClock()
-    const events = []
-    const cache = new LRU({
-      max: 5,
-      ttl: 10,
-      perf: clock,
-      storage,
-      onEvict: (v, k, reason) => events.push([k, v, reason]),
-      fetchMethod: async (key) => `fresh ${key}`,
-    })
+    const { events, onEvict } = recorder()
+    const fetchMethod = async (key) => `fresh ${key}`
+    const cache = new LRU({ max: 5, ttl: 10, perf: clock, storage, onEvict, fetchMethod })
     cache.set('k', 'old')
     clock.advance(20)
     t.is(await cache.fetch('k'), 'fresh k')
@@ -82,27 +68,21 @@ for (const storage of STORAGES) {
   })
 
   test(`${storage}: clear() reports entries least recently used first`, (t) => {
-    const events = []
-    const cache = new LRU({ max: 5, storage, onEvict: (v, k, reason) => events.push([k, reason]) })
+    const { events, onEvict } = recorder()
+    const cache = new LRU({ max: 5, storage, onEvict })
     cache.set('a', 'A').set('b', 'B').set('c', 'C')
     cache.get('a')
     cache.clear()
     t.deepEqual(events, [
-      ['b', 'clear'],
-      ['c', 'clear'],
-      ['a', 'clear'],
+      ['b', 'B', 'clear'],
+      ['c', 'C', 'clear'],
+      ['a', 'A', 'clear'],
     ])
   })
 
   test.serial(`${storage}: ttlAutopurge removes expired entries from a timer`, async (t) => {
-    const events = []
-    const cache = new LRU({
-      max: 5,
-      ttl: 20,
-      ttlAutopurge: true,
-      storage,
-      disposeAfter: (v, k, reason) => events.push([k, reason]),
-    })
+    const { events, onEvict: disposeAfter } = recorder()
+    const cache = new LRU({ max: 5, ttl: 20, ttlAutopurge: true, storage, disposeAfter })
     const holding = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     const before = holding()
     cache.set('a', 'A')
@@ -110,7 +90,7 @@ for (const storage of STORAGES) {
     t.is(holding(), before, 'its timers do not keep the process alive')
     await sleep(80)
     t.is(cache.size, 1, 'the expired entry is gone without any call')
-    t.deepEqual(events, [['a', 'expire']])
+    t.deepEqual(events, [['a', 'A', 'expire']])
     cache.clear()
   })
 

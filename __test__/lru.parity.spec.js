@@ -9,21 +9,12 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { fakeClock } = require('./helpers/clock')
 
 let LRUCache
 test.before(async () => {
   ;({ LRUCache } = await import('lru-cache'))
 })
-
-function fakeClock(start = 1000) {
-  let now = start
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms
-    },
-  }
-}
 
 // The status fields leakless reports, compared; lru-cache adds others
 // (op, key, value, cache) that only serve its diagnostics channel.

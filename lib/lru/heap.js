@@ -14,12 +14,12 @@
 // evictions cost no crossing either.
 
 const native = require('../common/native')
-const { Inflight, runFetch } = require('./fetch')
+const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
 const { liveCaches, callOnEvict } = require('./live')
 const { OffHeapLRU } = require('./offheap')
 const { SharedLRU } = require('./shared')
 const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
-const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
+const { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, readOptions } = require('./options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
 // Stamps are u32; before the counter reaches STAMP_LIMIT, Rust renumbers them.
@@ -266,11 +266,7 @@ class LRU {
 
   /** Value of `key` without making it more recently used. */
   peek(key, options) {
-    let allowStale = this.#allowStale
-    if (options !== undefined) {
-      options = readOptions(options)
-      if (options.allowStale !== undefined) allowStale = options.allowStale
-    }
+    const allowStale = allowStaleOf(options, this.#allowStale)
     const slot = this.#map.get(key)
     if (slot === undefined) return undefined
     if (this.#isExpired(slot) && !allowStale) return undefined
@@ -491,24 +487,16 @@ class LRU {
   }
 
   /** `fetch`, rejecting when the result is `undefined` (lru-cache's forceFetch). */
-  async forceFetch(key, options) {
-    const value = await this.fetch(key, options)
-    if (value === undefined) throw new Error('fetch() returned undefined')
-    return value
+  forceFetch(key, options) {
+    return forceFetch(this, key, options)
   }
 
   #host = null
 
   #fetchHost() {
     if (this.#host !== null) return this.#host
-    this.#host = {
-      fetchMethod: this.#fetchMethod,
-      allowStale: this.#allowStale,
-      defaults: this.#fetchDefaults,
-      inflight: () => {
-        if (this.#inflight === null) this.#inflight = new Inflight()
-        return this.#inflight
-      },
+    this.#host = fetchHost(this.#fetchMethod, this.#allowStale, this.#fetchDefaults, {
+      inflight: () => (this.#inflight ??= new Inflight()),
       lookup: (key) => {
         const slot = this.#map.get(key)
         return slot === undefined ? undefined : { value: this.#vals[slot], stale: this.#isExpired(slot) }
@@ -523,7 +511,7 @@ class LRU {
       miss: () => {
         this.#misses++
       },
-    }
+    })
     return this.#host
   }
 
@@ -532,16 +520,7 @@ class LRU {
    * context })` computes it, synchronously, and it is stored.
    */
   memo(key, options = {}) {
-    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
-    checkOptions(options)
-    const { context, status, forceRefresh, ...rest } = options
-    const value = this.get(key, status === undefined ? rest : { ...rest, status })
-    const refresh = forceRefresh === true || value === undefined
-    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
-    if (!refresh) return value
-    const computed = this.#memoMethod(key, value, { options: rest, context })
-    this.set(key, computed, status === undefined ? rest : { ...rest, status })
-    return computed
+    return runMemo(this, this.#memoMethod, key, options)
   }
 
   /** Keys, least recently used first. */
@@ -996,19 +975,6 @@ class LRU {
       yield slot
     }
   }
-}
-
-/** Checks a per-call options object. */
-/**
- * Per-call options of a read (get, has, peek): what is not an object is
- * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
- */
-function readOptions(options) {
-  return options !== null && typeof options === 'object' ? options : {}
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
 }
 
 /** set()'s `size` or `sizeCalculation` on a cache that does not track sizes. */

@@ -9,8 +9,8 @@
 const { types } = require('node:util')
 const native = require('../common/native')
 const { liveCaches, callOnEvict } = require('./live')
-const { parseEntryTTL, loadEntries } = require('./options')
-const { Inflight, runFetch } = require('./fetch')
+const { allowStaleOf, checkOptions, parseEntryTTL, loadEntries, readOptions } = require('./options')
+const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
 const {
@@ -36,18 +36,6 @@ function checkKey(key) {
 /** Whether off-heap storage can hold `key`; one it cannot is never there. */
 function holdable(key) {
   return typeof key === 'string' || typeof key === 'number'
-}
-
-/**
- * Per-call options of a read (get, has, peek): what is not an object is
- * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
- */
-function readOptions(options) {
-  return options !== null && typeof options === 'object' ? options : {}
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
 }
 
 /** A per-call option that off-heap storage takes only on the cache. */
@@ -241,11 +229,7 @@ class OffHeapLRU {
   }
 
   peek(key, options) {
-    let allowStale = this.#allowStale
-    if (options !== undefined) {
-      options = readOptions(options)
-      if (options.allowStale !== undefined) allowStale = options.allowStale
-    }
+    const allowStale = allowStaleOf(options, this.#allowStale)
     if (!holdable(key)) return undefined
     return native.offPeek(this.#id, key, this.#now(), allowStale)
   }
@@ -408,16 +392,7 @@ class OffHeapLRU {
   }
 
   memo(key, options = {}) {
-    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
-    checkOptions(options)
-    const { context, status, forceRefresh, ...rest } = options
-    const value = this.get(key, status === undefined ? rest : { ...rest, status })
-    const refresh = forceRefresh === true || value === undefined
-    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
-    if (!refresh) return value
-    const computed = this.#memoMethod(key, value, { options: rest, context })
-    this.set(key, computed, status === undefined ? rest : { ...rest, status })
-    return computed
+    return runMemo(this, this.#memoMethod, key, options)
   }
 
   *keys() {
@@ -511,22 +486,14 @@ class OffHeapLRU {
     return runFetch(this, this.#fetchHost(), key, options)
   }
 
-  async forceFetch(key, options) {
-    const value = await this.fetch(key, options)
-    if (value === undefined) throw new Error('fetch() returned undefined')
-    return value
+  forceFetch(key, options) {
+    return forceFetch(this, key, options)
   }
 
   #fetchHost() {
     if (this.#host !== null) return this.#host
-    this.#host = {
-      fetchMethod: this.#fetchMethod,
-      allowStale: this.#allowStale,
-      defaults: this.#fetchDefaults,
-      inflight: () => {
-        if (this.#inflight === null) this.#inflight = new Inflight()
-        return this.#inflight
-      },
+    this.#host = fetchHost(this.#fetchMethod, this.#allowStale, this.#fetchDefaults, {
+      inflight: () => (this.#inflight ??= new Inflight()),
       lookup: (key) => {
         const now = this.#now()
         const value = native.offPeek(this.#id, key, now, true)
@@ -540,7 +507,7 @@ class OffHeapLRU {
       miss: (key, found) => {
         if (found === undefined) native.offGet(this.#id, key, this.#now())
       },
-    }
+    })
     return this.#host
   }
 

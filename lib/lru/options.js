@@ -20,6 +20,9 @@ const OFFHEAP_REFUSED = {
   sizeCalculation: 'sizes are the real bytes held',
 }
 
+// The options that are functions when given.
+const CALLBACKS = ['onEvict', 'dispose', 'disposeAfter', 'onInsert', 'sizeCalculation', 'fetchMethod', 'memoMethod']
+
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
  * absent bounds are `Infinity`, `ttl` is 0 for none, `perf` is a clock.
@@ -85,17 +88,7 @@ function parseOptions(options) {
   })) {
     validateBoolean(value, `options.${name}`)
   }
-  for (const [name, value] of Object.entries({
-    onEvict,
-    dispose,
-    disposeAfter,
-    onInsert,
-    sizeCalculation,
-    fetchMethod,
-    memoMethod,
-  })) {
-    validateOptionalFunction(value, `options.${name}`)
-  }
+  for (const name of CALLBACKS) validateOptionalFunction(options[name], `options.${name}`)
   // A clock is anything with a now() method: `performance`, `Date`, a fake.
   if (
     perf !== undefined &&
@@ -211,4 +204,24 @@ function loadEntries(entries, perf, check, store) {
   })
 }
 
-module.exports = { parseOptions, parseEntryTTL, loadEntries }
+/** Checks the options object of a call that takes one (set, memo). */
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+}
+
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
+/** peek()'s `allowStale`: the per-call one, else the cache's (`fallback`). */
+function allowStaleOf(options, fallback) {
+  if (options === undefined) return fallback
+  const { allowStale } = readOptions(options)
+  return allowStale === undefined ? fallback : allowStale
+}
+
+module.exports = { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, readOptions }
