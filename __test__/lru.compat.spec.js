@@ -161,26 +161,53 @@ test('ttlResolution is checked', (t) => {
   t.throws(() => new LRU({ max: 5, ttlResolution: -1 }), { code: 'ERR_OUT_OF_RANGE' })
 })
 
-test('heap: a refresh in flight is aborted when its stale entry is evicted', async (t) => {
-  const clock = fakeClock()
-  let signal
-  const cache = new LRU({
-    max: 2,
-    ttl: 10,
-    perf: clock,
-    fetchMethod: (key, stale, options) => {
-      signal = options.signal
-      return new Promise(() => {})
-    },
-  })
-  cache.set('a', 'A')
-  clock.advance(20)
-  t.is(await cache.fetch('a', { allowStale: true }), 'A', 'stale while revalidating')
-  cache.set('b', 'B', { ttl: 0 })
-  cache.set('c', 'C', { ttl: 0 })
-  t.true(signal.aborted)
-  t.false(cache.has('a'))
-})
+for (const storage of STORAGES) {
+  for (const onEvict of [undefined, () => {}]) {
+    test(`${storage}: a refresh in flight is aborted when its stale entry is evicted${onEvict ? ', with onEvict' : ''}`, async (t) => {
+      const clock = fakeClock()
+      const signals = new Map()
+      const cache = new LRU({
+        max: 2,
+        ttl: 10,
+        perf: clock,
+        storage,
+        onEvict,
+        fetchMethod: (key, stale, options) => {
+          signals.set(key, options.signal)
+          return new Promise(() => {})
+        },
+      })
+      cache.set('a', 'A')
+      clock.advance(20)
+      t.is(await cache.fetch('a', { allowStale: true }), 'A', 'stale while revalidating')
+      // A load of an absent key has no entry to lose: evictions leave it alone.
+      cache.fetch('absent').catch(() => {})
+      cache.set('b', 'B', { ttl: 0 })
+      t.false(signals.get('a').aborted, 'nothing was evicted yet')
+      cache.set('c', 'C', { ttl: 0 })
+      t.true(signals.get('a').aborted)
+      t.is(signals.get('a').reason.message, 'evicted')
+      t.false(cache.has('a'))
+
+      // By pop() and resize() too; a stale entry removed by get() is not an eviction.
+      cache.set('p', 'P').set('q', 'Q')
+      cache.fetch('p', { forceRefresh: true }).catch(() => {})
+      t.deepEqual(cache.pop(), ['p', 'P'])
+      t.is(signals.get('p').reason.message, 'evicted')
+      cache.resize(5)
+      cache.set('r', 'R').set('s', 'S', { ttl: 0 })
+      clock.advance(20)
+      cache.fetch('r', { allowStale: true })
+      cache.fetch('q', { allowStale: true })
+      t.is(cache.get('q'), undefined)
+      cache.resize(1)
+      t.is(signals.get('r').reason.message, 'evicted')
+      t.false(signals.get('q').aborted)
+      t.false(signals.get('absent').aborted)
+      t.deepEqual([...cache.keys()], ['s'])
+    })
+  }
+}
 
 test('heap: a throwing dispose lets the operation finish, then its error is thrown', (t) => {
   const after = []

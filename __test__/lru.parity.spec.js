@@ -522,6 +522,28 @@ parity('a pending fetch is aborted when its key is deleted or replaced', async (
   log(c.get('d'), c.get('r'))
 })
 
+parity('a pending refresh is aborted when its stale entry is evicted', async (make, clock, log) => {
+  const pending = []
+  const c = make({
+    max: 2,
+    ttl: 10,
+    allowStale: true,
+    fetchMethod: (key, stale, { signal }) =>
+      new Promise((resolve) => {
+        signal.addEventListener('abort', () => log('aborted', key, signal.reason.message))
+        pending.push(resolve)
+      }),
+  })
+  c.set('k', 'old')
+  clock.advance(20)
+  log(await c.fetch('k'))
+  c.set('a', 'A', { ttl: 0 })
+  c.set('b', 'B', { ttl: 0 })
+  for (const resolve of pending) resolve('late')
+  for (let i = 0; i < 5; i++) await tick()
+  log(c.has('k'), c.peek('k', { allowStale: true }), [...c.keys()])
+})
+
 // ---------------------------------------------- what off-heap storage refuses
 
 test('off-heap storage refuses, by name, the options it cannot honour', (t) => {

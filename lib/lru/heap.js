@@ -429,6 +429,8 @@ class LRU {
       this.#logLen = 0
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
+      // Evicted: a load of it in flight is for nobody, as in lru-cache.
+      this.#abortFetch(entry[0], 'evicted')
       const expired = this.#isExpired(slot)
       const queue = this.#notify ? [] : null
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
