@@ -97,6 +97,13 @@ export interface NativeStats {
 export declare function offClear(id: number): void
 
 /**
+ * Starts or stops keeping removed entries for `offTakeRemoved` (stopping
+ * drops those waiting); JS turns it on while loads are pending, to abort
+ * the ones whose entry is evicted.
+ */
+export declare function offCollectRemoved(id: number, on: boolean): void
+
+/**
  * Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
  * that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
  * cache has `onEvict`). Returns `[id, owner]`.

@@ -845,6 +845,7 @@ module.exports.lruRenumber = nativeBinding.lruRenumber
 module.exports.lruReset = nativeBinding.lruReset
 module.exports.nativeStats = nativeBinding.nativeStats
 module.exports.offClear = nativeBinding.offClear
+module.exports.offCollectRemoved = nativeBinding.offCollectRemoved
 module.exports.offCreate = nativeBinding.offCreate
 module.exports.offDump = nativeBinding.offDump
 module.exports.offKeys = nativeBinding.offKeys

@@ -91,7 +91,13 @@ export interface LRUOptions<K, V, FC = unknown> {
    * the eviction completes and then rethrows.
    */
   onEvict?: (value: V, key: K, reason: EvictionReason) => void
-  /** lru-cache's name: called for each entry that left, once the operation is done, before `disposeAfter`. */
+  /**
+   * lru-cache's name: called for each entry that leaves. Heap storage calls it as lru-cache does, during the
+   * operation while the entry is still in the cache (`has`/`peek` see it); the cache can be read there, and a
+   * change (`set`, `delete`, `clear`, `pop`, `resize`, `purgeStale`) throws `ERR_LEAKLESS_REENTRANT`. If it
+   * throws, the operation completes first and the error is thrown after. Off-heap storage calls it once the
+   * operation is done, before `disposeAfter`.
+   */
   dispose?: (value: V, key: K, reason: DisposeReason) => void
   /** lru-cache's name: called for each entry that left, after every `dispose` call. */
   disposeAfter?: (value: V, key: K, reason: DisposeReason) => void

@@ -74,6 +74,7 @@ function entryPoints() {
     ['offSet', off, ['k', 'v', 0, 0]],
     ['offSize', off, []],
     ['offTakeRemoved', off, []],
+    ['offCollectRemoved', off, [true]],
     ['offClear', off, []],
     ['offPop', off, [0]],
     ['offResize', off, [10, 0]],

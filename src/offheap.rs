@@ -475,6 +475,22 @@ pub fn off_take_removed<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array
   errors::js(env, run())
 }
 
+/// Starts or stops keeping removed entries for `offTakeRemoved` (stopping
+/// drops those waiting); JS turns it on while loads are pending, to abort
+/// the ones whose entry is evicted.
+#[napi(ts_args_type = "id: number, on: boolean")]
+pub fn off_collect_removed<'env>(env: &Env, id: Unknown<'env>, on: Unknown<'env>) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let on = args::boolean(&on, "on")?;
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      lru.store.set_collect_removed(on);
+      Ok(())
+    })
+  };
+  errors::js(env, run())
+}
+
 /// Removes every entry.
 #[napi(ts_args_type = "id: number")]
 pub fn off_clear(env: &Env, id: Unknown<'_>) -> Result<()> {

@@ -75,7 +75,13 @@ class LRU {
   #noDeleteOnStaleGet
   #noUpdateTTL
   #ttlAutopurge
+  // Told of removals: `dispose` before the entry is gone, `#onEvict`
+  // (disposeAfter, onEvict) after the operation; `#notify` if either is set.
+  #disposeBefore
   #onEvict
+  #notify
+  // Depth of `dispose` calls running: the cache is read-only meanwhile.
+  #disposing = 0
   #onInsert
   #sizeCalculation
   #fetchMethod
@@ -115,7 +121,9 @@ class LRU {
     this.#noDeleteOnStaleGet = o.noDeleteOnStaleGet
     this.#noUpdateTTL = o.noUpdateTTL
     this.#ttlAutopurge = o.ttlAutopurge
-    this.#onEvict = o.onEvict
+    this.#disposeBefore = o.disposeBefore
+    this.#onEvict = o.disposeAfter
+    this.#notify = o.disposeBefore !== undefined || o.disposeAfter !== undefined
     this.#onInsert = o.onInsert
     this.#sizeCalculation = o.sizeCalculation
     this.#fetchMethod = o.fetchMethod
@@ -182,8 +190,8 @@ class LRU {
         if (allowStale) status.returnedStale = true
         this.#statusTTL(status, slot, now)
       }
-      if (!noDeleteOnStaleGet) {
-        const queue = this.#onEvict === undefined ? null : []
+      if (!noDeleteOnStaleGet && this.#disposing === 0) {
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'expire', queue)
         if (queue !== null) this.#dispose(queue)
       }
@@ -341,22 +349,24 @@ class LRU {
   }
 
   delete(key) {
+    if (this.#disposing !== 0) throw reentrant('delete')
     this.#abortFetch(key, 'deleted')
     const slot = this.#map.get(key)
     if (slot === undefined) return false
     const expired = this.#isExpired(slot)
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     this.#removeSlot(slot, expired ? 'expire' : 'delete', queue)
     if (queue !== null) this.#dispose(queue)
     return !expired
   }
 
   clear() {
-    const queue = this.#onEvict === undefined ? null : []
+    if (this.#disposing !== 0) throw reentrant('clear')
+    const queue = this.#notify ? [] : null
     if (queue !== null) {
       // Least recently used first, as lru-cache disposes them.
       const slots = [...this.#orderedSlots()].reverse()
-      for (const slot of slots) queue.push(this.#vals[slot], this.#keys[slot], 'clear')
+      for (const slot of slots) this.#drop(queue, this.#vals[slot], this.#keys[slot], 'clear')
     }
     if (this.#inflight !== null) this.#inflight.abortAll('deleted')
     this.#clearTimers()
@@ -416,13 +426,16 @@ class LRU {
 
   /** Removes and returns the least recently used `[key, value]`. */
   pop() {
+    if (this.#disposing !== 0) throw reentrant('pop')
     while (this.#map.size > 0) {
       const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
       this.#logLen = 0
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
+      // Evicted: a load of it in flight is for nobody, as in lru-cache.
+      this.#abortFetch(entry[0], 'evicted')
       const expired = this.#isExpired(slot)
-      const queue = this.#onEvict === undefined ? null : []
+      const queue = this.#notify ? [] : null
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       if (queue !== null) this.#dispose(queue)
       if (!expired) return entry
@@ -433,9 +446,10 @@ class LRU {
   /** Changes `max` and evicts down to it at once. */
   resize(max) {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    if (this.#disposing !== 0) throw reentrant('resize')
     const now = this.#now()
     this.#max = max
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     while (this.#map.size > this.#max) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
   }
@@ -451,8 +465,9 @@ class LRU {
   /** Removes every expired entry; returns how many. */
   purgeStale() {
     if (this.#expires === null) return 0
+    if (this.#disposing !== 0) throw reentrant('purgeStale')
     const now = this.#now()
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     let removed = 0
     for (const slot of this.#map.values()) {
       if (this.#expires[slot] < now) {
@@ -504,7 +519,7 @@ class LRU {
       remove: (key) => {
         const slot = this.#map.get(key)
         if (slot === undefined) return
-        const queue = this.#onEvict === undefined ? null : []
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'fetch', queue)
         if (queue !== null) this.#dispose(queue)
       },
@@ -627,10 +642,9 @@ class LRU {
     this.#updatePlain()
   }
 
-  /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
+  /** Whether `set` can take its fast path: no sizes, TTLs or callbacks. */
   #updatePlain() {
-    this.#plain =
-      this.#sizes === null && this.#expires === null && this.#onEvict === undefined && this.#onInsert === undefined
+    this.#plain = this.#sizes === null && this.#expires === null && !this.#notify && this.#onInsert === undefined
   }
 
   #isExpired(slot) {
@@ -718,9 +732,10 @@ class LRU {
    * `start`). `call` holds set()'s per-call options, if any.
    */
   #store(key, value, size, ttl, expiresAt, call) {
+    if (this.#disposing !== 0) throw reentrant('set')
     const status = call?.status
     const noDisposeOnSet = call?.noDisposeOnSet === true
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     if (size > this.#maxEntrySize) {
       // Too big to keep: drop any older value of the key, keep nothing.
       const old = this.#map.get(key)
@@ -730,7 +745,7 @@ class LRU {
         status.maxEntrySizeExceeded = true
       }
       if (queue !== null) {
-        queue.push(value, key, 'set')
+        this.#drop(queue, value, key, 'set')
         this.#dispose(queue)
       }
       return
@@ -745,13 +760,15 @@ class LRU {
     const noUpdateTTL = slot !== undefined && (call?.noUpdateTTL ?? this.#noUpdateTTL)
     if (slot !== undefined) {
       const old = this.#vals[slot]
+      // Most recently used, then dispose sees the old value in the cache, as in lru-cache.
+      this.#touch(slot)
+      if (queue !== null && old !== value && !noDisposeOnSet) this.#drop(queue, old, key, 'set')
       this.#vals[slot] = value
       insertReason = old === value ? 'update' : 'replace'
       if (status !== undefined) {
         status.set = insertReason
         if (old !== value) status.oldValue = old
       }
-      if (queue !== null && old !== value && !noDisposeOnSet) queue.push(old, key, 'set')
     } else {
       if (status !== undefined) status.set = 'add'
       inserted = true
@@ -780,12 +797,8 @@ class LRU {
         this.#setExpiry(slot, ttl, now)
       }
     }
-    if (inserted) {
-      this.#insertStamp(slot)
-    } else {
-      this.#touch(slot)
-      if (this.#expires !== null && !noUpdateTTL) this.#log2(OP_EXPIRY + slot, 0)
-    }
+    if (inserted) this.#insertStamp(slot)
+    else if (this.#expires !== null && !noUpdateTTL) this.#log2(OP_EXPIRY + slot, 0)
     if (status !== undefined) {
       this.#statusTTL(status, slot, now)
       if (this.#sizes !== null) {
@@ -818,7 +831,7 @@ class LRU {
         this.#timers.delete(key)
         const slot = this.#map.get(key)
         if (slot === undefined || !this.#isExpired(slot)) return
-        const queue = this.#onEvict === undefined ? null : []
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'expire', queue)
         if (queue !== null) this.#dispose(queue)
       },
@@ -872,7 +885,7 @@ class LRU {
       return slot
     }
     const key = this.#keys[slot]
-    if (queue !== null) queue.push(this.#vals[slot], key, expired ? 'expire' : 'evict')
+    if (queue !== null) this.#drop(queue, this.#vals[slot], key, expired ? 'expire' : 'evict')
     if (expired) this.#expirations++
     else this.#evictions++
     this.#map.delete(key)
@@ -916,10 +929,10 @@ class LRU {
     this.#nextExpiry = this.#meta[1]
   }
 
-  /** Removes the entry in `slot` entirely; queues `onEvict` when `queue`. */
+  /** Removes the entry in `slot` entirely; reports it when `queue`. */
   #removeSlot(slot, reason, queue) {
     const key = this.#keys[slot]
-    if (queue !== null) queue.push(this.#vals[slot], key, reason)
+    if (queue !== null) this.#drop(queue, this.#vals[slot], key, reason)
     if (reason === 'evict') this.#evictions++
     else if (reason === 'expire') this.#expirations++
     this.#map.delete(key)
@@ -949,9 +962,37 @@ class LRU {
     return order.subarray(0, count)
   }
 
-  /** Runs queued `onEvict` calls after the cache is consistent again. */
+  /**
+   * Reports an entry about to leave the cache: calls `dispose` now, while
+   * the entry is still there (as lru-cache does), and queues it for the
+   * callbacks that run after the operation. An error thrown by `dispose`
+   * is kept on the queue: the operation completes, then `#dispose` throws it.
+   */
+  #drop(queue, value, key, reason) {
+    if (this.#disposeBefore !== undefined) {
+      this.#disposing++
+      try {
+        this.#disposeBefore(value, key, reason)
+      } catch (err) {
+        if (queue.failed === undefined) queue.failed = { err }
+      } finally {
+        this.#disposing--
+      }
+    }
+    queue.push(value, key, reason)
+  }
+
+  /**
+   * Once the cache is consistent again: runs the queued disposeAfter and
+   * onEvict calls, then throws the first error of a `dispose` call, if any.
+   */
   #dispose(queue) {
-    callOnEvict(this.#onEvict, queue)
+    try {
+      if (this.#onEvict !== undefined) callOnEvict(this.#onEvict, queue)
+    } finally {
+      // eslint-disable-next-line no-unsafe-finally
+      if (queue.failed !== undefined) throw queue.failed.err
+    }
   }
 
   #abortFetch(key, why) {
@@ -975,6 +1016,15 @@ class LRU {
       yield slot
     }
   }
+}
+
+/** A change of the cache made from inside its own `dispose` callback. */
+function reentrant(method) {
+  return leaklessError(
+    Error,
+    'ERR_LEAKLESS_REENTRANT',
+    `LRU.${method}() was called from inside dispose(), while an entry is being removed; use disposeAfter to change the cache`,
+  )
 }
 
 /** set()'s `size` or `sizeCalculation` on a cache that does not track sizes. */

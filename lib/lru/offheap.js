@@ -81,6 +81,9 @@ class OffHeapLRU {
   #perf
   #timed
   #inflight = null
+  // Whether the native store keeps removed entries for offTakeRemoved: for
+  // onEvict, or while loads are pending (to abort those whose entry leaves).
+  #collect
   #timers = null
   #host = null
   // set() without options goes straight to the native store.
@@ -106,6 +109,7 @@ class OffHeapLRU {
     this.#perf = o.perf
     this.#plainSet = o.onInsert === undefined && !o.noUpdateTTL && !o.ttlAutopurge
     this.#timed = o.ttl > 0
+    this.#collect = o.onEvict !== undefined
     const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
     this.#id = id
     this.#owner = owner
@@ -118,6 +122,20 @@ class OffHeapLRU {
     })
   }
 
+  /**
+   * Before an operation that may evict: has the native store keep removed
+   * entries while loads are pending (when no onEvict already does), so
+   * that #dispose can abort those whose entry is evicted.
+   */
+  #watchLoads() {
+    if (this.#onEvict !== undefined) return
+    const on = this.#inflight.size > 0
+    if (on !== this.#collect) {
+      native.offCollectRemoved(this.#id, on)
+      this.#collect = on
+    }
+  }
+
   /** The clock (made a number) when entries may expire, else 0. */
   #now() {
     return this.#timed ? +this.#perf.now() : 0
@@ -126,9 +144,15 @@ class OffHeapLRU {
   /**
    * Calls onEvict for what left the cache, after the operation completed;
    * with `skipSetOf`, not for the value of that key replaced by set().
+   * After a set (`evicting`), a load in flight of a key that left is
+   * aborted, as lru-cache aborts it when it evicts the entry.
    */
-  #dispose(skipSetOf) {
+  #dispose(skipSetOf, evicting = false) {
     let queue = native.offTakeRemoved(this.#id)
+    if (evicting && this.#inflight !== null && this.#inflight.size > 0) {
+      for (let i = 0; i < queue.length; i += 3) this.#inflight.abort(queue[i + 1], 'evicted')
+    }
+    if (this.#onEvict === undefined) return
     if (skipSetOf !== undefined) {
       const kept = []
       for (let i = 0; i < queue.length; i += 3) {
@@ -156,7 +180,7 @@ class OffHeapLRU {
     if (options !== undefined || this.#noDeleteOnStaleGet) return this.#getWith(key, options ?? {})
     if (!holdable(key)) return undefined
     const value = native.offGet(this.#id, key, this.#now())
-    if (this.#timed && this.#onEvict !== undefined) this.#dispose()
+    if (this.#timed && this.#collect) this.#dispose()
     return value
   }
 
@@ -195,7 +219,7 @@ class OffHeapLRU {
     }
     if (!noDeleteOnStaleGet) {
       native.offGet(this.#id, key, now)
-      if (this.#onEvict !== undefined) this.#dispose()
+      if (this.#collect) this.#dispose()
     }
     return allowStale ? stale : undefined
   }
@@ -278,7 +302,10 @@ class OffHeapLRU {
       expiresAt = now + left
     }
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
-    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
+    if (this.#inflight !== null) {
+      this.#inflight.abort(key, 'replaced')
+      this.#watchLoads()
+    }
     const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
     const stored = native.offPeek(this.#id, key, now, true) !== undefined
     const reason = old === undefined ? 'add' : sameValue(old, value) ? 'update' : 'replace'
@@ -296,7 +323,7 @@ class OffHeapLRU {
     try {
       if (stored && this.#onInsert !== undefined) this.#onInsert(value, key, reason)
     } finally {
-      if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose(noDisposeOnSet ? key : undefined)
+      if (bits & REMOVED_PENDING) this.#dispose(noDisposeOnSet ? key : undefined, true)
     }
     return this
   }
@@ -312,7 +339,7 @@ class OffHeapLRU {
       const now = this.#now()
       if (native.offHas(this.#id, key, now)) return
       native.offDelete(this.#id, key, now)
-      if (this.#onEvict !== undefined) this.#dispose()
+      if (this.#collect) this.#dispose()
     }, delay + 1)
     timer.unref()
     this.#timers.set(key, timer)
@@ -321,9 +348,12 @@ class OffHeapLRU {
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
     const now = this.#now()
-    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
+    if (this.#inflight !== null) {
+      this.#inflight.abort(key, 'replaced')
+      this.#watchLoads()
+    }
     const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
-    if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose()
+    if (bits & REMOVED_PENDING) this.#dispose(undefined, true)
     return this
   }
 
@@ -331,7 +361,7 @@ class OffHeapLRU {
     if (!holdable(key)) return false
     if (this.#inflight !== null) this.#inflight.abort(key, 'deleted')
     const removed = native.offDelete(this.#id, key, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
     return removed
   }
 
@@ -342,7 +372,7 @@ class OffHeapLRU {
       this.#timers.clear()
     }
     native.offClear(this.#id)
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
   }
 
   /** Keys, least recently used first. */
@@ -439,7 +469,9 @@ class OffHeapLRU {
 
   pop() {
     const entry = native.offPop(this.#id, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    // Evicted: a load of it in flight is for nobody, as in lru-cache.
+    if (entry != null && this.#inflight !== null) this.#inflight.abort(entry[0], 'evicted')
+    if (this.#collect) this.#dispose()
     return entry ?? undefined
   }
 
@@ -447,8 +479,9 @@ class OffHeapLRU {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
     const now = this.#now()
     this.#max = max
+    if (this.#inflight !== null) this.#watchLoads()
     native.offResize(this.#id, max, now)
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose(undefined, true)
   }
 
   getRemainingTTL(key) {
@@ -459,7 +492,7 @@ class OffHeapLRU {
   purgeStale() {
     if (!this.#timed) return 0
     const n = native.offPurgeStale(this.#id, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
     return n
   }
 
@@ -501,7 +534,7 @@ class OffHeapLRU {
       },
       remove: (key) => {
         native.offDelete(this.#id, key, this.#now())
-        if (this.#onEvict !== undefined) this.#dispose()
+        if (this.#collect) this.#dispose()
       },
       // A load of an absent key counts as the miss a get() would count.
       miss: (key, found) => {

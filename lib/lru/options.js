@@ -115,7 +115,12 @@ function parseOptions(options) {
     allowStale,
     noDeleteOnStaleGet,
     noUpdateTTL,
+    // Off-heap storage: every callback after the operation (see README).
     onEvict: disposer(onEvict, dispose, disposeAfter, noDisposeOnSet),
+    // Heap storage: `dispose` while the entry is still in the cache, the
+    // others after the operation, as lru-cache calls dispose and disposeAfter.
+    disposeBefore: before(dispose, noDisposeOnSet),
+    disposeAfter: disposer(onEvict, undefined, disposeAfter, noDisposeOnSet),
     onInsert,
     sizeCalculation,
     fetchMethod,
@@ -159,6 +164,19 @@ function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
     settleAll(3 * n, (j) => call(queue, Math.floor(j / n), j % n))
   }
   return single
+}
+
+/**
+ * lru-cache's `dispose` as heap storage calls it, before the entry is gone:
+ * `clear()` reported as `'delete'`, replaced values left out with
+ * `noDisposeOnSet`. Undefined without `dispose`.
+ */
+function before(dispose, noDisposeOnSet) {
+  if (dispose === undefined) return undefined
+  return (value, key, reason) => {
+    if (noDisposeOnSet && reason === 'set') return
+    dispose(value, key, reason === 'clear' ? 'delete' : reason)
+  }
 }
 
 /** Checks the per-entry `ttl` of `set(key, value, { ttl })`; returns ms (0: none). */
