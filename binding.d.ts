@@ -117,10 +117,19 @@ export interface NativeStats {
   offheapLruInstances: number
   /** BufferPools alive on this thread (collected ones whose Buffers are still out included). */
   poolInstances: number
+  /** Shared-store holders alive on this thread. */
+  sharedInstances: number
 }
 
 /** Removes every entry. */
 export declare function offClear(id: number): void
+
+/**
+ * Starts or stops keeping removed entries for `offTakeRemoved` (stopping
+ * drops those waiting); JS turns it on while loads are pending, to abort
+ * the ones whose entry is evicted.
+ */
+export declare function offCollectRemoved(id: number, on: boolean): void
 
 /**
  * Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
@@ -205,3 +214,61 @@ export declare function poolTrim(id: number): number
 
 /** `{ recency, offheap, pool }`: each an object of named integers. */
 export declare function protocol(): object
+
+/** Removes every entry of the store (for every thread). */
+export declare function sharedClear(id: number): void
+
+/**
+ * Live entries, least recently used first within each shard, as a flat
+ * array `[key, value, ttl, expires, ...]` (`expires` on [`clock_ms`]'s
+ * scale, `Infinity` for none).
+ */
+export declare function sharedDump(id: number): unknown[]
+
+/**
+ * Live entries as a flat array `[key, value, ...]`, each shard most
+ * recently used first.
+ */
+export declare function sharedEntries(id: number): unknown[]
+
+/** Every live shared store of the process, by name. */
+export declare function sharedList(): Array<SharedStoreStats>
+
+/** Bytes holder `id` reports to V8 (its share of the store); 0 once freed. */
+export declare function sharedNativeBytes(id: number): number
+
+/**
+ * Milliseconds on the process-wide clock of shared stores (for `dump` and
+ * `load`, which convert to and from `Date.now()` times).
+ */
+export declare function sharedNow(): number
+
+/**
+ * Opens (or creates) the store `name`. Returns `[id, owner]`, or, when the
+ * store exists with other options, `[option, existing, given]` (strings).
+ */
+export declare function sharedOpen(name: string, max: number, maxSize: number, ttl: number, updateAgeOnGet: boolean, allowStale: boolean): unknown[]
+
+/**
+ * Removes and returns the least recently used `[key, value]` of one shard
+ * (shards taken in turn), or `undefined`.
+ */
+export declare function sharedPop(id: number): unknown[] | null
+
+/** Removes expired entries; returns how many. */
+export declare function sharedPurgeStale(id: number): number
+
+/**
+ * Writes `[hits, misses, sets, evictions, expirations, size, calculatedSize,
+ * nativeBytes]` into `out` (the off-heap layout); counters are the store's,
+ * over every thread; `nativeBytes` is this holder's reported share.
+ */
+export declare function sharedStats(id: number, out: Float64Array): void
+
+/** One live shared store, for `leakless.stats().shared`. */
+export interface SharedStoreStats {
+  name: string
+  entries: number
+  bytes: number
+  holders: number
+}

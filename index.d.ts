@@ -91,7 +91,13 @@ export interface LRUOptions<K, V, FC = unknown> {
    * the eviction completes and then rethrows.
    */
   onEvict?: (value: V, key: K, reason: EvictionReason) => void
-  /** lru-cache's name: called for each entry that left, once the operation is done, before `disposeAfter`. */
+  /**
+   * lru-cache's name: called for each entry that leaves. Heap storage calls it as lru-cache does, during the
+   * operation while the entry is still in the cache (`has`/`peek` see it); the cache can be read there, and a
+   * change (`set`, `delete`, `clear`, `pop`, `resize`, `purgeStale`) throws `ERR_LEAKLESS_REENTRANT`. If it
+   * throws, the operation completes first and the error is thrown after. Off-heap storage calls it once the
+   * operation is done, before `disposeAfter`.
+   */
   dispose?: (value: V, key: K, reason: DisposeReason) => void
   /** lru-cache's name: called for each entry that left, after every `dispose` call. */
   disposeAfter?: (value: V, key: K, reason: DisposeReason) => void
@@ -114,9 +120,21 @@ export interface LRUOptions<K, V, FC = unknown> {
   /**
    * `'heap'` (default): any JS value. `'offheap'`: keys (strings, numbers) and
    * values (strings, Buffers, Uint8Arrays) live in native memory that the
-   * garbage collector never traces.
+   * garbage collector never traces. `'shared'`: off-heap keys and values in
+   * the store named `name`, one for every thread of the process.
    */
-  storage?: 'heap' | 'offheap'
+  storage?: 'heap' | 'offheap' | 'shared'
+  /**
+   * With `storage: 'shared'` (required there): the store's name, 1 to 256
+   * characters. The first cache with a name creates the store; every later
+   * one, in any thread, opens it and must give the same `max`, `maxSize`,
+   * `ttl`, `updateAgeOnGet` and `allowStale` (else `ERR_LEAKLESS_SHARED_MISMATCH`).
+   * `onEvict`, `sizeCalculation` and `perf` are refused there.
+   *
+   * @example
+   * const sessions = new LRU({ storage: 'shared', name: 'sessions', maxSize: 256 * 2 ** 20, ttl: 60_000 })
+   */
+  name?: string
   /**
    * Eviction policy. `'lru'` (default): the exact least recently used entry
    * goes first. `'s3fifo'`: S3-FIFO (SOSP 2023): new entries wait in a small
@@ -126,12 +144,37 @@ export interface LRUOptions<K, V, FC = unknown> {
    * `values()`, `entries()` and iteration list the main queue newest first,
    * then the small queue newest first; `dump()` is that order reversed;
    * `pop()` removes the entry eviction would take next. With `maxSize` the
-   * queues are sized in size units. Anything else throws `ERR_INVALID_ARG_VALUE`.
+   * queues are sized in size units. Anything else throws `ERR_INVALID_ARG_VALUE`,
+   * and so does `'s3fifo'` with `storage: 'shared'` (its store is LRU only).
    * @example new LRU({ max: 10_000, policy: 's3fifo' })
    */
   policy?: 'lru' | 's3fifo'
-  /** Clock for TTLs (default `performance`; `Date` works). Tests can pass a fake one. */
+  /** Clock for TTLs (default `performance`; `Date` works). Tests can pass a fake one. Not with `storage: 'shared'`. */
   perf?: { now(): number }
+}
+
+/**
+ * Thrown by `new LRU({ storage: 'shared', name })` when the store exists with
+ * other options: `code` is `'ERR_LEAKLESS_SHARED_MISMATCH'`, `option` names
+ * the option, `existing` is the store's value and `given` this call's.
+ */
+export interface SharedMismatchError extends TypeError {
+  code: 'ERR_LEAKLESS_SHARED_MISMATCH'
+  option: 'max' | 'maxSize' | 'ttl' | 'updateAgeOnGet' | 'allowStale'
+  existing: number | boolean
+  given: number | boolean
+}
+
+/** One shared store of the process, in {@link LeaklessStats.shared}. */
+export interface SharedStoreStats {
+  /** The store's name. */
+  name: string
+  /** Entries held. */
+  entries: number
+  /** Bytes held (keys, values and per-entry bookkeeping), as counted against `maxSize`. */
+  bytes: number
+  /** Caches open on it, in every thread. */
+  holders: number
 }
 
 /**
@@ -311,7 +354,7 @@ export declare class LRU<K = any, V = any, FC = unknown> implements Iterable<[K,
   peek(key: K, options?: LRUPeekOptions): V | undefined
   /** Removes and returns the least recently used entry, as `[key, value]`. */
   pop(): [K, V] | undefined
-  /** Changes `max`, evicting down to it at once. */
+  /** Changes `max`, evicting down to it at once. Throws `ERR_LEAKLESS_SHARED_FIXED` on a shared store. */
   resize(max: number): void
   /** The `max` option (`Infinity` if not set). */
   readonly max: number
@@ -344,6 +387,8 @@ export declare class LRU<K = any, V = any, FC = unknown> implements Iterable<[K,
   dump(): Array<[K, LRUDumpEntry<V>]>
   /** Sets entries from {@link LRU.dump}, in order; expired ones are skipped. */
   load(entries: Iterable<[K, LRUDumpEntry<V>]>): void
+  /** With `storage: 'shared'`: the store's name (otherwise `undefined`). */
+  readonly name?: string
 }
 
 // ----------------------------------------------------------- ListenerRegistry
@@ -714,6 +759,12 @@ export interface LeaklessStats {
    * how many of their Buffers were collected without release.
    */
   pools: { instances: number; inUseBytes: number; idleBytes: number; leaked: number }
+  /**
+   * Every shared store of the process (`storage: 'shared'`), by name: the
+   * same list in every thread. Their bytes are not in `lru`; each holder
+   * reports `bytes / holders` in `externalBytes`.
+   */
+  shared: SharedStoreStats[]
 }
 
 /** What leakless holds on the current thread. */

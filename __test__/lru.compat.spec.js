@@ -5,19 +5,11 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { fakeClock } = require('./helpers/clock')
+const { recorder } = require('./helpers/recorder')
 
 const STORAGES = ['heap', 'offheap']
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function fakeClock(start = 1000) {
-  let now = start
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms
-    },
-  }
-}
 
 for (const storage of STORAGES) {
   test(`${storage}: perf: Date is a clock`, (t) => {
@@ -66,15 +58,9 @@ for (const storage of STORAGES) {
 
   test(`${storage}: refetching an expired key replaces it (reason 'set')`, async (t) => {
     const clock = fakeClock()
-    const events = []
-    const cache = new LRU({
-      max: 5,
-      ttl: 10,
-      perf: clock,
-      storage,
-      onEvict: (v, k, reason) => events.push([k, v, reason]),
-      fetchMethod: async (key) => `fresh ${key}`,
-    })
+    const { events, onEvict } = recorder()
+    const fetchMethod = async (key) => `fresh ${key}`
+    const cache = new LRU({ max: 5, ttl: 10, perf: clock, storage, onEvict, fetchMethod })
     cache.set('k', 'old')
     clock.advance(20)
     t.is(await cache.fetch('k'), 'fresh k')
@@ -82,27 +68,21 @@ for (const storage of STORAGES) {
   })
 
   test(`${storage}: clear() reports entries least recently used first`, (t) => {
-    const events = []
-    const cache = new LRU({ max: 5, storage, onEvict: (v, k, reason) => events.push([k, reason]) })
+    const { events, onEvict } = recorder()
+    const cache = new LRU({ max: 5, storage, onEvict })
     cache.set('a', 'A').set('b', 'B').set('c', 'C')
     cache.get('a')
     cache.clear()
     t.deepEqual(events, [
-      ['b', 'clear'],
-      ['c', 'clear'],
-      ['a', 'clear'],
+      ['b', 'B', 'clear'],
+      ['c', 'C', 'clear'],
+      ['a', 'A', 'clear'],
     ])
   })
 
   test.serial(`${storage}: ttlAutopurge removes expired entries from a timer`, async (t) => {
-    const events = []
-    const cache = new LRU({
-      max: 5,
-      ttl: 20,
-      ttlAutopurge: true,
-      storage,
-      disposeAfter: (v, k, reason) => events.push([k, reason]),
-    })
+    const { events, onEvict: disposeAfter } = recorder()
+    const cache = new LRU({ max: 5, ttl: 20, ttlAutopurge: true, storage, disposeAfter })
     const holding = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
     const before = holding()
     cache.set('a', 'A')
@@ -110,7 +90,7 @@ for (const storage of STORAGES) {
     t.is(holding(), before, 'its timers do not keep the process alive')
     await sleep(80)
     t.is(cache.size, 1, 'the expired entry is gone without any call')
-    t.deepEqual(events, [['a', 'expire']])
+    t.deepEqual(events, [['a', 'A', 'expire']])
     cache.clear()
   })
 
@@ -161,25 +141,144 @@ test('ttlResolution is checked', (t) => {
   t.throws(() => new LRU({ max: 5, ttlResolution: -1 }), { code: 'ERR_OUT_OF_RANGE' })
 })
 
-test('heap: a refresh in flight is aborted when its stale entry is evicted', async (t) => {
-  const clock = fakeClock()
-  let signal
+for (const storage of STORAGES) {
+  for (const onEvict of [undefined, () => {}]) {
+    test(`${storage}: a refresh in flight is aborted when its stale entry is evicted${onEvict ? ', with onEvict' : ''}`, async (t) => {
+      const clock = fakeClock()
+      const signals = new Map()
+      const cache = new LRU({
+        max: 2,
+        ttl: 10,
+        perf: clock,
+        storage,
+        onEvict,
+        fetchMethod: (key, stale, options) => {
+          signals.set(key, options.signal)
+          return new Promise(() => {})
+        },
+      })
+      cache.set('a', 'A')
+      clock.advance(20)
+      t.is(await cache.fetch('a', { allowStale: true }), 'A', 'stale while revalidating')
+      // A load of an absent key has no entry to lose: evictions leave it alone.
+      cache.fetch('absent').catch(() => {})
+      cache.set('b', 'B', { ttl: 0 })
+      t.false(signals.get('a').aborted, 'nothing was evicted yet')
+      cache.set('c', 'C', { ttl: 0 })
+      t.true(signals.get('a').aborted)
+      t.is(signals.get('a').reason.message, 'evicted')
+      t.false(cache.has('a'))
+
+      // By pop() and resize() too; a stale entry removed by get() is not an eviction.
+      cache.set('p', 'P').set('q', 'Q')
+      cache.fetch('p', { forceRefresh: true }).catch(() => {})
+      t.deepEqual(cache.pop(), ['p', 'P'])
+      t.is(signals.get('p').reason.message, 'evicted')
+      cache.resize(5)
+      cache.set('r', 'R').set('s', 'S', { ttl: 0 })
+      clock.advance(20)
+      cache.fetch('r', { allowStale: true })
+      cache.fetch('q', { allowStale: true })
+      t.is(cache.get('q'), undefined)
+      cache.resize(1)
+      t.is(signals.get('r').reason.message, 'evicted')
+      t.false(signals.get('q').aborted)
+      t.false(signals.get('absent').aborted)
+      t.deepEqual([...cache.keys()], ['s'])
+    })
+  }
+}
+
+test('heap: a throwing dispose lets the operation finish, then its error is thrown', (t) => {
+  const after = []
   const cache = new LRU({
     max: 2,
+    dispose: (v, k) => {
+      if (k !== 'keep') throw new Error(`dispose ${k}`)
+    },
+    disposeAfter: (v, k, reason) => after.push([k, reason]),
+  })
+  cache.set('a', 'A').set('b', 'B')
+  t.throws(() => cache.set('a', 'A2'), { message: 'dispose a' })
+  t.is(cache.get('a'), 'A2', 'the value was replaced')
+  t.throws(() => cache.set('c', 'C'), { message: 'dispose b' })
+  t.deepEqual([...cache.keys()], ['c', 'a'], 'b was evicted, c stored')
+  t.throws(() => cache.delete('a'), { message: 'dispose a' })
+  t.false(cache.has('a'))
+  t.is(cache.size, 1)
+  cache.set('keep', 'K')
+  t.throws(() => cache.clear(), { message: 'dispose c' })
+  t.is(cache.size, 0)
+  t.deepEqual(after, [
+    ['a', 'set'],
+    ['b', 'evict'],
+    ['a', 'delete'],
+    ['c', 'delete'],
+    ['keep', 'delete'],
+  ])
+  cache.set('x', 'X').set('y', 'Y')
+  t.deepEqual(
+    [...cache.entries()],
+    [
+      ['y', 'Y'],
+      ['x', 'X'],
+    ],
+  )
+})
+
+test('heap: inside dispose the cache can be read, not changed', (t) => {
+  const clock = fakeClock()
+  const seen = []
+  let change
+  const cache = new LRU({
+    max: 5,
     ttl: 10,
     perf: clock,
-    fetchMethod: (key, stale, options) => {
-      signal = options.signal
-      return new Promise(() => {})
+    dispose: (v, k) => {
+      seen.push([k, cache.get(k), cache.has(k), cache.peek(k, { allowStale: true })])
+      change?.()
     },
   })
-  cache.set('a', 'A')
+  cache.set('a', 'A').set('b', 'B')
   clock.advance(20)
-  t.is(await cache.fetch('a', { allowStale: true }), 'A', 'stale while revalidating')
-  cache.set('b', 'B', { ttl: 0 })
-  cache.set('c', 'C', { ttl: 0 })
-  t.true(signal.aborted)
-  t.false(cache.has('a'))
+  // A get of the stale entry inside dispose does not remove it a second time.
+  t.is(cache.get('a'), undefined)
+  t.deepEqual(seen, [['a', undefined, false, 'A']])
+  for (const [name, call] of [
+    ['set', () => cache.set('z', 'Z')],
+    ['delete', () => cache.delete('b')],
+    ['clear', () => cache.clear()],
+    ['pop', () => cache.pop()],
+    ['purgeStale', () => cache.purgeStale()],
+    ['resize', () => cache.resize(1)],
+  ]) {
+    cache.set('k', 'K')
+    change = call
+    const err = t.throws(() => cache.delete('k'), { code: 'ERR_LEAKLESS_REENTRANT' })
+    t.true(err.message.includes(`LRU.${name}()`), err.message)
+    change = undefined
+    t.false(cache.has('k'), 'the delete was done')
+  }
+  t.is(cache.max, 5)
+  t.false(cache.has('z'))
+})
+
+test('offheap: dispose runs after the operation, before disposeAfter', (t) => {
+  const seen = []
+  const cache = new LRU({
+    max: 2,
+    storage: 'offheap',
+    dispose: (v, k, reason) => seen.push(['dispose', k, reason, cache.has(k), cache.size]),
+    disposeAfter: (v, k, reason) => seen.push(['after', k, reason, cache.has(k), cache.size]),
+  })
+  cache.set('a', 'A').set('b', 'B').set('c', 'C')
+  cache.delete('b')
+  t.deepEqual(seen, [
+    ['dispose', 'a', 'evict', false, 2],
+    ['after', 'a', 'evict', false, 2],
+    ['dispose', 'b', 'delete', false, 1],
+    ['after', 'b', 'delete', false, 1],
+  ])
 })
 
 test('heap: updateAgeOnHas per call', (t) => {

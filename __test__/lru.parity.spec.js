@@ -9,21 +9,12 @@
 
 const test = require('ava')
 const { LRU } = require('..')
+const { fakeClock } = require('./helpers/clock')
 
 let LRUCache
 test.before(async () => {
   ;({ LRUCache } = await import('lru-cache'))
 })
-
-function fakeClock(start = 1000) {
-  let now = start
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms
-    },
-  }
-}
 
 // The status fields leakless reports, compared; lru-cache adds others
 // (op, key, value, cache) that only serve its diagnostics channel.
@@ -230,6 +221,52 @@ parity('dispose and disposeAfter see every reason', (make, clock, log) => {
   clock.advance(200)
   log(c.get('c'))
 })
+
+// dispose runs before the entry is gone on heap storage, as in lru-cache;
+// off-heap storage calls it after the operation (see README), tested below.
+const observer = (log, cache) => (value, key, reason) =>
+  log('dispose', key, value, reason, cache().has(key), cache().peek(key, { allowStale: true }), cache().size, [
+    ...cache().keys(),
+  ])
+
+parity(
+  'dispose sees the entry still in the cache: replace, evict, delete, clear',
+  (make, clock, log) => {
+    let c
+    c = make({ max: 2, dispose: observer(log, () => c), disposeAfter: recorder(log, 'after') })
+    c.set('a', 'A').set('b', 'B')
+    c.set('a', 'A2')
+    log('evict')
+    c.set('c', 'C')
+    log('delete')
+    c.delete('a')
+    c.set('d', 'D')
+    log('clear')
+    c.clear()
+    log(c.size)
+  },
+  { heapOnly: true },
+)
+
+parity(
+  'dispose sees the entry still in the cache: expire, pop, eviction by size',
+  (make, clock, log) => {
+    let c
+    c = make({ max: 3, ttl: 10, dispose: observer(log, () => c) })
+    c.set('a', 'A').set('b', 'B', { ttl: 100 })
+    clock.advance(20)
+    log(c.get('a'), c.size)
+    // pop() returns [key, value] here, the value in lru-cache (see README).
+    const popped = c.pop()
+    log(Array.isArray(popped) ? popped[1] : popped, c.size)
+    let d
+    d = make({ maxSize: 10, sizeCalculation: (v) => v.length, dispose: observer(log, () => d) })
+    d.set('x', 'xxxx').set('y', 'yyyy')
+    d.set('z', 'zzzz')
+    log([...d.keys()], d.calculatedSize)
+  },
+  { heapOnly: true },
+)
 
 parity('noDisposeOnSet, on the cache and per call', (make, clock, log) => {
   const c = make({ max: 5, noDisposeOnSet: true, disposeAfter: recorder(log, 'after') })
@@ -474,6 +511,28 @@ parity('a pending fetch is aborted when its key is deleted or replaced', async (
   for (const resolve of pending) resolve('late')
   for (let i = 0; i < 5; i++) await tick()
   log(c.get('d'), c.get('r'))
+})
+
+parity('a pending refresh is aborted when its stale entry is evicted', async (make, clock, log) => {
+  const pending = []
+  const c = make({
+    max: 2,
+    ttl: 10,
+    allowStale: true,
+    fetchMethod: (key, stale, { signal }) =>
+      new Promise((resolve) => {
+        signal.addEventListener('abort', () => log('aborted', key, signal.reason.message))
+        pending.push(resolve)
+      }),
+  })
+  c.set('k', 'old')
+  clock.advance(20)
+  log(await c.fetch('k'))
+  c.set('a', 'A', { ttl: 0 })
+  c.set('b', 'B', { ttl: 0 })
+  for (const resolve of pending) resolve('late')
+  for (let i = 0; i < 5; i++) await tick()
+  log(c.has('k'), c.peek('k', { allowStale: true }), [...c.keys()])
 })
 
 // ---------------------------------------------- what off-heap storage refuses

@@ -3,24 +3,8 @@
 const test = require('ava')
 const { LRU } = require('..')
 const { kTickStart } = require('../lib/lru/hooks')
-const { freezeDateNow } = require('./helpers/clock')
-
-function fakeClock(start = 1000) {
-  const clock = {
-    t: start,
-    now: () => clock.t,
-    advance(ms) {
-      clock.t += ms
-    },
-  }
-  return clock
-}
-
-function recorder() {
-  const events = []
-  const onEvict = (value, key, reason) => events.push([key, value, reason])
-  return { events, onEvict }
-}
+const { fakeClock, freezeDateNow } = require('./helpers/clock')
+const { recorder } = require('./helpers/recorder')
 
 // ------------------------------------------------------------ construction
 

@@ -47,6 +47,11 @@ function offLru() {
   owners.push(owner)
   return id
 }
+function shared() {
+  const [id, owner] = native.sharedOpen('native-errors.spec', 100, Infinity, 0, false, false)
+  owners.push(owner)
+  return id
+}
 function pool() {
   const [id, owner] = native.poolCreate(1024, 65536, false)
   owners.push(owner)
@@ -59,6 +64,7 @@ function entryPoints() {
   const s3 = s3Lru()
   const off = offLru()
   const p = pool()
+  const sh = shared()
   return [
     ['lruApply', lru, [u32(), 0, u32()]],
     ['lruRefill', lru, [u32(), 0, u32(), undefined, u32(), u32(), 0, f64(2)]],
@@ -79,6 +85,7 @@ function entryPoints() {
     ['offSet', off, ['k', 'v', 0, 0]],
     ['offSize', off, []],
     ['offTakeRemoved', off, []],
+    ['offCollectRemoved', off, [true]],
     ['offClear', off, []],
     ['offPop', off, [0]],
     ['offResize', off, [10, 0]],
@@ -87,6 +94,20 @@ function entryPoints() {
     ['offDump', off, [0]],
     ['offStats', off, [f64()]],
     ['offNativeBytes', off, []],
+    ['sharedGet', sh, ['k']],
+    ['sharedPeek', sh, ['k', false]],
+    ['sharedHas', sh, ['k']],
+    ['sharedDelete', sh, ['k']],
+    ['sharedRemainingTtl', sh, ['k']],
+    ['sharedSet', sh, ['k', 'v', 0]],
+    ['sharedSize', sh, []],
+    ['sharedClear', sh, []],
+    ['sharedPop', sh, []],
+    ['sharedPurgeStale', sh, []],
+    ['sharedEntries', sh, []],
+    ['sharedDump', sh, []],
+    ['sharedStats', sh, [f64()]],
+    ['sharedNativeBytes', sh, []],
     ['poolStats', p, []],
     ['poolTrim', p, []],
     ['poolTakeLeaks', p, []],
@@ -173,6 +194,63 @@ test('keys, values and the other scalars of the plain N-API calls are checked by
   throwsNative(t, () => native.offSet(off, 'k', 'v', 0, 0, 'later'), 'ERR_INVALID_ARG_TYPE', /"expiresAt"/)
   // Nothing was stored by the refused calls.
   t.is(native.offSize(off), 0)
+})
+
+test("the shared store's own arguments: name, wake function, waker, load, stale holders", (t) => {
+  throwsNative(
+    t,
+    () => native.sharedOpen(7, 100, Infinity, 0, false, false),
+    'ERR_INVALID_ARG_TYPE',
+    /^The "name" argument must be of type string\. Received type number \(7\)$/,
+  )
+  throwsNative(t, () => native.sharedOpen('x', 100, Infinity, '0', false, false), 'ERR_INVALID_ARG_TYPE', /"ttl"/)
+  throwsNative(t, () => native.sharedOpen('x', 100, Infinity, 0, 1, false), 'ERR_INVALID_ARG_TYPE', /"updateAgeOnGet"/)
+  throwsNative(
+    t,
+    () => native.sharedInit('wake'),
+    'ERR_INVALID_ARG_TYPE',
+    /^The "wake" argument must be of type function\. Received type string \("wake"\)$/,
+  )
+  const sh = shared()
+  throwsNative(
+    t,
+    () => native.sharedClaim(sh, 'k', 0x7fffffff, 1),
+    'ERR_LEAKLESS_STALE_HANDLE',
+    /^No live native shared-store waker has id 2147483647/,
+  )
+  throwsNative(t, () => native.sharedClaim(sh, 'k', 'w', 1), 'ERR_INVALID_ARG_TYPE', /"waker"/)
+  throwsNative(t, () => native.sharedAbandon(sh, 'k', 'load'), 'ERR_INVALID_ARG_TYPE', /"load"/)
+  throwsNative(t, () => native.sharedComplete(sh, 'k', 1, 'v', 'ttl'), 'ERR_INVALID_ARG_TYPE', /"ttl"/)
+  throwsNative(t, () => native.sharedSet(sh, 'k', 'v', 0, 'later'), 'ERR_INVALID_ARG_TYPE', /"expiresAt"/)
+  throwsNative(t, () => native.sharedPeek(sh, 'k', 'yes'), 'ERR_INVALID_ARG_TYPE', /"allowStale"/)
+  throwsNative(
+    t,
+    () => native.sharedGet(sh, {}),
+    'ERR_INVALID_ARG_TYPE',
+    /^The "key" argument must be of type string or number\. Received an object$/,
+  )
+  throwsNative(t, () => native.sharedSet(sh, 'k', 1, 0), 'ERR_INVALID_ARG_TYPE', /^The "value" argument must be/)
+  throwsNative(
+    t,
+    () => native.sharedGet(0x7fffffff, 'k'),
+    'ERR_LEAKLESS_STALE_HANDLE',
+    /shared-store holder has id 2147483647/,
+  )
+  throwsNative(
+    t,
+    () => native.sharedStats(sh, f64(7)),
+    'ERR_INVALID_ARG_VALUE',
+    /"out" must have a length of at least 8/,
+  )
+  t.is(native.sharedSize(0x7fffffff), 0)
+  t.is(native.sharedNativeBytes(0x7fffffff), 0)
+  // A claim with a live waker leads the load, and abandoning it ends it once.
+  const waker = native.sharedInit(() => {})
+  const load = native.sharedClaim(sh, 'k', waker, 1)
+  t.is(typeof load, 'number')
+  t.true(native.sharedAbandon(sh, 'k', load))
+  t.false(native.sharedAbandon(sh, 'k', load))
+  t.is(native.sharedSize(sh), 0)
 })
 
 test('typed arrays of the wrong kind or too short are refused by name', (t) => {

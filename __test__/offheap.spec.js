@@ -3,14 +3,9 @@
 const test = require('ava')
 const fc = require('fast-check')
 const { LRU } = require('..')
-const { freezeDateNow } = require('./helpers/clock')
+const { fakeClock, freezeDateNow } = require('./helpers/clock')
 
 const offheap = (options) => new LRU({ storage: 'offheap', ...options })
-
-function fakeClock(start = 1000) {
-  const clock = { t: start, now: () => clock.t, advance: (ms) => (clock.t += ms) }
-  return clock
-}
 
 // ------------------------------------------------------------ round trips
 

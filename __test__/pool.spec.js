@@ -10,6 +10,7 @@ const test = require('ava')
 const { BufferPool, stats } = require('..')
 const { kForceCopyMode } = require('../lib/pool')
 const { resetWarnings } = require('../lib/common/warnings')
+const native = require('../lib/common/native')
 
 const KiB = 1024
 const MiB = 1024 * 1024
@@ -587,11 +588,13 @@ test.serial('a pool dropped with Buffers still out keeps them readable, then giv
   await collect()
   const start = stats().externalBytes
   const externalStart = process.memoryUsage().external
+  const nativePools = native.nativeStats().poolInstances
   let pool = new BufferPool({ bufferSize: 16 * KiB })
   let outstanding = pool.acquire(16 * KiB).fill(7)
   pool.release(pool.acquire(1000))
   pool = null
   await collect()
+  t.is(native.nativeStats().poolInstances, nativePools + 1, 'the native pool outlives its owner while a Buffer is out')
   t.is(outstanding.length, 16 * KiB)
   t.true(
     outstanding.every((b) => b === 7),
@@ -599,6 +602,7 @@ test.serial('a pool dropped with Buffers still out keeps them readable, then giv
   )
   outstanding = null
   await collect()
+  t.is(native.nativeStats().poolInstances, nativePools, 'the native pool is freed with its last Buffer')
   t.is(stats().externalBytes, start)
   t.true(Math.abs(process.memoryUsage().external - externalStart) < 256 * KiB)
 })

@@ -5,49 +5,20 @@
 // serve nothing it held before, pass the client's errors on while Redis is
 // down, and track again once it is back.
 
-const assert = require('node:assert/strict')
 const test = require('ava')
-const { NearCache } = require('leakless/redis')
-const { RedisServer } = require('./helpers/redis-server')
-const { KINDS, connectClient } = require('./helpers/redis-clients')
+const { KINDS } = require('./helpers/redis-clients')
+const { redisFixture, waitFor } = require('./helpers/redis-fixture')
 
-let server
-const opened = []
-
-test.before(async () => {
-  server = await RedisServer.start()
-})
-
-test.after.always(async () => {
-  for (const close of opened.splice(0).reverse()) await close()
-  if (server) await server.stop()
-})
-
-async function client(kind, options) {
-  const c = await connectClient(kind, server.port, options)
-  opened.push(c.close)
-  return c.client
-}
-
-async function nearCache(options) {
-  const near = new NearCache({ maxSize: 1 << 20, ...options })
-  opened.push(() => near.close())
-  assert.equal(await near.ready(), true, 'tracking is on')
-  return near
-}
+const redis = redisFixture(test)
+const { nearCache } = redis
+const client = (kind, options) => redis.client(kind, undefined, options)
 
 function isReady(c) {
   return typeof c.status === 'string' ? c.status === 'ready' : c.isReady
 }
 
-/** Polls `check` every few milliseconds until it is true; a failure bound, not a timing assertion. */
-async function waitFor(check, what, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 2))
-  }
-}
+/** `waitFor` with room for a server restart, polling every 2 ms. */
+const waitLong = (check, what) => waitFor(check, what, 10_000, 2)
 
 for (const kind of KINDS) {
   test.serial(
@@ -60,8 +31,8 @@ for (const kind of KINDS) {
       t.is(await near.get(key), 'before the outage')
       t.like(near.stats(), { size: 1, flushes: 0, localHits: 1 })
 
-      await server.kill()
-      await waitFor(() => near.stats().flushes === 1, 'the flush')
+      await redis.server.kill()
+      await waitLong(() => near.stats().flushes === 1, 'the flush')
       t.like(near.stats(), { size: 0, tracking: false })
 
       // Down: the local copy is gone, so the read goes to the client, which fails.
@@ -69,22 +40,22 @@ for (const kind of KINDS) {
       t.truthy(err.cause, "the client's error is attached")
       t.true(err.cause instanceof Error)
 
-      await server.restart()
-      await waitFor(() => isReady(c), 'the client to reconnect')
+      await redis.server.restart()
+      await waitLong(() => isReady(c), 'the client to reconnect')
       // Restarted empty: what the near cache held before is not served.
       t.is(await near.get(key), undefined)
       const plain = await client('ioredis')
       await plain.set(key, 'after the restart')
       t.is(await near.get(key), 'after the restart')
 
-      await waitFor(() => near.stats().tracking, 'tracking to come back')
+      await waitLong(() => near.stats().tracking, 'tracking to come back')
       t.is(near.stats().flushes, 1, 'one outage, one counted flush')
       t.is(await near.get(key), 'after the restart')
       const { localHits, invalidations } = near.stats()
       t.is(await near.get(key), 'after the restart')
       t.is(near.stats().localHits, localHits + 1, 'local hits again')
       await plain.set(key, 'written later')
-      await waitFor(() => near.stats().invalidations > invalidations, 'an invalidation after the restart')
+      await waitLong(() => near.stats().invalidations > invalidations, 'an invalidation after the restart')
       t.is(await near.get(key), 'written later')
     },
   )
@@ -97,15 +68,15 @@ for (const kind of KINDS) {
     t.is(await near.get(key), 'old')
     const flushes = near.stats().flushes
 
-    await server.kill()
-    await waitFor(() => near.stats().flushes === flushes + 1, 'the flush')
+    await redis.server.kill()
+    await waitLong(() => near.stats().flushes === flushes + 1, 'the flush')
     const during = near.get(key)
-    await server.restart()
+    await redis.server.restart()
     const plain = await client('ioredis')
     await plain.set(key, 'new')
     const value = await during
     t.true(value === undefined || value === 'new', `read during the outage: ${value}`)
-    await waitFor(() => near.stats().tracking, 'tracking to come back')
+    await waitLong(() => near.stats().tracking, 'tracking to come back')
     t.is(await near.get(key), 'new')
   })
 }

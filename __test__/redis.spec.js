@@ -7,55 +7,54 @@
 // arrived. The outage tests (Redis killed and restarted) are in
 // redis.outage.spec.js.
 
-const assert = require('node:assert/strict')
 const test = require('ava')
 const Redis = require('ioredis')
 const { NearCache } = require('leakless/redis')
-const { RedisServer } = require('./helpers/redis-server')
-const { RedisProxy } = require('./helpers/redis-proxy')
 const { KINDS, connectClient } = require('./helpers/redis-clients')
+const { redisFixture, waitFor } = require('./helpers/redis-fixture')
 const { Peer } = require('./helpers/redis-peer')
 
 const DATA = 'leakless-near-cache-data'
 const TRACKING = 'leakless-near-cache-tracking'
 
-let server
-const opened = []
-
-test.before(async () => {
-  server = await RedisServer.start()
-})
-
-test.after.always(async () => {
-  for (const close of opened.splice(0).reverse()) await close()
-  if (server) await server.stop()
-})
-
-async function client(kind, port = server.port, options) {
-  const c = await connectClient(kind, port, options)
-  opened.push(c.close)
-  return c.client
-}
-
-async function nearCache(options) {
-  const near = new NearCache({ maxSize: 1 << 20, ...options })
-  opened.push(() => near.close())
-  assert.equal(await near.ready(), true, 'tracking is on')
-  return near
-}
+const redis = redisFixture(test)
+const { client, nearCache } = redis
 
 /** A raw command through either client. */
 function command(c, args) {
   return typeof c.call === 'function' ? c.call(...args) : c.sendCommand(args)
 }
 
-/** Polls `check` every millisecond until it is true; a failure bound, not a timing assertion. */
-async function waitFor(check, what, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+/** CLIENT KILL of every connection named `name` (through `plain`); returns how many. */
+async function killConnections(plain, name) {
+  const list = await command(plain, ['CLIENT', 'LIST'])
+  const ids = list
+    .split('\n')
+    .filter((l) => l.includes(`name=${name}`))
+    .map((l) => /\bid=(\d+)/.exec(l)[1])
+  for (const id of ids) await command(plain, ['CLIENT', 'KILL', 'ID', id])
+  return ids.length
+}
+
+/** A plain ioredis client, and a near cache (of a `kind` client) whose connections go through a proxy. */
+async function behindProxy(kind, options) {
+  const plain = await client('ioredis')
+  const proxy = redis.proxy()
+  const near = await nearCache({ client: await client(kind, await proxy.listen()), ...options })
+  return { plain, proxy, near }
+}
+
+/**
+ * Starts `near.get(key)` with the data connection held at the proxy, and
+ * waits until Redis's answer `reply` sits in the proxy. Returns `{ read }`,
+ * the pending get.
+ */
+async function heldRead(proxy, near, key, reply) {
+  proxy.hold(DATA)
+  const from = proxy.link(DATA).received.length
+  const read = near.get(key)
+  await proxy.waitForReply(DATA, reply, from)
+  return { read }
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -130,8 +129,8 @@ for (const kind of KINDS) {
   })
 
   test.serial(`${kind}: process A's writes reach process B's near cache, DELs included`, async (t) => {
-    const peer = await Peer.start(server.port, kind)
-    opened.push(() => peer.stop())
+    const peer = await Peer.start(redis.server.port, kind)
+    redis.closeAtEnd(() => peer.stop())
     const near = await nearCache({ client: await client(kind) })
     const key = newKey('peer')
     const delays = []
@@ -159,21 +158,14 @@ for (const kind of KINDS) {
   })
 
   test.serial(`${kind}: an invalidation that arrives while a GET is in flight keeps its reply out`, async (t) => {
-    const plain = await client('ioredis')
-    const proxy = new RedisProxy(server.port)
-    opened.push(() => proxy.close())
-    const viaProxy = await client(kind, await proxy.listen())
-    const near = await nearCache({ client: viaProxy })
+    const { plain, proxy, near } = await behindProxy(kind)
     const key = newKey('race')
     await command(plain, ['SET', key, 'old'])
 
     // Redis has answered the near cache's GET with "old", but the answer is
     // held in the proxy; meanwhile "new" is written and its invalidation
     // reaches the near cache first.
-    proxy.hold(DATA)
-    const from = proxy.link(DATA).received.length
-    const read = near.get(key)
-    await proxy.waitForReply(DATA, 'old', from)
+    const { read } = await heldRead(proxy, near, key, 'old')
     const trackedFrom = proxy.link(TRACKING).received.length
     await command(plain, ['SET', key, 'new'])
     await proxy.waitForReply(TRACKING, key, trackedFrom)
@@ -189,16 +181,10 @@ for (const kind of KINDS) {
   })
 
   test.serial(`${kind}: a local write while a GET is in flight is not overwritten by the GET's reply`, async (t) => {
-    const plain = await client('ioredis')
-    const proxy = new RedisProxy(server.port)
-    opened.push(() => proxy.close())
-    const near = await nearCache({ client: await client(kind, await proxy.listen()) })
+    const { plain, proxy, near } = await behindProxy(kind)
     const key = newKey('own-write')
     await command(plain, ['SET', key, 'old'])
-    proxy.hold(DATA)
-    const from = proxy.link(DATA).received.length
-    const read = near.get(key)
-    await proxy.waitForReply(DATA, 'old', from)
+    const { read } = await heldRead(proxy, near, key, 'old')
     const write = near.set(key, 'mine')
     proxy.release(DATA)
     t.is(await read, 'old')
@@ -215,13 +201,7 @@ for (const kind of KINDS) {
     t.is(await near.get(key), 'before')
     t.is(near.stats().size, 1)
 
-    const list = await command(plain, ['CLIENT', 'LIST'])
-    const mine = list
-      .split('\n')
-      .filter((l) => l.includes(`name=${TRACKING}`))
-      .map((l) => /\bid=(\d+)/.exec(l)[1])
-    t.true(mine.length >= 1)
-    for (const id of mine) await command(plain, ['CLIENT', 'KILL', 'ID', id])
+    t.true((await killConnections(plain, TRACKING)) >= 1)
     await waitFor(() => near.stats().flushes === 1, 'the flush')
     t.is(near.stats().size, 0, 'nothing kept from before')
 
@@ -242,12 +222,7 @@ for (const kind of KINDS) {
     const near = await nearCache({ client: await client(kind) })
     const key = newKey('kill-data')
     await near.set(key, 'before')
-    const list = await command(plain, ['CLIENT', 'LIST'])
-    const ids = list
-      .split('\n')
-      .filter((l) => l.includes(`name=${DATA}`))
-      .map((l) => /\bid=(\d+)/.exec(l)[1])
-    for (const id of ids) await command(plain, ['CLIENT', 'KILL', 'ID', id])
+    await killConnections(plain, DATA)
     await waitFor(() => near.stats().flushes === 1, 'the flush')
     await command(plain, ['SET', key, 'during'])
     t.is(await near.get(key), 'during')
@@ -259,16 +234,10 @@ for (const kind of KINDS) {
   })
 
   test.serial(`${kind}: a read in flight when the data connection is killed is answered by the client`, async (t) => {
-    const plain = await client('ioredis')
-    const proxy = new RedisProxy(server.port)
-    opened.push(() => proxy.close())
-    const near = await nearCache({ client: await client(kind, await proxy.listen()) })
+    const { plain, proxy, near } = await behindProxy(kind)
     const key = newKey('killed-read')
     await command(plain, ['SET', key, 'value'])
-    proxy.hold(DATA)
-    const from = proxy.link(DATA).received.length
-    const read = near.get(key)
-    await proxy.waitForReply(DATA, 'value', from)
+    const { read } = await heldRead(proxy, near, key, 'value')
     proxy.link(DATA).client.destroy() // the reply never arrives: the connection is gone
     proxy.release(DATA)
     t.is(await read, 'value')
@@ -279,10 +248,7 @@ for (const kind of KINDS) {
 
   test.serial(`${kind}: a tracking connection that stops answering is noticed by the heartbeat`, async (t) => {
     // A network cut: no FIN, no error, the connection just goes silent.
-    const plain = await client('ioredis')
-    const proxy = new RedisProxy(server.port)
-    opened.push(() => proxy.close())
-    const near = await nearCache({ client: await client(kind, await proxy.listen()), heartbeatMs: 50 })
+    const { plain, proxy, near } = await behindProxy(kind, { heartbeatMs: 50 })
     const key = newKey('silent')
     await near.set(key, 'before')
     t.is(await near.get(key), 'before')
@@ -392,7 +358,7 @@ for (const kind of KINDS) {
       message: /options\.client.*ioredis or node-redis 5/,
     })
     t.throws(() => new NearCache({ client: { get() {} }, maxSize: 1024 }), { code: 'ERR_INVALID_ARG_TYPE' })
-    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: server.port }], { lazyConnect: true })
+    const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: redis.server.port }], { lazyConnect: true })
     t.throws(() => new NearCache({ client: cluster, maxSize: 1024 }), {
       code: 'ERR_INVALID_ARG_VALUE',
       message: /Cluster/,
@@ -406,7 +372,7 @@ for (const kind of KINDS) {
     })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, heartbeatMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
 
-    const { client: idle, close } = await connectClient(kind, server.port)
+    const { client: idle, close } = await connectClient(kind, redis.server.port)
     close()
     await sleep(5)
     t.throws(() => new NearCache({ client: idle, maxSize: 1024 }), {
@@ -454,7 +420,7 @@ for (const kind of KINDS) {
 }
 
 test.serial('ioredis keyPrefix: keys and invalidations are mapped through the prefix', async (t) => {
-  const prefixed = await client('ioredis', server.port, { keyPrefix: 'app:' })
+  const prefixed = await client('ioredis', redis.server.port, { keyPrefix: 'app:' })
   const plain = await client('ioredis')
   const near = await nearCache({ client: prefixed })
   const key = newKey('prefixed')

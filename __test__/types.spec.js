@@ -99,6 +99,11 @@ const types = declared()
 const subjects = {
   LRU: { Class: LRU, make: () => new LRU({ max: 10 }) },
   'LRU (storage: offheap)': { type: 'LRU', Class: LRU, make: () => new LRU({ max: 10, storage: 'offheap' }) },
+  'LRU (storage: shared)': {
+    type: 'LRU',
+    Class: LRU,
+    make: () => new LRU({ max: 10, storage: 'shared', name: 'types.spec' }),
+  },
   ListenerRegistry: { Class: ListenerRegistry, make: () => new ListenerRegistry() },
   'ListenerRegistry scope': { type: 'ListenerRegistry', make: () => new ListenerRegistry().scope() },
   BufferPool: { Class: BufferPool, make: () => new BufferPool({ bufferSize: 1024, maxBytes: 4096 }) },

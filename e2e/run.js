@@ -14,6 +14,7 @@
 // - `import { LRU } from 'leakless'` in an ES module;
 // - `require('leakless/redis')` and `import { NearCache } from 'leakless/redis'`
 //   (the subpath export), with no Redis client installed;
+// - examples/piscina: one shared store for a Piscina pool's workers;
 // - the public types, with `tsc --noEmit --strict`, including LRU<string, User>.
 //
 // The project is e2e/project/ copied as it is. The temporary folder is
@@ -34,7 +35,15 @@ const PLATFORM = 'linux-x64-gnu'
 const pkg = require(path.join(ROOT, 'package.json'))
 const BINARY = `${pkg.napi.binaryName}.${PLATFORM}.node`
 // What the project installs besides the two tarballs: the majors users run.
-const DEPENDENCIES = ['express@5', 'jest@30', 'ava@7', 'typescript@5', '@types/node@20', '@types/express@5']
+const DEPENDENCIES = [
+  'express@5',
+  'jest@30',
+  'ava@7',
+  'typescript@5',
+  '@types/node@20',
+  '@types/express@5',
+  'piscina@5',
+]
 const LOAD_REQUESTS = 5000
 const CACHE_MAX = 100 // the `max` of e2e/project/app.js
 
@@ -161,6 +170,8 @@ async function main() {
 
     await step('install the tarballs into a fresh Express project', () => {
       fs.cpSync(path.join(__dirname, 'project'), project, { recursive: true })
+      // The Piscina example runs there as it is, against the installed package.
+      fs.cpSync(path.join(ROOT, 'examples', 'piscina'), path.join(project, 'piscina'), { recursive: true })
       const manifest = {
         name: 'leakless-e2e-app',
         version: '1.0.0',
@@ -197,6 +208,9 @@ async function main() {
     )
     await step('AVA test: LRU, BufferPool, ListenerRegistry', () =>
       run(process.execPath, ['node_modules/ava/entrypoints/cli.mjs'], { cwd: project }),
+    )
+    await step("storage: 'shared' in a Piscina pool: examples/piscina", () =>
+      run(process.execPath, ['piscina/run.js'], { cwd: project }),
     )
     await step("ESM: import { LRU } from 'leakless'", () => run(process.execPath, ['esm.mjs'], { cwd: project }))
     await step("subpath: require('leakless/redis')", () => {

@@ -6,8 +6,9 @@
 #   fuzz       every cargo-fuzz target for LEAKLESS_FUZZ_SECONDS (default
 #              60) each, two at a time
 #   sanitize   Miri on the off-heap store (when a nightly with miri is
-#              installed) and AddressSanitizer + LeakSanitizer on every core
-#              test (scripts/sanitize.sh --quick, which bounds each run too)
+#              installed), AddressSanitizer + LeakSanitizer on every core
+#              test, ThreadSanitizer on the shared store's concurrent tests
+#              (scripts/sanitize.sh --quick, which bounds each run too)
 #   valgrind   the addon's tour under memcheck (scripts/valgrind.sh)
 #
 # Each stage runs under `timeout`: a stage that hangs fails with a message

@@ -15,6 +15,13 @@
 # 2. AddressSanitizer with LeakSanitizer, on stable with RUSTC_BOOTSTRAP=1
 #    (or nightly), runs every unit and property test at full case counts at
 #    native speed: heap overflows, use after free, double frees, leaks.
+# 3. ThreadSanitizer runs the shared store's concurrent tests
+#    (core/tests/shared_store.rs: threads hammering one store, concurrent
+#    loads) for data races. It needs the standard library rebuilt with the
+#    sanitizer (-Zbuild-std, nightly with rust-src), else std's own
+#    uninstrumented atomics are reported as races; skipped with a note
+#    without it. SHARED_OPS (a million; 200,000 with --quick) sizes the
+#    hammering.
 #
 # Miri is skipped (with a note) when no nightly toolchain is installed and
 # none can be had; LEAKLESS_REQUIRE_MIRI=1 makes that a failure.
@@ -98,6 +105,8 @@ if have_miri; then
       "--test pool"
       "--test offheap_model"
       "--test recency_model"
+      # Threads on one shared store, 2,000 operations under Miri (about 2 min).
+      "--test shared_store"
     )
   fi
   for args in "${runs[@]}"; do
@@ -138,6 +147,27 @@ PROPTEST_CASES="${PROPTEST_CASES:-$cases}" CARGO_PROFILE_DEV_OPT_LEVEL=2 \
   cargo_unstable_within "$asan_limit" test -p leakless-core --target "$host" --target-dir target/asan >"$log" 2>&1 || rc=$?
 check_run asan "$rc" "$asan_limit" "$log" 'ERROR: (AddressSanitizer|LeakSanitizer)|panicked at|^error'
 summary+=("asan+lsan: $(passed_of "$log") tests passed, no report, in $(($(date +%s) - start))s")
+
+# ---------------------------------------------------------------- TSan
+if [ "${LEAKLESS_NIGHTLY:-auto}" != bootstrap ] && rustup run nightly rustc --version >/dev/null 2>&1 &&
+  rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
+  echo "== tsan: $(rustup run nightly rustc --version)"
+  log=target/sanitize-tsan.log
+  start=$(date +%s)
+  ops=1000000
+  [ "$quick" = 1 ] && ops=200000
+  if ! SHARED_OPS="${SHARED_OPS:-$ops}" CARGO_PROFILE_DEV_OPT_LEVEL=2 RUSTFLAGS="-Zsanitizer=thread ${RUSTFLAGS:-}" \
+    TSAN_OPTIONS="halt_on_error=1:${TSAN_OPTIONS:-}" \
+    timeout 1200 cargo +nightly test -Zbuild-std -p leakless-core --target "$host" --target-dir target/tsan \
+    --test shared_store >"$log" 2>&1; then
+    echo "!! tsan FAILED (or timed out):"
+    grep -E -A30 'WARNING: ThreadSanitizer|panicked at|^error' "$log" | head -80
+    exit 1
+  fi
+  summary+=("tsan: $(passed_of "$log") shared-store tests passed, no race reported, in $(($(date +%s) - start))s")
+else
+  summary+=("tsan: skipped, needs a nightly toolchain with rust-src (-Zbuild-std)")
+fi
 
 echo "== sanitize summary"
 for line in "${summary[@]}"; do echo "   $line"; done

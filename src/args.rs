@@ -21,46 +21,46 @@ fn received(v: &Unknown<'_>) -> String {
   unsafe { describe(raw.env, raw.value) }
 }
 
-/// A number argument.
-pub fn number(v: &Unknown<'_>, name: &str) -> Result<f64> {
-  let raw = v.value();
-  let mut n = 0f64;
-  // SAFETY: `v` is an argument of the running callback; `n` is a valid out pointer.
-  match unsafe { sys::napi_get_value_double(raw.env, raw.value, &mut n) } {
-    sys::Status::napi_ok => Ok(n),
-    sys::Status::napi_number_expected => {
-      Err(Failure::arg_type(name, "of type number", &received(v)))
+/// Reads a scalar argument with its `napi_get_value_*` call; an argument of
+/// another type (the call answers `$wrong`) throws `ERR_INVALID_ARG_TYPE`
+/// naming it.
+macro_rules! scalar_args {
+  ($($(#[$doc:meta])* $fn_name:ident -> $ty:ty: $get:ident, $wrong:ident, $expected:literal;)+) => {$(
+    $(#[$doc])*
+    pub fn $fn_name(v: &Unknown<'_>, name: &str) -> Result<$ty> {
+      let raw = v.value();
+      let mut out = <$ty>::default();
+      // SAFETY: `v` is an argument of the running callback; `out` is a valid out pointer.
+      match unsafe { sys::$get(raw.env, raw.value, &mut out) } {
+        sys::Status::napi_ok => Ok(out),
+        sys::Status::$wrong => Err(Failure::arg_type(name, $expected, &received(v))),
+        status => Err(Failure::napi(stringify!($get), status)),
+      }
     }
-    status => Err(Failure::napi("napi_get_value_double", status)),
-  }
+  )+};
 }
 
-/// An id: a number, read as Node-API reads a `uint32` (wrapping, truncating).
-pub fn id(v: &Unknown<'_>, name: &str) -> Result<u32> {
-  let raw = v.value();
-  let mut n = 0u32;
-  // SAFETY: `v` is an argument of the running callback; `n` is a valid out pointer.
-  match unsafe { sys::napi_get_value_uint32(raw.env, raw.value, &mut n) } {
-    sys::Status::napi_ok => Ok(n),
-    sys::Status::napi_number_expected => {
-      Err(Failure::arg_type(name, "of type number", &received(v)))
-    }
-    status => Err(Failure::napi("napi_get_value_uint32", status)),
-  }
+scalar_args! {
+  /// A number argument.
+  number -> f64: napi_get_value_double, napi_number_expected, "of type number";
+  /// An id: a number, read as Node-API reads a `uint32` (wrapping, truncating).
+  id -> u32: napi_get_value_uint32, napi_number_expected, "of type number";
+  /// A boolean argument.
+  boolean -> bool: napi_get_value_bool, napi_boolean_expected, "of type boolean";
 }
 
-/// A boolean argument.
-pub fn boolean(v: &Unknown<'_>, name: &str) -> Result<bool> {
+/// A string argument.
+pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
   let raw = v.value();
-  let mut b = false;
-  // SAFETY: `v` is an argument of the running callback; `b` is a valid out pointer.
-  match unsafe { sys::napi_get_value_bool(raw.env, raw.value, &mut b) } {
-    sys::Status::napi_ok => Ok(b),
-    sys::Status::napi_boolean_expected => {
-      Err(Failure::arg_type(name, "of type boolean", &received(v)))
-    }
-    status => Err(Failure::napi("napi_get_value_bool", status)),
+  let mut ty = 0;
+  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
+  crate::errors::check(status, "napi_typeof")?;
+  if ty != sys::ValueType::napi_string {
+    return Err(Failure::arg_type(name, "of type string", &received(v)));
   }
+  // SAFETY: the value is a string of this environment.
+  Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?)
 }
 
 /// A boolean argument that may be `undefined` or `null`.

@@ -12,6 +12,7 @@ mod offheap;
 mod pool;
 mod protocol;
 mod raw;
+mod shared;
 
 use napi_derive::napi;
 
@@ -28,18 +29,22 @@ pub struct NativeStats {
   pub offheap_lru_instances: u32,
   /// BufferPools alive on this thread (collected ones whose Buffers are still out included).
   pub pool_instances: u32,
+  /// Shared-store holders alive on this thread.
+  pub shared_instances: u32,
 }
 
 /// Flushes pending reports and returns this thread's native accounting.
 #[napi]
 pub fn native_stats() -> NativeStats {
   pool::sync_accounting();
+  shared::sync_accounting();
   NativeStats {
     external_bytes: accounting::reported() as f64,
     v8_adjusted_total: accounting::v8_total() as f64,
     heap_lru_instances: lru::live_instances() as u32,
     offheap_lru_instances: offheap::live_instances() as u32,
     pool_instances: pool::live_instances() as u32,
+    shared_instances: shared::live_instances() as u32,
   }
 }
 
@@ -49,5 +54,8 @@ pub fn init(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Res
   let exports = napi::bindgen_prelude::JsValue::raw(&exports);
   // SAFETY: `env` and `exports` are those of the module being initialized.
   let registered = unsafe { offheap::register(env.raw(), exports) };
+  errors::js(&env, registered)?;
+  // SAFETY: as above.
+  let registered = unsafe { shared::register(env.raw(), exports) };
   errors::js(&env, registered)
 }

@@ -31,7 +31,7 @@ pub struct HeapLru {
 }
 
 thread_local! {
-  static TABLE: RefCell<Table<HeapLru>> = RefCell::new(Table::default());
+  static TABLE: RefCell<Table<HeapLru>> = const { RefCell::new(Table::new()) };
 }
 
 impl Kind for HeapLru {
@@ -132,53 +132,61 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
     },
   )
   .and_then(|(id, owner)| handles::pair(env, id, owner));
-  errors::js(env, created.map_err(Failure::from))
+  errors::js(env, created)
 }
 
-/// Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
-/// `expires[slot]` is the expiry time of each slot when the cache has a TTL.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
-)]
-pub fn lru_apply<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  expires: Unknown<'env>,
-) -> Result<()> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+/// A `#[napi]` entry point whose arguments are `id, log, n, stamps, expires`
+/// (read into the [`Replay`] bound by `|r|`), then the named extra ones. The
+/// body returns an [`errors::Result`], thrown through the error map.
+///
+/// The docs are written as `#[doc = "..."]`: napi-derive copies them into
+/// `binding.d.ts`, and reads a `///` comment forwarded through `macro_rules!`
+/// as a raw string (`r" ..."`), prefix included.
+macro_rules! replay_entry {
+  ($(
+    $(#[$attr:meta])*
+    fn $name:ident(|$r:pat_param $(, $extra:ident)*|) -> $ret:ty $body:block
+  )+) => {$(
+    $(#[$attr])*
+    pub fn $name<'env>(
+      env: &Env,
+      id: Unknown<'env>,
+      log: Unknown<'env>,
+      n: Unknown<'env>,
+      stamps: Unknown<'env>,
+      expires: Unknown<'env>,
+      $($extra: Unknown<'env>,)*
+    ) -> Result<$ret> {
+      let run = || {
+        let $r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+        $body
+      };
+      errors::js(env, run())
+    }
+  )+};
+}
+
+replay_entry! {
+  #[doc = " Replays the first `n` words of `log` (`(op | slot, stamp)` pairs)."]
+  #[doc = " `expires[slot]` is the expiry time of each slot when the cache has a TTL."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+  )]
+  fn lru_apply(|r|) -> () {
     // SAFETY: this call writes no array, so shared slices may overlap.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
     handles::with::<HeapLru, _>(r.id, |lru| lru.replay(log, stamps, expires))
-  };
-  errors::js(env, run())
-}
+  }
 
-/// Replays the log, then writes the next victims and their stamps (expired
-/// first, then least recently used). Writes the number of expired victims to
-/// `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
-/// the number of victims.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array"
-)]
-#[allow(clippy::too_many_arguments)]
-pub fn lru_refill<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  expires: Unknown<'env>,
-  victims: Unknown<'env>,
-  victim_stamps: Unknown<'env>,
-  now: Unknown<'env>,
-  meta: Unknown<'env>,
-) -> Result<u32> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+  #[doc = " Replays the log, then writes the next victims and their stamps (expired"]
+  #[doc = " first, then least recently used). Writes the number of expired victims to"]
+  #[doc = " `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns"]
+  #[doc = " the number of victims."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array"
+  )]
+  #[allow(clippy::too_many_arguments)]
+  fn lru_refill(|r, victims, victim_stamps, now, meta|) -> u32 {
     let mut victims = args::typed::<u32>(&victims, "victims")?;
     let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
     let now = args::number(&now, "now")?;
@@ -217,26 +225,14 @@ pub fn lru_refill<'env>(
       lru.held.set(lru.recency.heap_bytes());
       Ok(batch.count as u32)
     })
-  };
-  errors::js(env, run())
-}
+  }
 
-/// Replays the log, then writes live slots from most to least recently used
-/// into `out`. Returns how many were written.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array"
-)]
-pub fn lru_order<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  expires: Unknown<'env>,
-  out: Unknown<'env>,
-) -> Result<u32> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+  #[doc = " Replays the log, then writes live slots from most to least recently used"]
+  #[doc = " into `out`. Returns how many were written."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array"
+  )]
+  fn lru_order(|r, out|) -> u32 {
     let mut out = args::typed::<u32>(&out, "out")?;
     let mut spans = r.read_only();
     spans.extend([r.stamps.reads(), out.writes()]);
@@ -253,24 +249,13 @@ pub fn lru_order<'env>(
       out[..count].copy_from_slice(&order[..count]);
       Ok(count as u32)
     })
-  };
-  errors::js(env, run())
-}
+  }
 
-/// Replays the log, then returns the least recently used slot, or -1.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
-)]
-pub fn lru_oldest<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  expires: Unknown<'env>,
-) -> Result<i64> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+  #[doc = " Replays the log, then returns the least recently used slot, or -1."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+  )]
+  fn lru_oldest(|r|) -> i64 {
     // SAFETY: this call writes no array, so shared slices may overlap.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
     handles::with::<HeapLru, _>(r.id, |lru| {
@@ -279,25 +264,14 @@ pub fn lru_oldest<'env>(
       lru.held.set(lru.recency.heap_bytes());
       Ok(oldest)
     })
-  };
-  errors::js(env, run())
-}
+  }
 
-/// Replays the log, then renumbers the stamps 1, 2, 3... in the same order.
-/// Returns the largest stamp in use.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
-)]
-pub fn lru_renumber<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  expires: Unknown<'env>,
-) -> Result<u32> {
-  let run = || {
-    let mut r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+  #[doc = " Replays the log, then renumbers the stamps 1, 2, 3... in the same order."]
+  #[doc = " Returns the largest stamp in use."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+  )]
+  fn lru_renumber(|mut r|) -> u32 {
     let mut spans = r.read_only();
     spans.push(r.stamps.writes());
     args::refuse_aliases(&spans)?;
@@ -313,8 +287,7 @@ pub fn lru_renumber<'env>(
       lru.held.set(lru.recency.heap_bytes());
       Ok(top)
     })
-  };
-  errors::js(env, run())
+  }
 }
 
 /// Forgets every entry and gives the memory back.
@@ -338,7 +311,9 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
 pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
   let run = || {
     let id = args::id(&id, "id")?;
-    Ok(TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64)))
+    let bytes = handles::peek::<HeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
+    handles::release_deferred();
+    Ok(bytes)
   };
   errors::js(env, run())
 }
@@ -361,7 +336,7 @@ pub fn lru_create_s3fifo<'env>(
       held: Held::default(),
     };
     let (id, owner) = handles::adopt(env, lru)?;
-    Ok(handles::pair(env, id, owner)?)
+    handles::pair(env, id, owner)
   };
   errors::js(env, run())
 }
@@ -686,5 +661,5 @@ pub fn lru_s3_set_capacity(env: &Env, id: Unknown<'_>, capacity: Unknown<'_>) ->
 
 /// Number of heap LRUs alive on this thread.
 pub fn live_instances() -> usize {
-  TABLE.with(|t| t.borrow().live())
+  handles::live::<HeapLru>()
 }

@@ -4,11 +4,15 @@
 //! `peek`, `delete`, `size`) are plain `napi_callback`s (see `raw.rs`); the
 //! rest use napi-rs. Every change of the bytes held is reported to V8
 //! through [`Held`].
+//!
+//! Each store is a [`handles::Kind`]; every entry point reaches it through
+//! [`handles::with`], and makes JS values only once the table is released
+//! (hot paths copy the value they answer into a per-thread buffer first).
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap};
+use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, ValueRef};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -32,8 +36,11 @@ impl OffHeapLru {
 }
 
 thread_local! {
-  static TABLE: RefCell<Table<OffHeapLru>> = RefCell::new(Table::default());
-  static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+  static TABLE: RefCell<Table<OffHeapLru>> = const { RefCell::new(Table::new()) };
+  /// The key of the current call and the value it answers, in one
+  /// thread-local (each access to one costs a call in a shared library).
+  static KEY_REPLY: RefCell<(Scratch, ValueCopy)> =
+    RefCell::new((Scratch::default(), ValueCopy::new()));
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
@@ -47,30 +54,126 @@ impl Kind for OffHeapLru {
 
 /// Number of off-heap LRUs alive on this thread.
 pub fn live_instances() -> usize {
-  TABLE.with(|t| t.borrow().live())
+  handles::live::<OffHeapLru>()
 }
 
-/// Runs `f` with the store `id` and the key read from `key`.
+/// A value copied out of a store, so that its JS value is made once the
+/// table is released. The buffers are kept between calls.
+struct ValueCopy {
+  form: Form,
+  bytes: Vec<u8>,
+  units: Vec<u16>,
+}
+
+#[derive(Clone, Copy)]
+enum Form {
+  Utf8,
+  Ascii,
+  Utf16,
+  Bytes,
+}
+
+/// Copies larger than this are not kept for the next call.
+const REPLY_KEEP: usize = 64 * 1024;
+
+impl ValueCopy {
+  const fn new() -> Self {
+    ValueCopy {
+      form: Form::Utf8,
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
+
+  fn copy(&mut self, value: ValueRef<'_>) {
+    if self.bytes.capacity() > REPLY_KEEP {
+      self.bytes = Vec::new();
+    }
+    if self.units.capacity() > REPLY_KEEP {
+      self.units = Vec::new();
+    }
+    let (form, bytes) = match value {
+      ValueRef::Utf16(u) => {
+        self.units.clear();
+        self.units.extend_from_slice(u);
+        self.form = Form::Utf16;
+        return;
+      }
+      ValueRef::Utf8(b) => (Form::Utf8, b),
+      ValueRef::Ascii(b) => (Form::Ascii, b),
+      ValueRef::Bytes(b) => (Form::Bytes, b),
+    };
+    self.bytes.clear();
+    self.bytes.extend_from_slice(bytes);
+    self.form = form;
+  }
+
+  fn get(&self) -> ValueRef<'_> {
+    match self.form {
+      Form::Utf8 => ValueRef::Utf8(&self.bytes),
+      Form::Ascii => ValueRef::Ascii(&self.bytes),
+      Form::Utf16 => ValueRef::Utf16(&self.units),
+      Form::Bytes => ValueRef::Bytes(&self.bytes),
+    }
+  }
+}
+
+/// What a hot entry point answers, made into a JS value after the table was
+/// released.
+enum Answer {
+  Undefined,
+  Bool(bool),
+  Number(f64),
+  /// The value copied into the call's [`ValueCopy`].
+  Value,
+}
+
+impl Answer {
+  /// A value found in the store, copied into `out`.
+  #[inline(always)]
+  fn value(out: &mut ValueCopy, value: ValueRef<'_>) -> Answer {
+    out.copy(value);
+    Answer::Value
+  }
+
+  /// # Safety
+  /// `env` is the environment of the current callback, on its JS thread.
+  #[inline(always)]
+  unsafe fn to_js(&self, env: sys::napi_env, copy: &ValueCopy) -> errors::Result<sys::napi_value> {
+    // SAFETY: the caller's contract; `copy` outlives the call that reads it.
+    unsafe {
+      match *self {
+        Answer::Undefined => raw::undefined(env),
+        Answer::Bool(b) => raw::boolean(env, b),
+        Answer::Number(n) => raw::number(env, n),
+        Answer::Value => raw::value_to_js(env, copy.get()),
+      }
+    }
+  }
+}
+
+/// Runs `f` with the store `id` and the key read from `key`, through
+/// [`handles::with`] (so finalizations that waited are done), then makes
+/// its answer into a JS value once the table is released.
 ///
 /// # Safety
 ///
-/// `env`, `id` and `key` belong to the running callback.
+/// `env`, `id` and `key` belong to the running callback, on its JS thread.
 unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>) -> errors::Result<sys::napi_value>,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut ValueCopy) -> Answer,
 ) -> errors::Result<sys::napi_value> {
   // SAFETY: the caller's contract.
   let id = unsafe { raw::get_u32(env, id, "id") }?;
-  SCRATCH.with(|scratch| {
-    let mut scratch = scratch.borrow_mut();
+  KEY_REPLY.with(|io| {
+    let (scratch, reply) = &mut *io.borrow_mut();
     // SAFETY: the caller's contract.
     let key = unsafe { scratch.key(env, key) }?;
-    TABLE.with(|t| {
-      let mut table = t.borrow_mut();
-      f(table.get_mut(id)?, key)
-    })
+    let answer = handles::with::<OffHeapLru, _>(id, |lru| Ok(f(lru, key, reply)))?;
+    // SAFETY: the caller's contract; the table is released.
+    unsafe { answer.to_js(env, reply) }
   })
 }
 
@@ -82,14 +185,14 @@ unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) 
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key| {
-        let out = match lru.store.get(key, now) {
-          Lookup::Hit(entry) => raw::value_to_js(env, entry.value()),
-          Lookup::Stale(e) => raw::value_to_js(env, e.value()),
-          Lookup::Miss => raw::undefined(env),
+      with_key(env, id, key, |lru, key, out| {
+        let answer = match lru.store.get(key, now) {
+          Lookup::Hit(entry) => Answer::value(out, entry.value()),
+          Lookup::Stale(e) => Answer::value(out, e.value()),
+          Lookup::Miss => Answer::Undefined,
         };
         lru.account();
-        out
+        answer
       })
     }
   };
@@ -109,10 +212,10 @@ unsafe extern "C" fn off_peek(
       let [id, key, now, stale] = raw::args::<4>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
       let allow_stale = raw::get_bool(env, stale, "allowStale")?;
-      with_key(env, id, key, |lru, key| {
+      with_key(env, id, key, |lru, key, out| {
         match lru.store.peek(key, now, allow_stale) {
-          Some(v) => raw::value_to_js(env, v),
-          None => raw::undefined(env),
+          Some(v) => Answer::value(out, v),
+          None => Answer::Undefined,
         }
       })
     }
@@ -129,8 +232,8 @@ unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) 
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key| {
-        raw::boolean(env, lru.store.has(key, now))
+      with_key(env, id, key, |lru, key, _| {
+        Answer::Bool(lru.store.has(key, now))
       })
     }
   };
@@ -149,8 +252,8 @@ unsafe extern "C" fn off_refresh_ttl(
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key| {
-        raw::boolean(env, lru.store.refresh_ttl(key, now))
+      with_key(env, id, key, |lru, key, _| {
+        Answer::Bool(lru.store.refresh_ttl(key, now))
       })
     }
   };
@@ -169,10 +272,10 @@ unsafe extern "C" fn off_delete(
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key| {
+      with_key(env, id, key, |lru, key, _| {
         let removed = lru.store.delete(key, now);
         lru.account();
-        raw::boolean(env, removed)
+        Answer::Bool(removed)
       })
     }
   };
@@ -191,8 +294,8 @@ unsafe extern "C" fn off_remaining_ttl(
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key| {
-        raw::number(env, lru.store.remaining_ttl(key, now))
+      with_key(env, id, key, |lru, key, _| {
+        Answer::Number(lru.store.remaining_ttl(key, now))
       })
     }
   };
@@ -238,16 +341,15 @@ unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) 
       VALUE_SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key| {
+        with_key(env, id, key, |lru, key, _| {
           // A value too large is not stored; it waits in the removed queue.
           lru.store.set(key, value, ttl, now, expires_at);
           lru.account();
-          let bits = if lru.store.has_removed() {
+          Answer::Number(if lru.store.has_removed() {
             REMOVED_PENDING
           } else {
             0.0
-          };
-          raw::number(env, bits)
+          })
         })
       })
     }
@@ -267,7 +369,8 @@ unsafe extern "C" fn off_size(
     unsafe {
       let [id] = raw::args::<1>(env, info)?;
       let id = raw::get_u32(env, id, "id")?;
-      let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.store.len()));
+      let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
+      handles::release_deferred();
       raw::number(env, size as f64)
     }
   };
@@ -339,7 +442,7 @@ pub fn off_create<'env>(
       held: Held::default(),
     };
     let (id, owner) = handles::adopt(env, lru)?;
-    Ok(handles::pair(env, id, owner)?)
+    handles::pair(env, id, owner)
   };
   errors::js(env, run())
 }
@@ -375,6 +478,22 @@ pub fn off_take_removed<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array
       out.set(i + 2, reason.as_str())?;
     }
     Ok(out)
+  };
+  errors::js(env, run())
+}
+
+/// Starts or stops keeping removed entries for `offTakeRemoved` (stopping
+/// drops those waiting); JS turns it on while loads are pending, to abort
+/// the ones whose entry is evicted.
+#[napi(ts_args_type = "id: number, on: boolean")]
+pub fn off_collect_removed<'env>(env: &Env, id: Unknown<'env>, on: Unknown<'env>) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let on = args::boolean(&on, "on")?;
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      lru.store.set_collect_removed(on);
+      Ok(())
+    })
   };
   errors::js(env, run())
 }
@@ -570,7 +689,9 @@ pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Resu
 pub fn off_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
   let run = || {
     let id = args::id(&id, "id")?;
-    Ok(TABLE.with(|t| t.borrow().get(id).map_or(0.0, |lru| lru.held.get() as f64)))
+    let bytes = handles::peek::<OffHeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
+    handles::release_deferred();
+    Ok(bytes)
   };
   errors::js(env, run())
 }

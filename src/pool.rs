@@ -13,16 +13,20 @@
 //!   (`napi_detach_arraybuffer`: the Buffer and all its views read as empty)
 //!   and frees the slot. The status goes to the mailbox.
 //!
-//! Every Buffer's finalizer names its lease by a token (pool id and serial).
-//! Node runs it on the JS thread on a later turn of the event loop, once the
-//! backing store is gone: after a release (then it is stale and ignored) or
-//! after the Buffer was collected (then it is a leak: the slot comes back and
-//! a record waits for JS). No JS runs inside a finalizer: a thread-safe
-//! function, called when the first record is queued, asks JS to collect them
-//! on the next turn.
+//! Each pool is a [`handles::Kind`]: it lives in the thread's table of pools
+//! and is owned by an `External` held by its `BufferPool`. When that owner is
+//! collected the pool closes, but stays until its last Buffer is gone.
+//!
+//! Every Buffer's finalizer names its lease by a token (pool id and serial)
+//! and reports through [`handles::loan_finalized`]. Node runs it on the JS
+//! thread on a later turn of the event loop, once the backing store is gone:
+//! after a release (then it is stale and ignored) or after the Buffer was
+//! collected (then it is a leak: the slot comes back and a record waits for
+//! JS). No JS runs inside a finalizer: a thread-safe function, called when
+//! the first record is queued, asks JS to collect them on the next turn.
 //!
 //! Memory V8 cannot see (idle slots and the unused tail of lent slots) is
-//! reported through [`crate::accounting`]; lent Buffers' bytes are already
+//! reported per pool through [`Held`]; lent Buffers' bytes are already
 //! counted by V8 as external ArrayBuffers and are not reported again.
 //!
 //! When the thread's environment is torn down (worker exit), Node first
@@ -32,18 +36,19 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
+use std::thread::LocalKey;
 
-use leakless_core::pool::MAX_POOLS;
 use leakless_core::pool::{
-  AcquireError, ConfigError, Finalized, Pool, PoolConfig, PoolSet, ReleaseError,
+  AcquireError, ConfigError, Finalized, Pool, PoolConfig, PoolSet, ReleaseError, MAX_POOLS,
 };
 use napi::bindgen_prelude::*;
-use napi::{check_status, sys};
+use napi::sys;
 use napi_derive::napi;
 
-use crate::accounting;
+use crate::accounting::{self, Held};
 use crate::args;
-use crate::errors::{self, describe_number, Code, Failure};
+use crate::errors::{self, check, describe_number, Code, Failure};
+use crate::handles::{self, Kind, Table};
 
 /// `Number.MAX_SAFE_INTEGER`.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -89,70 +94,162 @@ enum External {
   Refused,
 }
 
-/// What one finalizer was asked to do while the pools were busy.
-#[derive(Clone, Copy)]
-enum Deferred {
-  Lease { token: usize, addr: usize },
-  Owner(u32),
+/// One pool, as owned by its JS `BufferPool` through [`handles`].
+pub struct OwnedPool {
+  pool: Pool,
+  /// Bytes of the pool V8 cannot see, as reported.
+  held: Held,
+  /// Its JS owner was collected; it stays until its last Buffer is gone.
+  orphan: bool,
 }
 
-/// The pools of this thread and what they share.
-struct Thread {
-  set: PoolSet,
-  /// Bytes reported to V8 on behalf of the pools.
-  reported: i64,
-  mailbox: Mailbox,
-  /// The leak-drain callbacks of each copy of `lib/pool.js`, held weakly.
-  drains: Vec<sys::napi_ref>,
-  hooked: bool,
-  external: External,
-  /// The environment was torn down; nothing is held any more.
-  ended: bool,
-}
-
-impl Thread {
-  const fn new() -> Thread {
-    Thread {
-      set: PoolSet::new(),
-      reported: 0,
-      mailbox: Mailbox(ptr::null_mut()),
-      drains: Vec::new(),
-      hooked: false,
-      external: External::Unknown,
-      ended: false,
-    }
-  }
-
+impl OwnedPool {
   /// Tells V8 about idle bytes when they drifted by [`SYNC_BYTES`] (or at
   /// all, when `exact`).
   fn sync(&mut self, exact: bool) {
-    let target = self.set.unseen_bytes() as i64;
-    let drift = target - self.reported;
+    let target = self.pool.unseen_bytes();
+    let drift = target as i64 - self.held.get() as i64;
     if drift != 0 && (exact || drift.abs() >= SYNC_BYTES) {
-      accounting::change(drift);
-      self.reported = target;
+      self.held.set(target);
     }
   }
 
-  fn finalize(&mut self, token: usize, addr: usize) {
-    let (_, outcome) = self.set.finalize(token, addr, now_us());
+  /// Lends `size` bytes as an external Buffer: (Buffer, slot, serial, leak
+  /// records waiting), or the status to report.
+  ///
+  /// # Safety
+  /// `env` is the environment of the current callback, on its JS thread;
+  /// `id` is this pool's id.
+  unsafe fn lend(
+    &mut self,
+    env: sys::napi_env,
+    id: u32,
+    size: usize,
+  ) -> std::result::Result<(sys::napi_value, u32, u64, usize), f64> {
+    let serial = HOST.with(|h| h.next_serial.get());
+    let lease = self
+      .pool
+      .acquire(size, serial, now_us())
+      .map_err(acquire_status)?;
+    HOST.with(|h| h.next_serial.set(serial + 1));
+    let mut buffer = ptr::null_mut();
+    // The table stays borrowed on purpose (see `acquire`): should Node run
+    // this Buffer's finalizer before it returns (it may on failure), the
+    // finalizer waits for the end of the call, when the lease was cancelled,
+    // and is stale.
+    // SAFETY: `env` per the contract. `lease.ptr` points to `lease.len`
+    // bytes that the pool keeps allocated, and neither reads nor writes,
+    // until this Buffer's finalizer ran or `release` detached it;
+    // `finalize_lease` matches `napi_finalize`; the token is a number that
+    // is never dereferenced.
+    let status = unsafe {
+      sys::napi_create_external_buffer(
+        env,
+        lease.len,
+        lease.ptr.as_ptr().cast(),
+        Some(finalize_lease),
+        PoolSet::token(id, lease.serial) as *mut c_void,
+        &mut buffer,
+      )
+    };
+    if status != sys::Status::napi_ok {
+      self.pool.cancel(lease.slot, lease.serial);
+      return Err(if status == sys::Status::napi_no_external_buffers_allowed {
+        HOST.with(|h| h.external.set(External::Refused));
+        ST_NO_EXTERNAL
+      } else {
+        ST_FAILED
+      });
+    }
+    self.sync(false);
+    Ok((buffer, lease.slot, lease.serial, self.pool.pending_leaks()))
+  }
+}
+
+thread_local! {
+  static POOLS: RefCell<Table<OwnedPool>> = const { RefCell::new(Table::new()) };
+}
+
+impl Kind for OwnedPool {
+  const NAME: &'static str = "BufferPool";
+
+  /// Finalizer tokens carry the pool id in
+  /// [`POOL_BITS`](leakless_core::pool::POOL_BITS) bits.
+  const MAX_ID: u32 = (MAX_POOLS - 1) as u32;
+
+  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
+    &POOLS
+  }
+
+  fn too_many() -> Failure {
+    Failure::new(
+      Code::TooManyPools,
+      format!(
+        "Cannot create a BufferPool: {} are alive on this thread",
+        Self::MAX_ID
+      ),
+    )
+  }
+
+  /// The pool closes, and is freed once its last Buffer is gone.
+  fn owner_collected(&mut self) -> bool {
+    self.pool.close();
+    self.orphan = true;
+    self.sync(false);
+    self.pool.lent() == 0
+  }
+
+  /// The Buffer of a lease was finalized: `data` is its memory, `hint` its
+  /// token. After a release this is stale and ignored; otherwise the Buffer
+  /// leaked, the slot comes back and a record waits for JS.
+  fn loan_finalized(&mut self, data: usize, hint: usize) -> bool {
+    let (_, serial) = PoolSet::untoken(hint);
+    let outcome = self.pool.finalize(data, serial, now_us());
     if outcome == Finalized::Leaked {
       schedule_drain();
     }
     if outcome != Finalized::Stale {
       self.sync(false);
     }
+    self.orphan && self.pool.lent() == 0
   }
 }
 
-thread_local! {
-  static THREAD: RefCell<Thread> = const { RefCell::new(Thread::new()) };
-  /// Finalizations that found [`THREAD`] borrowed.
-  static DEFERRED: RefCell<Vec<Deferred>> = const { RefCell::new(Vec::new()) };
-  static HAS_DEFERRED: Cell<bool> = const { Cell::new(false) };
+/// What the pools of this thread share besides their table.
+struct Host {
+  /// The mailbox's memory; null before `poolInit`, after teardown, and while
+  /// [`with_mailbox`] lends it.
+  mailbox: Cell<*mut f64>,
+  /// Strong reference that keeps the mailbox's `Float64Array` alive.
+  mailbox_ref: Cell<sys::napi_ref>,
+  /// The leak-drain callbacks of each copy of `lib/pool.js`, held weakly.
+  drains: RefCell<Vec<sys::napi_ref>>,
   /// The thread-safe function that calls the drain callbacks on a later turn.
-  static TSFN: Cell<sys::napi_threadsafe_function> = const { Cell::new(ptr::null_mut()) };
-  static DRAIN_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+  tsfn: Cell<sys::napi_threadsafe_function>,
+  drain_scheduled: Cell<bool>,
+  hooked: Cell<bool>,
+  external: Cell<External>,
+  /// The environment was torn down; nothing is held any more.
+  ended: Cell<bool>,
+  /// Serial of the next lease: unique on the thread, so a late finalizer
+  /// never matches a lease of a pool that took over its id.
+  next_serial: Cell<u64>,
+}
+
+thread_local! {
+  static HOST: Host = const {
+    Host {
+      mailbox: Cell::new(ptr::null_mut()),
+      mailbox_ref: Cell::new(ptr::null_mut()),
+      drains: RefCell::new(Vec::new()),
+      tsfn: Cell::new(ptr::null_mut()),
+      drain_scheduled: Cell::new(false),
+      hooked: Cell::new(false),
+      external: Cell::new(External::Unknown),
+      ended: Cell::new(false),
+      next_serial: Cell::new(1),
+    }
+  };
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -178,7 +275,8 @@ fn now_us() -> u64 {
     tv_sec: 0,
     tv_nsec: 0,
   };
-  // SAFETY: `ts` is a valid timespec on 64-bit Linux.
+  // SAFETY: `Timespec` has the layout of `struct timespec` on 64-bit Linux,
+  // and `ts` is a valid, writable one for the duration of the call.
   if unsafe { clock_gettime(CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
     return 0;
   }
@@ -194,95 +292,48 @@ fn now_us() -> u64 {
 /// Number of pools alive on this thread (including collected ones whose
 /// Buffers are still out).
 pub fn live_instances() -> usize {
-  THREAD.with(|t| t.try_borrow().map_or(0, |t| t.set.len()))
+  handles::live::<OwnedPool>()
 }
 
 /// Reports the pools' idle bytes to V8 exactly, before someone reads the total.
 pub fn sync_accounting() {
-  THREAD.with(|t| {
+  POOLS.with(|t| {
     if let Ok(mut t) = t.try_borrow_mut() {
-      t.sync(true);
+      t.values_mut().for_each(|p| p.sync(true));
     }
   });
-}
-
-/// Applies finalizations that had to wait.
-fn run_deferred() {
-  if !HAS_DEFERRED.with(Cell::get) {
-    return;
-  }
-  HAS_DEFERRED.with(|h| h.set(false));
-  let work = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-  THREAD.with(|t| {
-    let Ok(mut t) = t.try_borrow_mut() else {
-      DEFERRED.with(|d| d.borrow_mut().extend(work.iter().copied()));
-      HAS_DEFERRED.with(|h| h.set(true));
-      return;
-    };
-    for job in work {
-      match job {
-        Deferred::Lease { token, addr } => t.finalize(token, addr),
-        Deferred::Owner(id) => {
-          t.set.orphan(id);
-          t.sync(false);
-        }
-      }
-    }
-  });
-}
-
-fn defer(job: Deferred) {
-  DEFERRED.with(|d| d.borrow_mut().push(job));
-  HAS_DEFERRED.with(|h| h.set(true));
+  handles::release_deferred();
 }
 
 /// Asks JS, through the thread-safe function, to collect leak records on a
 /// later turn of the event loop. Safe from any context: it runs no JS.
 fn schedule_drain() {
-  if DRAIN_SCHEDULED.with(Cell::get) {
-    return;
-  }
-  let tsfn = TSFN.with(Cell::get);
-  if tsfn.is_null() {
-    return;
-  }
-  let status = unsafe {
-    sys::napi_call_threadsafe_function(
-      tsfn,
-      ptr::null_mut(),
-      sys::ThreadsafeFunctionCallMode::nonblocking,
-    )
-  };
-  if status == sys::Status::napi_ok {
-    DRAIN_SCHEDULED.with(|d| d.set(true));
-  }
+  let _ = HOST.try_with(|h| {
+    let tsfn = h.tsfn.get();
+    if h.drain_scheduled.get() || tsfn.is_null() {
+      return;
+    }
+    // SAFETY: `tsfn` was created by `pool_init` on this thread and is reset
+    // to null by `tsfn_finalized` and `teardown` before it becomes invalid.
+    // A non-blocking call only queues the request.
+    let status = unsafe {
+      sys::napi_call_threadsafe_function(
+        tsfn,
+        ptr::null_mut(),
+        sys::ThreadsafeFunctionCallMode::nonblocking,
+      )
+    };
+    if status == sys::Status::napi_ok {
+      h.drain_scheduled.set(true);
+    }
+  });
 }
 
 /// Finalizer of every lent Buffer: `data` is the slot's memory, `hint` the
-/// lease's token.
+/// lease's token (pool id and serial).
 unsafe extern "C" fn finalize_lease(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
-  let (token, addr) = (hint as usize, data as usize);
-  let _ = std::panic::catch_unwind(|| {
-    let _ = THREAD.try_with(|t| match t.try_borrow_mut() {
-      Ok(mut t) => t.finalize(token, addr),
-      Err(_) => defer(Deferred::Lease { token, addr }),
-    });
-  });
-}
-
-/// Finalizer of a pool's JS owner: the pool closes and leaves once its last
-/// Buffer is gone.
-unsafe extern "C" fn finalize_owner(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-  let id = data as usize as u32;
-  let _ = std::panic::catch_unwind(|| {
-    let _ = THREAD.try_with(|t| match t.try_borrow_mut() {
-      Ok(mut t) => {
-        t.set.orphan(id);
-        t.sync(false);
-      }
-      Err(_) => defer(Deferred::Owner(id)),
-    });
-  });
+  let (id, _) = PoolSet::untoken(hint as usize);
+  handles::loan_finalized::<OwnedPool>(id, data as usize, hint as usize);
 }
 
 /// The environment of this thread is being torn down. Node has already
@@ -290,22 +341,21 @@ unsafe extern "C" fn finalize_owner(_env: sys::napi_env, data: *mut c_void, _hin
 /// read pool memory any more: free everything and stop reporting.
 unsafe extern "C" fn teardown(_arg: *mut c_void) {
   let _ = std::panic::catch_unwind(|| {
-    TSFN.with(|t| t.set(ptr::null_mut()));
-    let _ = THREAD.try_with(|t| {
-      if let Ok(mut t) = t.try_borrow_mut() {
-        t.set.clear();
-        t.sync(true);
-        accounting::flush();
-        t.mailbox = Mailbox(ptr::null_mut());
-        t.drains.clear();
-        t.ended = true;
+    let _ = HOST.try_with(|h| {
+      h.tsfn.set(ptr::null_mut());
+      h.mailbox.set(ptr::null_mut());
+      h.ended.set(true);
+      if let Ok(mut drains) = h.drains.try_borrow_mut() {
+        drains.clear();
       }
     });
+    handles::clear::<OwnedPool>();
+    accounting::flush();
   });
 }
 
 unsafe extern "C" fn tsfn_finalized(_env: sys::napi_env, _data: *mut c_void, _hint: *mut c_void) {
-  let _ = TSFN.try_with(|t| t.set(ptr::null_mut()));
+  let _ = HOST.try_with(|h| h.tsfn.set(ptr::null_mut()));
 }
 
 /// Runs on the JS thread on a later turn: calls every drain callback.
@@ -315,21 +365,33 @@ unsafe extern "C" fn call_drains(
   _ctx: *mut c_void,
   _data: *mut c_void,
 ) {
-  let _ = DRAIN_SCHEDULED.try_with(|d| d.set(false));
+  let Ok(refs) = HOST.try_with(|h| {
+    h.drain_scheduled.set(false);
+    h.drains.try_borrow().map(|d| d.clone()).unwrap_or_default()
+  }) else {
+    return;
+  };
   if env.is_null() {
     return;
   }
-  let refs = THREAD.try_with(|t| t.try_borrow().map(|t| t.drains.clone()).unwrap_or_default());
-  let Ok(refs) = refs else { return };
-  let mut undefined = ptr::null_mut();
-  unsafe { sys::napi_get_undefined(env, &mut undefined) };
+  // SAFETY: Node calls this on the JS thread with a live `env` (checked
+  // non-null above) and an open handle scope; the out slot is valid.
+  let Ok(undefined) = (unsafe { crate::raw::undefined(env) }) else {
+    return;
+  };
   for r in refs {
     let mut f = ptr::null_mut();
+    // SAFETY: `r` is a reference created in this environment by `pool_init`
+    // and deleted by nobody before teardown (which clears the list first);
+    // the out slot is valid.
     let status = unsafe { sys::napi_get_reference_value(env, r, &mut f) };
     if status != sys::Status::napi_ok || f.is_null() {
       continue;
     }
     let mut result = ptr::null_mut();
+    // SAFETY: `f` is the live drain function (the weak reference still
+    // resolved), called with no arguments (`argv` may be null when `argc`
+    // is 0) on the JS thread inside Node's handle scope.
     let status = unsafe { sys::napi_call_function(env, undefined, f, 0, ptr::null(), &mut result) };
     if status != sys::Status::napi_ok {
       // An exception is pending: Node reports it when this callback returns.
@@ -338,26 +400,33 @@ unsafe extern "C" fn call_drains(
   }
 }
 
-/// The data of the mailbox `Float64Array`: `MB_LEN` numbers, or NULL
-/// before `pool_init` and after teardown. Its memory is kept alive by the
-/// strong reference in `MAILBOX_REF` from `pool_init` until teardown, which
-/// sets it back to NULL; `lib/pool` keeps the array to itself and never
-/// transfers or detaches its buffer.
-struct Mailbox(*mut f64);
-
-impl Mailbox {
-  /// The mailbox as a slice, borrowed from the thread state (so for no
-  /// longer than the caller holds it); empty when there is none.
-  fn slots(&mut self) -> &mut [f64] {
-    if self.0.is_null() {
-      return &mut [];
+/// Runs `f` on the mailbox, or returns `None` before `poolInit`, after
+/// teardown, or when the mailbox is already lent (so two `&mut` to it never
+/// exist). The slice cannot escape `f`.
+fn with_mailbox<R>(f: impl FnOnce(&mut [f64; MB_LEN]) -> R) -> Option<R> {
+  /// Gives the mailbox back when `f` returns or panics.
+  struct Lent<'a>(&'a Host, *mut f64);
+  impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+      if !self.0.ended.get() {
+        self.0.mailbox.set(self.1);
+      }
     }
-    // SAFETY: a non-NULL pointer is the data of the live mailbox (see the
-    // type), `MB_LEN` aligned f64s. No JS runs while the slice is borrowed
-    // (it lives inside one native call), and `&mut self` makes it the only
-    // Rust reference to that memory.
-    unsafe { std::slice::from_raw_parts_mut(self.0, MB_LEN) }
   }
+  HOST.with(|h| {
+    let ptr = h.mailbox.replace(ptr::null_mut());
+    if ptr.is_null() {
+      return None;
+    }
+    let lent = Lent(h, ptr);
+    // SAFETY: `ptr` is the data of the mailbox's ArrayBuffer (MB_LEN f64s,
+    // 8-byte aligned), kept alive by the strong reference `mailbox_ref` until
+    // teardown, which nulls the pointer first. No JS runs while a native
+    // callback runs, and `h.mailbox` stays null until `lent` is dropped, after
+    // `f` returned, so this is the only reference to that memory.
+    let mb = unsafe { &mut *lent.1.cast::<[f64; MB_LEN]>() };
+    Some(f(mb))
+  })
 }
 
 fn acquire_status(e: AcquireError) -> f64 {
@@ -381,60 +450,38 @@ unsafe extern "C" fn acquire_cb(
   env: sys::napi_env,
   _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let result = std::panic::catch_unwind(|| unsafe { acquire(env) }).unwrap_or(ptr::null_mut());
-  run_deferred();
-  result
+  // SAFETY: Node calls this callback on the JS thread with a live `env`.
+  std::panic::catch_unwind(|| unsafe { acquire(env) }).unwrap_or(ptr::null_mut())
 }
 
+/// # Safety
+/// `env` is the environment of the current callback, on its JS thread.
 unsafe fn acquire(env: sys::napi_env) -> sys::napi_value {
-  THREAD.with(|t| {
-    let Ok(mut guard) = t.try_borrow_mut() else {
-      return ptr::null_mut();
-    };
-    let t = &mut *guard;
-    let mb = t.mailbox.slots();
-    if mb.is_empty() {
-      return ptr::null_mut();
-    }
+  with_mailbox(|mb| {
     let id = mb[MB_POOL] as u32;
     let size = mb[MB_ARG] as usize;
-    let lease = match t.set.acquire(id, size, now_us()) {
-      Ok(lease) => lease,
-      Err(e) => {
-        mb[MB_STATUS] = acquire_status(e);
-        return ptr::null_mut();
+    // SAFETY: the caller's contract.
+    let lent = handles::with::<OwnedPool, _>(id, |p| Ok(unsafe { p.lend(env, id, size) }));
+    match lent {
+      Ok(Ok((buffer, slot, serial, leaks))) => {
+        mb[MB_STATUS] = ST_OK;
+        mb[MB_SLOT] = slot as f64;
+        mb[MB_SERIAL] = serial as f64;
+        mb[MB_LEAKS] = leaks as f64;
+        buffer
       }
-    };
-    let mut buffer = ptr::null_mut();
-    // THREAD stays borrowed: should Node run the finalizer synchronously on
-    // failure, it is deferred until the lease is cancelled, and found stale.
-    let status = unsafe {
-      sys::napi_create_external_buffer(
-        env,
-        lease.len,
-        lease.ptr.as_ptr().cast(),
-        Some(finalize_lease),
-        PoolSet::token(id, lease.serial) as *mut c_void,
-        &mut buffer,
-      )
-    };
-    if status != sys::Status::napi_ok {
-      t.set.with(id, |p| p.cancel(lease.slot, lease.serial));
-      mb[MB_STATUS] = if status == sys::Status::napi_no_external_buffers_allowed {
-        t.external = External::Refused;
-        ST_NO_EXTERNAL
-      } else {
-        ST_FAILED
-      };
-      return ptr::null_mut();
+      Ok(Err(status)) => {
+        mb[MB_STATUS] = status;
+        ptr::null_mut()
+      }
+      // No such pool (it was collected, or never was): as closed.
+      Err(_) => {
+        mb[MB_STATUS] = ST_CLOSED;
+        ptr::null_mut()
+      }
     }
-    mb[MB_STATUS] = ST_OK;
-    mb[MB_SLOT] = lease.slot as f64;
-    mb[MB_SERIAL] = lease.serial as f64;
-    mb[MB_LEAKS] = t.set.get(id).map_or(0, |p| p.pending_leaks()) as f64;
-    t.sync(false);
-    buffer
   })
+  .unwrap_or(ptr::null_mut())
 }
 
 /// `release(buf)`: see the module documentation.
@@ -442,17 +489,24 @@ unsafe extern "C" fn release_cb(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
+  // SAFETY: Node calls this callback on the JS thread with a live `env` and
+  // the `info` of this call.
   let _ = std::panic::catch_unwind(|| unsafe { release(env, info) });
-  run_deferred();
   ptr::null_mut()
 }
 
 /// The typed array `value` as (type, length, data, arraybuffer, byte offset).
+///
+/// # Safety
+/// `env` is the environment of the current callback; `value` is a value of
+/// this call (any type).
 unsafe fn view_info(
   env: sys::napi_env,
   value: sys::napi_value,
 ) -> Option<(i32, usize, *mut c_void, sys::napi_value, usize)> {
   let (mut ty, mut len, mut data, mut ab, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+  // SAFETY: the caller's contract; every out slot is a valid local. A value
+  // that is not a typed array gives an error status, not UB.
   let status = unsafe {
     sys::napi_get_typedarray_info(
       env,
@@ -467,21 +521,17 @@ unsafe fn view_info(
   (status == sys::Status::napi_ok).then_some((ty, len, data, ab, offset))
 }
 
+/// # Safety
+/// `env` and `info` are those of the current callback, on its JS thread.
 unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
   // No argument readable: as if none was given (`ST_NOT_BUFFER`).
+  // SAFETY: the caller's contract.
   let value = unsafe { crate::raw::args::<1>(env, info) }.map_or(ptr::null_mut(), |[v]| v);
-  THREAD.with(|t| {
-    let Ok(mut guard) = t.try_borrow_mut() else {
-      return;
-    };
-    let t = &mut *guard;
-    let mb = t.mailbox.slots();
-    if mb.is_empty() {
-      return;
-    }
+  with_mailbox(|mb| {
     let view = if value.is_null() {
       None
     } else {
+      // SAFETY: `value` is an argument of this call.
       unsafe { view_info(env, value) }
     };
     let Some((_, len, data, ab, offset)) = view.filter(|v| v.0 == sys::TypedarrayType::uint8_array)
@@ -491,29 +541,27 @@ unsafe fn release(env: sys::napi_env, info: sys::napi_callback_info) {
     };
     let id = mb[MB_POOL] as u32;
     let slot = mb[MB_ARG] as u32;
-    let checked = t
-      .set
-      .get(id)
-      .map(|p| p.check_release(slot, data as *const u8, len, offset));
-    let status = match checked {
-      None => ST_NO_POOL,
-      Some(Err(e)) => release_status(e),
-      Some(Ok(())) => {
-        if unsafe { sys::napi_detach_arraybuffer(env, ab) } != sys::Status::napi_ok {
-          ST_FAILED
-        } else {
-          match t.set.with(id, |p| p.release(slot)) {
-            Some(Ok(())) => {
-              t.sync(false);
-              ST_OK
-            }
-            Some(Err(e)) => release_status(e),
-            None => ST_NO_POOL,
-          }
-        }
+    // The check, the detach and the release happen under one borrow, so no
+    // finalizer can free the slot between them.
+    let status = handles::with::<OwnedPool, _>(id, |p| {
+      if let Err(e) = p.pool.check_release(slot, data as *const u8, len, offset) {
+        return Ok(release_status(e));
       }
-    };
-    t.mailbox.slots()[MB_STATUS] = status;
+      // SAFETY: `ab` is the ArrayBuffer of an argument of this call; the
+      // check above proved it is the external buffer of this lease, which
+      // Node allows to detach.
+      if unsafe { sys::napi_detach_arraybuffer(env, ab) } != sys::Status::napi_ok {
+        return Ok(ST_FAILED);
+      }
+      Ok(match p.pool.release(slot) {
+        Ok(()) => {
+          p.sync(false);
+          ST_OK
+        }
+        Err(e) => release_status(e),
+      })
+    });
+    mb[MB_STATUS] = status.unwrap_or(ST_NO_POOL);
   });
 }
 
@@ -524,29 +572,31 @@ unsafe extern "C" fn detach_cb(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let _ = std::panic::catch_unwind(|| unsafe {
-    let value = crate::raw::args::<1>(env, info).map_or(ptr::null_mut(), |[v]| v);
-    let status = detach_whole(env, value);
-    THREAD.with(|t| {
-      if let Ok(mut t) = t.try_borrow_mut() {
-        let mb = t.mailbox.slots();
-        if !mb.is_empty() {
-          mb[MB_STATUS] = status;
-        }
-      }
-    });
+  let _ = std::panic::catch_unwind(|| {
+    // SAFETY: Node calls this callback on the JS thread with a live `env`
+    // and the `info` of this call; `value` is its argument.
+    let status = unsafe {
+      let value = crate::raw::args::<1>(env, info).map_or(ptr::null_mut(), |[v]| v);
+      detach_whole(env, value)
+    };
+    with_mailbox(|mb| mb[MB_STATUS] = status);
   });
   ptr::null_mut()
 }
 
+/// # Safety
+/// `env` is the environment of the current callback; `value` a value of it.
 unsafe fn detach_whole(env: sys::napi_env, value: sys::napi_value) -> f64 {
   if value.is_null() {
     return ST_NOT_BUFFER;
   }
+  // SAFETY: the caller's contract.
   let Some((ty, len, _data, ab, offset)) = (unsafe { view_info(env, value) }) else {
     return ST_NOT_BUFFER;
   };
   let (mut ab_data, mut ab_len) = (ptr::null_mut(), 0usize);
+  // SAFETY: `ab` is the ArrayBuffer napi just returned for `value`; the out
+  // slots are valid locals.
   let status = unsafe { sys::napi_get_arraybuffer_info(env, ab, &mut ab_data, &mut ab_len) };
   if ty != sys::TypedarrayType::uint8_array
     || status != sys::Status::napi_ok
@@ -555,6 +605,8 @@ unsafe fn detach_whole(env: sys::napi_env, value: sys::napi_value) -> f64 {
   {
     return ST_MISMATCH;
   }
+  // SAFETY: `ab` is a live ArrayBuffer of this call; detaching one that
+  // cannot be detached returns an error status.
   if unsafe { sys::napi_detach_arraybuffer(env, ab) } != sys::Status::napi_ok {
     return ST_FAILED;
   }
@@ -562,14 +614,21 @@ unsafe fn detach_whole(env: sys::napi_env, value: sys::napi_value) -> f64 {
 }
 
 unsafe extern "C" fn free_probe(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+  // SAFETY: `data` is the `Box<[u8; 16]>` that `probe_external` leaked into
+  // this Buffer, and Node calls the finalizer once.
   drop(unsafe { Box::from_raw(data.cast::<[u8; 16]>()) });
 }
 
 /// Finds out once per thread whether the runtime accepts external buffers
 /// (a V8 sandbox, as in Electron, refuses them).
+///
+/// # Safety
+/// `env` is the environment of the current call, on its JS thread.
 unsafe fn probe_external(env: sys::napi_env) -> External {
   let data = Box::into_raw(Box::new([0u8; 16]));
   let mut buffer = ptr::null_mut();
+  // SAFETY: `data` is a live 16-byte allocation handed over to the Buffer,
+  // freed by `free_probe` (which matches `napi_finalize`) when it goes.
   let status = unsafe {
     sys::napi_create_external_buffer(
       env,
@@ -581,6 +640,7 @@ unsafe fn probe_external(env: sys::napi_env) -> External {
     )
   };
   if status == sys::Status::napi_no_external_buffers_allowed {
+    // SAFETY: refused before Node took it: `data` is still ours alone.
     drop(unsafe { Box::from_raw(data) });
     return External::Refused;
   }
@@ -588,18 +648,25 @@ unsafe fn probe_external(env: sys::napi_env) -> External {
     // Whether Node kept the finalizer is unknown: leave the 16 bytes be.
     return External::Allowed;
   }
+  // SAFETY: `buffer` was just created in `env`.
   if let Some((_, _, _, ab, _)) = unsafe { view_info(env, buffer) } {
+    // SAFETY: `ab` is the external ArrayBuffer just created; detaching it
+    // only makes its views empty (Node frees `data` via `free_probe`).
     unsafe { sys::napi_detach_arraybuffer(env, ab) };
   }
   External::Allowed
 }
 
+/// # Safety
+/// `env` is the environment of the current call, on its JS thread.
 unsafe fn create_function(
   env: sys::napi_env,
   name: &str,
   cb: sys::napi_callback,
-) -> Result<sys::napi_value> {
+) -> errors::Result<sys::napi_value> {
   let mut f = ptr::null_mut();
+  // SAFETY: `name` is valid for `name.len()` bytes (napi copies it); the
+  // out slot is a valid local.
   let status = unsafe {
     sys::napi_create_function(
       env,
@@ -610,13 +677,92 @@ unsafe fn create_function(
       &mut f,
     )
   };
-  if status != sys::Status::napi_ok {
-    return Err(Error::new(
-      Status::GenericFailure,
-      format!("could not create {name}"),
-    ));
-  }
+  check(status, "napi_create_function")?;
   Ok(f)
+}
+
+/// The mailbox's `Float64Array`, created once per thread and kept alive by a
+/// strong reference.
+///
+/// # Safety
+/// `raw` is the environment of the current call, on its JS thread.
+unsafe fn mailbox_array(raw: sys::napi_env, h: &Host) -> errors::Result<sys::napi_value> {
+  let mut mailbox = ptr::null_mut();
+  if !h.mailbox_ref.get().is_null() {
+    // SAFETY: `mailbox_ref` is a strong reference created below in this
+    // environment and never deleted; the out slot is valid.
+    let status = unsafe { sys::napi_get_reference_value(raw, h.mailbox_ref.get(), &mut mailbox) };
+    check(status, "napi_get_reference_value")?;
+    return Ok(mailbox);
+  }
+  let (mut data, mut ab) = (ptr::null_mut(), ptr::null_mut());
+  // SAFETY: out slots are valid locals; napi allocates MB_LEN * 8 bytes,
+  // zeroed and 8-byte aligned.
+  let status = unsafe { sys::napi_create_arraybuffer(raw, MB_LEN * 8, &mut data, &mut ab) };
+  check(status, "napi_create_arraybuffer")?;
+  // SAFETY: `ab` was just created with room for MB_LEN doubles at offset 0.
+  let status = unsafe {
+    sys::napi_create_typedarray(
+      raw,
+      sys::TypedarrayType::float64_array,
+      MB_LEN,
+      ab,
+      0,
+      &mut mailbox,
+    )
+  };
+  check(status, "napi_create_typedarray")?;
+  let mut keep = ptr::null_mut();
+  // SAFETY: `mailbox` is a live value of this call; a reference count of 1
+  // makes it a strong reference that keeps the ArrayBuffer (and `data`).
+  let status = unsafe { sys::napi_create_reference(raw, mailbox, 1, &mut keep) };
+  check(status, "napi_create_reference")?;
+  h.mailbox_ref.set(keep);
+  h.mailbox.set(data.cast());
+  Ok(mailbox)
+}
+
+/// The thread-safe function that calls the drain callbacks, created once
+/// per thread; it never keeps the process alive.
+///
+/// # Safety
+/// `raw` is the environment of the current call, on its JS thread.
+unsafe fn drain_tsfn(raw: sys::napi_env, h: &Host) -> errors::Result<()> {
+  if !h.tsfn.get().is_null() {
+    return Ok(());
+  }
+  let text = "leakless.BufferPool.leaks";
+  let mut name = ptr::null_mut();
+  // SAFETY: `text` is valid for its length (napi copies it).
+  let status = unsafe {
+    sys::napi_create_string_utf8(raw, text.as_ptr().cast(), text.len() as isize, &mut name)
+  };
+  check(status, "napi_create_string_utf8")?;
+  let mut tsfn = ptr::null_mut();
+  // SAFETY: no JS function (calls go to `call_drains`, which matches
+  // `napi_threadsafe_function_call_js`), no context, `tsfn_finalized`
+  // matches `napi_finalize`; the out slot is valid.
+  let status = unsafe {
+    sys::napi_create_threadsafe_function(
+      raw,
+      ptr::null_mut(),
+      ptr::null_mut(),
+      name,
+      0,
+      1,
+      ptr::null_mut(),
+      Some(tsfn_finalized),
+      ptr::null_mut(),
+      Some(call_drains),
+      &mut tsfn,
+    )
+  };
+  check(status, "napi_create_threadsafe_function")?;
+  // SAFETY: `tsfn` was just created in this environment, on its thread.
+  let status = unsafe { sys::napi_unref_threadsafe_function(raw, tsfn) };
+  check(status, "napi_unref_threadsafe_function")?;
+  h.tsfn.set(tsfn);
+  Ok(())
 }
 
 /// Sets up this thread for pools and registers `drain`, a function that
@@ -634,106 +780,52 @@ fn init_thread<'env>(env: &'env Env, drain: Unknown<'env>) -> errors::Result<Arr
   let raw = env.raw();
   accounting::set_env(raw);
   let mut out = env.create_array(5)?;
-  THREAD.with(|t| -> errors::Result<()> {
-    let mut t = t
-      .try_borrow_mut()
-      .map_err(|_| Failure::busy("BufferPool state"))?;
-    if t.ended {
+  HOST.with(|h| -> errors::Result<()> {
+    if h.ended.get() {
       return Err(Failure::env_closing("set up BufferPools"));
     }
-    unsafe {
-      // The mailbox: created once per thread and kept alive by a strong reference.
-      let mut mailbox = ptr::null_mut();
-      if t.mailbox.0.is_null() {
-        let (mut data, mut ab) = (ptr::null_mut(), ptr::null_mut());
-        check_status!(sys::napi_create_arraybuffer(
-          raw,
-          MB_LEN * 8,
-          &mut data,
-          &mut ab
-        ))?;
-        check_status!(sys::napi_create_typedarray(
-          raw,
-          sys::TypedarrayType::float64_array,
-          MB_LEN,
-          ab,
-          0,
-          &mut mailbox
-        ))?;
-        let mut keep = ptr::null_mut();
-        check_status!(sys::napi_create_reference(raw, mailbox, 1, &mut keep))?;
-        t.mailbox = Mailbox(data.cast());
-        MAILBOX_REF.with(|m| m.set(keep));
-      } else {
-        check_status!(sys::napi_get_reference_value(
-          raw,
-          MAILBOX_REF.with(Cell::get),
-          &mut mailbox
-        ))?;
-      }
-      let mut weak = ptr::null_mut();
-      check_status!(sys::napi_create_reference(raw, drain.raw(), 0, &mut weak))?;
-      t.drains.push(weak);
-      if TSFN.with(Cell::get).is_null() {
-        let mut name = ptr::null_mut();
-        let text = "leakless.BufferPool.leaks";
-        check_status!(sys::napi_create_string_utf8(
-          raw,
-          text.as_ptr().cast(),
-          text.len() as isize,
-          &mut name
-        ))?;
-        let mut tsfn = ptr::null_mut();
-        check_status!(sys::napi_create_threadsafe_function(
-          raw,
-          ptr::null_mut(),
-          ptr::null_mut(),
-          name,
-          0,
-          1,
-          ptr::null_mut(),
-          Some(tsfn_finalized),
-          ptr::null_mut(),
-          Some(call_drains),
-          &mut tsfn
-        ))?;
-        // It must never keep the process alive.
-        check_status!(sys::napi_unref_threadsafe_function(raw, tsfn))?;
-        TSFN.with(|c| c.set(tsfn));
-      }
-      if !t.hooked {
-        check_status!(sys::napi_add_env_cleanup_hook(
-          raw,
-          Some(teardown),
-          ptr::null_mut()
-        ))?;
-        t.hooked = true;
-      }
-      if t.external == External::Unknown {
-        t.external = probe_external(raw);
-      }
-      out.set(0, Unknown::from_raw_unchecked(raw, mailbox))?;
-      out.set(
-        1,
-        Unknown::from_raw_unchecked(raw, create_function(raw, "acquire", Some(acquire_cb))?),
-      )?;
-      out.set(
-        2,
-        Unknown::from_raw_unchecked(raw, create_function(raw, "release", Some(release_cb))?),
-      )?;
-      out.set(
-        3,
-        Unknown::from_raw_unchecked(raw, create_function(raw, "detach", Some(detach_cb))?),
-      )?;
-      out.set(4, t.external == External::Allowed)?;
+    // SAFETY: `raw` is the environment of this call, on its JS thread.
+    let mailbox = unsafe { mailbox_array(raw, h)? };
+    let mut weak = ptr::null_mut();
+    // SAFETY: `drain` is a live function of this call; count 0 makes the
+    // reference weak, so the pools never keep `lib/pool.js` alive.
+    let status = unsafe { sys::napi_create_reference(raw, drain.raw(), 0, &mut weak) };
+    check(status, "napi_create_reference")?;
+    h.drains
+      .try_borrow_mut()
+      .map_err(|_| Failure::busy("BufferPool state"))?
+      .push(weak);
+    // SAFETY: as above.
+    unsafe { drain_tsfn(raw, h)? };
+    if !h.hooked.get() {
+      // SAFETY: `teardown` matches the cleanup hook signature and touches
+      // only this thread's state; its argument is unused.
+      let status = unsafe { sys::napi_add_env_cleanup_hook(raw, Some(teardown), ptr::null_mut()) };
+      check(status, "napi_add_env_cleanup_hook")?;
+      h.hooked.set(true);
     }
+    if h.external.get() == External::Unknown {
+      // SAFETY: as above.
+      h.external.set(unsafe { probe_external(raw) });
+    }
+    // SAFETY: every value set below was created in `raw` during this call
+    // and lives in its handle scope.
+    unsafe {
+      out.set(0, Unknown::from_raw_unchecked(raw, mailbox))?;
+      let functions: [(&str, sys::napi_callback); 3] = [
+        ("acquire", Some(acquire_cb)),
+        ("release", Some(release_cb)),
+        ("detach", Some(detach_cb)),
+      ];
+      for (i, (name, cb)) in functions.into_iter().enumerate() {
+        let f = create_function(raw, name, cb)?;
+        out.set(i as u32 + 1, Unknown::from_raw_unchecked(raw, f))?;
+      }
+    }
+    out.set(4, h.external.get() == External::Allowed)?;
     Ok(())
   })?;
   Ok(out)
-}
-
-thread_local! {
-  static MAILBOX_REF: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
 /// Largest `bufferSize`: what a Buffer can hold.
@@ -776,8 +868,6 @@ fn create<'env>(
       &describe_number(max_bytes),
     ));
   }
-  let raw = env.raw();
-  accounting::set_env(raw);
   let config = PoolConfig {
     buffer_size: buffer_size as usize,
     max_bytes: max_bytes as usize,
@@ -795,50 +885,21 @@ fn create<'env>(
       &describe_number(max_bytes),
     ),
   })?;
-  let id = THREAD.with(|t| {
-    let mut t = t
-      .try_borrow_mut()
-      .map_err(|_| Failure::busy("BufferPool state"))?;
-    t.set.insert(pool).ok_or_else(|| {
-      Failure::new(
-        Code::TooManyPools,
-        format!("Cannot create a BufferPool: {MAX_POOLS} are alive on this thread"),
-      )
-    })
-  })?;
-  let mut owner = ptr::null_mut();
-  // SAFETY: `raw` is the running callback's environment; the data is the
-  // pool id (an integer, never dereferenced) and `finalize_owner` reads it
-  // back as one.
-  let status = unsafe {
-    sys::napi_create_external(
-      raw,
-      id as usize as *mut c_void,
-      Some(finalize_owner),
-      ptr::null_mut(),
-      &mut owner,
-    )
+  let owned = OwnedPool {
+    pool,
+    held: Held::default(),
+    orphan: false,
   };
-  if status != sys::Status::napi_ok {
-    THREAD.with(|t| t.borrow_mut().set.orphan(id));
-    return Err(Failure::napi("napi_create_external", status));
-  }
-  // SAFETY: `owner` was just created in this environment.
-  let owner = unsafe { Unknown::from_raw_unchecked(raw, owner) };
-  Ok(crate::handles::pair(env, id, owner)?)
+  let (id, owner) = handles::adopt(env, owned)?;
+  handles::pair(env, id, owner)
 }
 
+/// Runs `f` on pool `id` for a napi-rs entry point, then reports its idle
+/// bytes exactly.
 fn with_pool<R>(id: u32, f: impl FnOnce(&mut Pool) -> R) -> errors::Result<R> {
-  run_deferred();
-  THREAD.with(|t| {
-    let mut t = t
-      .try_borrow_mut()
-      .map_err(|_| Failure::busy("BufferPool state"))?;
-    let r = t
-      .set
-      .with(id, f)
-      .ok_or_else(|| Failure::stale_handle("BufferPool", id))?;
-    t.sync(true);
+  handles::with::<OwnedPool, _>(id, |p| {
+    let r = f(&mut p.pool);
+    p.sync(true);
     Ok(r)
   })
 }

@@ -20,4 +20,16 @@ function freezeDateNow(t) {
   return thaw
 }
 
-module.exports = { freezeDateNow }
+/** A `perf` clock for the LRU options: `now()` reads `t`, which only `advance(ms)` moves. */
+function fakeClock(start = 1000) {
+  const clock = {
+    t: start,
+    now: () => clock.t,
+    advance(ms) {
+      clock.t += ms
+    },
+  }
+  return clock
+}
+
+module.exports = { fakeClock, freezeDateNow }

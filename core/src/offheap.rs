@@ -621,6 +621,16 @@ impl OffHeap {
       .unwrap_or_default()
   }
 
+  /// Starts or stops keeping removed entries for [`OffHeap::take_removed`];
+  /// stopping drops those waiting.
+  pub fn set_collect_removed(&mut self, on: bool) {
+    if !on {
+      self.removed = None;
+    } else if self.removed.is_none() {
+      self.removed = Some(Vec::new());
+    }
+  }
+
   /// Whether removed entries are waiting in [`OffHeap::take_removed`].
   pub fn has_removed(&self) -> bool {
     self.removed.as_ref().is_some_and(|r| !r.is_empty())
@@ -1010,6 +1020,29 @@ mod tests {
     assert_eq!(removed[0].0.key(), s("b"));
     assert_eq!(removed[0].1, Reason::Evict);
     assert_eq!(st.counters().evictions, 1);
+  }
+
+  #[test]
+  fn removed_entries_are_kept_only_while_collecting() {
+    let mut st = bounded(1, usize::MAX);
+    st.set_collect_removed(false);
+    st.set(s("a"), v("a"), 0.0, 0.0, None);
+    st.set(s("b"), v("b"), 0.0, 0.0, None);
+    assert!(!st.has_removed());
+    st.set_collect_removed(true);
+    st.set(s("c"), v("c"), 0.0, 0.0, None);
+    assert!(st.has_removed());
+    st.set_collect_removed(true);
+    assert!(st.has_removed(), "turning it on again keeps what waits");
+    st.set_collect_removed(false);
+    assert!(!st.has_removed());
+    assert!(st.take_removed().is_empty());
+    st.set(s("d"), v("d"), 0.0, 0.0, None);
+    st.set_collect_removed(true);
+    assert!(
+      st.take_removed().is_empty(),
+      "nothing from while it was off"
+    );
   }
 
   #[test]

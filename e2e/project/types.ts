@@ -57,6 +57,11 @@ void [stale, refreshed, forced, memo, oldestFirst, copy, lruStyle.info('u1'), lr
 const bytes = new LRU<string, Buffer>({ maxSize: 1 << 20, storage: 'offheap' })
 bytes.set('k', Buffer.from('v'))
 
+const sessions = new LRU<string, string>({ storage: 'shared', name: 'sessions', maxSize: 1 << 20, ttl: 60_000 })
+sessions.set('u:42', '{"id":42}')
+const storeName: string | undefined = sessions.name
+const sharedStores: Array<{ name: string; entries: number; bytes: number; holders: number }> = leakless.stats().shared
+
 const pool = new BufferPool({ bufferSize: 16384, maxBytes: 64 * 2 ** 20, leakDetection: 'sample' })
 const buf: Buffer = pool.acquire(1500)
 pool.release(buf)

@@ -7,8 +7,10 @@
 // value); setting, deleting, evicting or clearing the key meanwhile aborts
 // the load, and an aborted load's result is not stored. Unlike lru-cache, a
 // load in flight takes no room in the cache: it is kept here, beside it.
+// forceFetch and memo, lru-cache's two siblings of fetch, are here too.
 
-const { invalidArgType } = require('../common/errors')
+const { invalidArgType, invalidArgValue } = require('../common/errors')
+const { checkOptions } = require('./options')
 
 // Per-call options that fetch() passes on to set() when it stores a result.
 const SET_OPTIONS = ['ttl', 'size', 'sizeCalculation', 'noDisposeOnSet', 'noUpdateTTL', 'status']
@@ -196,4 +198,39 @@ function load(cache, host, inflight, key, fetcher, stale, callOptions) {
   return record
 }
 
-module.exports = { Inflight, runFetch }
+/**
+ * The `host` of runFetch for a cache whose fetch options are `fetchMethod`,
+ * `allowStale` and `defaults`; `storage` gives `inflight`, `lookup`,
+ * `remove` and `miss`.
+ */
+function fetchHost(fetchMethod, allowStale, defaults, storage) {
+  return { fetchMethod, allowStale, defaults, ...storage }
+}
+
+/** `cache.fetch(key, options)`, rejecting when the result is `undefined` (lru-cache's forceFetch). */
+async function forceFetch(cache, key, options) {
+  const value = await cache.fetch(key, options)
+  if (value === undefined) throw new Error('fetch() returned undefined')
+  return value
+}
+
+/**
+ * `cache.memo(key, options)`: the value of `key`; on a miss (or with
+ * `forceRefresh`), `memoMethod(key, staleValue, { options, context })`
+ * computes it, synchronously, and it is stored.
+ */
+function runMemo(cache, memoMethod, key, options) {
+  if (memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
+  checkOptions(options)
+  const { context, status, forceRefresh, ...rest } = options
+  const value = cache.get(key, status === undefined ? rest : { ...rest, status })
+  const refresh = forceRefresh === true || value === undefined
+  if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
+  if (!refresh) return value
+  // Called on the cache, as `this.#memoMethod(...)` would be.
+  const computed = memoMethod.call(cache, key, value, { options: rest, context })
+  cache.set(key, computed, status === undefined ? rest : { ...rest, status })
+  return computed
+}
+
+module.exports = { Inflight, fetchHost, forceFetch, runFetch, runMemo }

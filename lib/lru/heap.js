@@ -23,11 +23,12 @@
 // (a hit since would have saved it).
 
 const native = require('../common/native')
-const { Inflight, runFetch } = require('./fetch')
+const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
 const { liveCaches, callOnEvict } = require('./live')
 const { OffHeapLRU } = require('./offheap')
+const { SharedLRU } = require('./shared')
 const { invalidArgType, invalidArgValue, leaklessError, outOfRange, validateInteger } = require('../common/errors')
-const { parseOptions, parseEntryTTL, loadEntries } = require('./options')
+const { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, readOptions } = require('./options')
 
 // Log words come in pairs: (operation | slot, stamp). See core/src/recency.rs.
 // Stamps are u32; before the counter reaches STAMP_LIMIT, Rust renumbers them.
@@ -104,7 +105,13 @@ class LRU {
   #noDeleteOnStaleGet
   #noUpdateTTL
   #ttlAutopurge
+  // Told of removals: `dispose` before the entry is gone, `#onEvict`
+  // (disposeAfter, onEvict) after the operation; `#notify` if either is set.
+  #disposeBefore
   #onEvict
+  #notify
+  // Depth of `dispose` calls running: the cache is read-only meanwhile.
+  #disposing = 0
   #onInsert
   #sizeCalculation
   #fetchMethod
@@ -133,6 +140,7 @@ class LRU {
       // LRU's so that `instanceof LRU` holds.
       return new OffHeapLRU(o)
     }
+    if (o.storage === 'shared') return new SharedLRU(o, options)
     this.#max = o.max
     this.#maxSize = o.maxSize
     this.#maxEntrySize = Math.min(o.maxEntrySize, o.maxSize)
@@ -143,7 +151,9 @@ class LRU {
     this.#noDeleteOnStaleGet = o.noDeleteOnStaleGet
     this.#noUpdateTTL = o.noUpdateTTL
     this.#ttlAutopurge = o.ttlAutopurge
-    this.#onEvict = o.onEvict
+    this.#disposeBefore = o.disposeBefore
+    this.#onEvict = o.disposeAfter
+    this.#notify = o.disposeBefore !== undefined || o.disposeAfter !== undefined
     this.#onInsert = o.onInsert
     this.#sizeCalculation = o.sizeCalculation
     this.#fetchMethod = o.fetchMethod
@@ -191,6 +201,11 @@ class LRU {
     return 'LRU'
   }
 
+  /** A shared store's name; this storage has none. */
+  get name() {
+    return undefined
+  }
+
   get(key, options) {
     if (options !== undefined) return this.#getWith(key, options)
     const slot = this.#map.get(key)
@@ -225,8 +240,8 @@ class LRU {
         if (allowStale) status.returnedStale = true
         this.#statusTTL(status, slot, now)
       }
-      if (!noDeleteOnStaleGet) {
-        const queue = this.#onEvict === undefined ? null : []
+      if (!noDeleteOnStaleGet && this.#disposing === 0) {
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'expire', queue)
         if (queue !== null) this.#dispose(queue)
       }
@@ -311,11 +326,7 @@ class LRU {
 
   /** Value of `key` without making it more recently used. */
   peek(key, options) {
-    let allowStale = this.#allowStale
-    if (options !== undefined) {
-      options = readOptions(options)
-      if (options.allowStale !== undefined) allowStale = options.allowStale
-    }
+    const allowStale = allowStaleOf(options, this.#allowStale)
     const slot = this.#map.get(key)
     if (slot === undefined) return undefined
     if (this.#isExpired(slot) && !allowStale) return undefined
@@ -392,22 +403,24 @@ class LRU {
   }
 
   delete(key) {
+    if (this.#disposing !== 0) throw reentrant('delete')
     this.#abortFetch(key, 'deleted')
     const slot = this.#map.get(key)
     if (slot === undefined) return false
     const expired = this.#isExpired(slot)
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     this.#removeSlot(slot, expired ? 'expire' : 'delete', queue)
     if (queue !== null) this.#dispose(queue)
     return !expired
   }
 
   clear() {
-    const queue = this.#onEvict === undefined ? null : []
+    if (this.#disposing !== 0) throw reentrant('clear')
+    const queue = this.#notify ? [] : null
     if (queue !== null) {
       // Least recently used first, as lru-cache disposes them.
       const slots = [...this.#orderedSlots()].reverse()
-      for (const slot of slots) queue.push(this.#vals[slot], this.#keys[slot], 'clear')
+      for (const slot of slots) this.#drop(queue, this.#vals[slot], this.#keys[slot], 'clear')
     }
     if (this.#inflight !== null) this.#inflight.abortAll('deleted')
     this.#clearTimers()
@@ -468,6 +481,7 @@ class LRU {
 
   /** Removes and returns the least recently used `[key, value]`. */
   pop() {
+    if (this.#disposing !== 0) throw reentrant('pop')
     while (this.#map.size > 0) {
       let slot
       if (this.#freq !== null) {
@@ -479,8 +493,10 @@ class LRU {
       }
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
+      // Evicted: a load of it in flight is for nobody, as in lru-cache.
+      this.#abortFetch(entry[0], 'evicted')
       const expired = this.#isExpired(slot)
-      const queue = this.#onEvict === undefined ? null : []
+      const queue = this.#notify ? [] : null
       this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
       if (queue !== null) this.#dispose(queue)
       if (!expired) return entry
@@ -491,10 +507,11 @@ class LRU {
   /** Changes `max` and evicts down to it at once. */
   resize(max) {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
+    if (this.#disposing !== 0) throw reentrant('resize')
     const now = this.#now()
     this.#max = max
     if (this.#freq !== null && !this.#s3Weighted) native.lruS3SetCapacity(this.#id, max)
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     while (this.#map.size > this.#max) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
   }
@@ -510,8 +527,9 @@ class LRU {
   /** Removes every expired entry; returns how many. */
   purgeStale() {
     if (this.#expires === null) return 0
+    if (this.#disposing !== 0) throw reentrant('purgeStale')
     const now = this.#now()
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     let removed = 0
     for (const slot of this.#map.values()) {
       if (this.#expires[slot] < now) {
@@ -546,24 +564,16 @@ class LRU {
   }
 
   /** `fetch`, rejecting when the result is `undefined` (lru-cache's forceFetch). */
-  async forceFetch(key, options) {
-    const value = await this.fetch(key, options)
-    if (value === undefined) throw new Error('fetch() returned undefined')
-    return value
+  forceFetch(key, options) {
+    return forceFetch(this, key, options)
   }
 
   #host = null
 
   #fetchHost() {
     if (this.#host !== null) return this.#host
-    this.#host = {
-      fetchMethod: this.#fetchMethod,
-      allowStale: this.#allowStale,
-      defaults: this.#fetchDefaults,
-      inflight: () => {
-        if (this.#inflight === null) this.#inflight = new Inflight()
-        return this.#inflight
-      },
+    this.#host = fetchHost(this.#fetchMethod, this.#allowStale, this.#fetchDefaults, {
+      inflight: () => (this.#inflight ??= new Inflight()),
       lookup: (key) => {
         const slot = this.#map.get(key)
         return slot === undefined ? undefined : { value: this.#vals[slot], stale: this.#isExpired(slot) }
@@ -571,14 +581,14 @@ class LRU {
       remove: (key) => {
         const slot = this.#map.get(key)
         if (slot === undefined) return
-        const queue = this.#onEvict === undefined ? null : []
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'fetch', queue)
         if (queue !== null) this.#dispose(queue)
       },
       miss: () => {
         this.#misses++
       },
-    }
+    })
     return this.#host
   }
 
@@ -587,16 +597,7 @@ class LRU {
    * context })` computes it, synchronously, and it is stored.
    */
   memo(key, options = {}) {
-    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
-    checkOptions(options)
-    const { context, status, forceRefresh, ...rest } = options
-    const value = this.get(key, status === undefined ? rest : { ...rest, status })
-    const refresh = forceRefresh === true || value === undefined
-    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
-    if (!refresh) return value
-    const computed = this.#memoMethod(key, value, { options: rest, context })
-    this.set(key, computed, status === undefined ? rest : { ...rest, status })
-    return computed
+    return runMemo(this, this.#memoMethod, key, options)
   }
 
   /** Keys, least recently used first. */
@@ -706,10 +707,9 @@ class LRU {
     this.#updatePlain()
   }
 
-  /** Whether `set` can take its fast path: no sizes, TTLs or onEvict. */
+  /** Whether `set` can take its fast path: no sizes, TTLs or callbacks. */
   #updatePlain() {
-    this.#plain =
-      this.#sizes === null && this.#expires === null && this.#onEvict === undefined && this.#onInsert === undefined
+    this.#plain = this.#sizes === null && this.#expires === null && !this.#notify && this.#onInsert === undefined
   }
 
   #isExpired(slot) {
@@ -827,9 +827,10 @@ class LRU {
    * `start`). `call` holds set()'s per-call options, if any.
    */
   #store(key, value, size, ttl, expiresAt, call) {
+    if (this.#disposing !== 0) throw reentrant('set')
     const status = call?.status
     const noDisposeOnSet = call?.noDisposeOnSet === true
-    const queue = this.#onEvict === undefined ? null : []
+    const queue = this.#notify ? [] : null
     if (size > this.#maxEntrySize) {
       // Too big to keep: drop any older value of the key, keep nothing.
       const old = this.#map.get(key)
@@ -839,7 +840,7 @@ class LRU {
         status.maxEntrySizeExceeded = true
       }
       if (queue !== null) {
-        queue.push(value, key, 'set')
+        this.#drop(queue, value, key, 'set')
         this.#dispose(queue)
       }
       return
@@ -854,13 +855,15 @@ class LRU {
     const noUpdateTTL = slot !== undefined && (call?.noUpdateTTL ?? this.#noUpdateTTL)
     if (slot !== undefined) {
       const old = this.#vals[slot]
+      // Most recently used, then dispose sees the old value in the cache, as in lru-cache.
+      this.#touch(slot)
+      if (queue !== null && old !== value && !noDisposeOnSet) this.#drop(queue, old, key, 'set')
       this.#vals[slot] = value
       insertReason = old === value ? 'update' : 'replace'
       if (status !== undefined) {
         status.set = insertReason
         if (old !== value) status.oldValue = old
       }
-      if (queue !== null && old !== value && !noDisposeOnSet) queue.push(old, key, 'set')
     } else {
       if (status !== undefined) status.set = 'add'
       inserted = true
@@ -889,13 +892,9 @@ class LRU {
         this.#setExpiry(slot, ttl, now)
       }
     }
-    if (inserted) {
-      this.#insertStamp(slot)
-    } else {
-      this.#touch(slot)
-      // S3-FIFO rereads the entry's size and expiry.
-      if ((this.#expires !== null && !noUpdateTTL) || this.#freq !== null) this.#log2(OP_EXPIRY + slot, 0)
-    }
+    if (inserted) this.#insertStamp(slot)
+    // S3-FIFO rereads the entry's size and expiry.
+    else if ((this.#expires !== null && !noUpdateTTL) || this.#freq !== null) this.#log2(OP_EXPIRY + slot, 0)
     if (status !== undefined) {
       this.#statusTTL(status, slot, now)
       if (this.#sizes !== null) {
@@ -928,7 +927,7 @@ class LRU {
         this.#timers.delete(key)
         const slot = this.#map.get(key)
         if (slot === undefined || !this.#isExpired(slot)) return
-        const queue = this.#onEvict === undefined ? null : []
+        const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'expire', queue)
         if (queue !== null) this.#dispose(queue)
       },
@@ -994,7 +993,7 @@ class LRU {
       return slot
     }
     const key = this.#keys[slot]
-    if (queue !== null) queue.push(this.#vals[slot], key, expired ? 'expire' : 'evict')
+    if (queue !== null) this.#drop(queue, this.#vals[slot], key, expired ? 'expire' : 'evict')
     if (expired) this.#expirations++
     else this.#evictions++
     this.#map.delete(key)
@@ -1078,10 +1077,10 @@ class LRU {
     this.#nextExpiry = this.#meta[1]
   }
 
-  /** Removes the entry in `slot` entirely; queues `onEvict` when `queue`. */
+  /** Removes the entry in `slot` entirely; reports it when `queue`. */
   #removeSlot(slot, reason, queue) {
     const key = this.#keys[slot]
-    if (queue !== null) queue.push(this.#vals[slot], key, reason)
+    if (queue !== null) this.#drop(queue, this.#vals[slot], key, reason)
     if (reason === 'evict') this.#evictions++
     else if (reason === 'expire') this.#expirations++
     this.#map.delete(key)
@@ -1141,9 +1140,37 @@ class LRU {
     return count
   }
 
-  /** Runs queued `onEvict` calls after the cache is consistent again. */
+  /**
+   * Reports an entry about to leave the cache: calls `dispose` now, while
+   * the entry is still there (as lru-cache does), and queues it for the
+   * callbacks that run after the operation. An error thrown by `dispose`
+   * is kept on the queue: the operation completes, then `#dispose` throws it.
+   */
+  #drop(queue, value, key, reason) {
+    if (this.#disposeBefore !== undefined) {
+      this.#disposing++
+      try {
+        this.#disposeBefore(value, key, reason)
+      } catch (err) {
+        if (queue.failed === undefined) queue.failed = { err }
+      } finally {
+        this.#disposing--
+      }
+    }
+    queue.push(value, key, reason)
+  }
+
+  /**
+   * Once the cache is consistent again: runs the queued disposeAfter and
+   * onEvict calls, then throws the first error of a `dispose` call, if any.
+   */
   #dispose(queue) {
-    callOnEvict(this.#onEvict, queue)
+    try {
+      if (this.#onEvict !== undefined) callOnEvict(this.#onEvict, queue)
+    } finally {
+      // eslint-disable-next-line no-unsafe-finally
+      if (queue.failed !== undefined) throw queue.failed.err
+    }
   }
 
   #abortFetch(key, why) {
@@ -1169,17 +1196,13 @@ class LRU {
   }
 }
 
-/** Checks a per-call options object. */
-/**
- * Per-call options of a read (get, has, peek): what is not an object is
- * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
- */
-function readOptions(options) {
-  return options !== null && typeof options === 'object' ? options : {}
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+/** A change of the cache made from inside its own `dispose` callback. */
+function reentrant(method) {
+  return leaklessError(
+    Error,
+    'ERR_LEAKLESS_REENTRANT',
+    `LRU.${method}() was called from inside dispose(), while an entry is being removed; use disposeAfter to change the cache`,
+  )
 }
 
 /** set()'s `size` or `sizeCalculation` on a cache that does not track sizes. */
@@ -1199,5 +1222,6 @@ function grow(array, capacity, fillValue) {
 // `cache instanceof LRU` holds for off-heap caches too; every method is
 // defined on OffHeapLRU, so none of LRU's heap methods is ever reached.
 Object.setPrototypeOf(OffHeapLRU.prototype, LRU.prototype)
+Object.setPrototypeOf(SharedLRU.prototype, LRU.prototype)
 
 module.exports = { LRU }

@@ -9,8 +9,8 @@
 const { types } = require('node:util')
 const native = require('../common/native')
 const { liveCaches, callOnEvict } = require('./live')
-const { parseEntryTTL, loadEntries } = require('./options')
-const { Inflight, runFetch } = require('./fetch')
+const { allowStaleOf, checkOptions, parseEntryTTL, loadEntries, readOptions } = require('./options')
+const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
 const {
@@ -36,18 +36,6 @@ function checkKey(key) {
 /** Whether off-heap storage can hold `key`; one it cannot is never there. */
 function holdable(key) {
   return typeof key === 'string' || typeof key === 'number'
-}
-
-/**
- * Per-call options of a read (get, has, peek): what is not an object is
- * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
- */
-function readOptions(options) {
-  return options !== null && typeof options === 'object' ? options : {}
-}
-
-function checkOptions(options) {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
 }
 
 /** A per-call option that off-heap storage takes only on the cache. */
@@ -93,6 +81,9 @@ class OffHeapLRU {
   #perf
   #timed
   #inflight = null
+  // Whether the native store keeps removed entries for offTakeRemoved: for
+  // onEvict, or while loads are pending (to abort those whose entry leaves).
+  #collect
   #timers = null
   #host = null
   // set() without options goes straight to the native store.
@@ -118,6 +109,7 @@ class OffHeapLRU {
     this.#perf = o.perf
     this.#plainSet = o.onInsert === undefined && !o.noUpdateTTL && !o.ttlAutopurge
     this.#timed = o.ttl > 0
+    this.#collect = o.onEvict !== undefined
     const [id, owner] = native.offCreate(
       o.max,
       o.maxSize,
@@ -137,6 +129,20 @@ class OffHeapLRU {
     })
   }
 
+  /**
+   * Before an operation that may evict: has the native store keep removed
+   * entries while loads are pending (when no onEvict already does), so
+   * that #dispose can abort those whose entry is evicted.
+   */
+  #watchLoads() {
+    if (this.#onEvict !== undefined) return
+    const on = this.#inflight.size > 0
+    if (on !== this.#collect) {
+      native.offCollectRemoved(this.#id, on)
+      this.#collect = on
+    }
+  }
+
   /** The clock (made a number) when entries may expire, else 0. */
   #now() {
     return this.#timed ? +this.#perf.now() : 0
@@ -145,9 +151,15 @@ class OffHeapLRU {
   /**
    * Calls onEvict for what left the cache, after the operation completed;
    * with `skipSetOf`, not for the value of that key replaced by set().
+   * After a set (`evicting`), a load in flight of a key that left is
+   * aborted, as lru-cache aborts it when it evicts the entry.
    */
-  #dispose(skipSetOf) {
+  #dispose(skipSetOf, evicting = false) {
     let queue = native.offTakeRemoved(this.#id)
+    if (evicting && this.#inflight !== null && this.#inflight.size > 0) {
+      for (let i = 0; i < queue.length; i += 3) this.#inflight.abort(queue[i + 1], 'evicted')
+    }
+    if (this.#onEvict === undefined) return
     if (skipSetOf !== undefined) {
       const kept = []
       for (let i = 0; i < queue.length; i += 3) {
@@ -166,11 +178,16 @@ class OffHeapLRU {
     return 'LRU'
   }
 
+  /** A shared store's name; this storage has none. */
+  get name() {
+    return undefined
+  }
+
   get(key, options) {
     if (options !== undefined || this.#noDeleteOnStaleGet) return this.#getWith(key, options ?? {})
     if (!holdable(key)) return undefined
     const value = native.offGet(this.#id, key, this.#now())
-    if (this.#timed && this.#onEvict !== undefined) this.#dispose()
+    if (this.#timed && this.#collect) this.#dispose()
     return value
   }
 
@@ -209,7 +226,7 @@ class OffHeapLRU {
     }
     if (!noDeleteOnStaleGet) {
       native.offGet(this.#id, key, now)
-      if (this.#onEvict !== undefined) this.#dispose()
+      if (this.#collect) this.#dispose()
     }
     return allowStale ? stale : undefined
   }
@@ -243,11 +260,7 @@ class OffHeapLRU {
   }
 
   peek(key, options) {
-    let allowStale = this.#allowStale
-    if (options !== undefined) {
-      options = readOptions(options)
-      if (options.allowStale !== undefined) allowStale = options.allowStale
-    }
+    const allowStale = allowStaleOf(options, this.#allowStale)
     if (!holdable(key)) return undefined
     return native.offPeek(this.#id, key, this.#now(), allowStale)
   }
@@ -296,7 +309,10 @@ class OffHeapLRU {
       expiresAt = now + left
     }
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
-    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
+    if (this.#inflight !== null) {
+      this.#inflight.abort(key, 'replaced')
+      this.#watchLoads()
+    }
     const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
     const stored = native.offPeek(this.#id, key, now, true) !== undefined
     const reason = old === undefined ? 'add' : sameValue(old, value) ? 'update' : 'replace'
@@ -314,7 +330,7 @@ class OffHeapLRU {
     try {
       if (stored && this.#onInsert !== undefined) this.#onInsert(value, key, reason)
     } finally {
-      if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose(noDisposeOnSet ? key : undefined)
+      if (bits & REMOVED_PENDING) this.#dispose(noDisposeOnSet ? key : undefined, true)
     }
     return this
   }
@@ -330,7 +346,7 @@ class OffHeapLRU {
       const now = this.#now()
       if (native.offHas(this.#id, key, now)) return
       native.offDelete(this.#id, key, now)
-      if (this.#onEvict !== undefined) this.#dispose()
+      if (this.#collect) this.#dispose()
     }, delay + 1)
     timer.unref()
     this.#timers.set(key, timer)
@@ -339,9 +355,12 @@ class OffHeapLRU {
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
     const now = this.#now()
-    if (this.#inflight !== null) this.#inflight.abort(key, 'replaced')
+    if (this.#inflight !== null) {
+      this.#inflight.abort(key, 'replaced')
+      this.#watchLoads()
+    }
     const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
-    if (bits & REMOVED_PENDING && this.#onEvict !== undefined) this.#dispose()
+    if (bits & REMOVED_PENDING) this.#dispose(undefined, true)
     return this
   }
 
@@ -349,7 +368,7 @@ class OffHeapLRU {
     if (!holdable(key)) return false
     if (this.#inflight !== null) this.#inflight.abort(key, 'deleted')
     const removed = native.offDelete(this.#id, key, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
     return removed
   }
 
@@ -360,7 +379,7 @@ class OffHeapLRU {
       this.#timers.clear()
     }
     native.offClear(this.#id)
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
   }
 
   /** Keys, least recently used first. */
@@ -410,16 +429,7 @@ class OffHeapLRU {
   }
 
   memo(key, options = {}) {
-    if (this.#memoMethod === undefined) throw invalidArgValue('options.memoMethod', 'is required by memo()', undefined)
-    checkOptions(options)
-    const { context, status, forceRefresh, ...rest } = options
-    const value = this.get(key, status === undefined ? rest : { ...rest, status })
-    const refresh = forceRefresh === true || value === undefined
-    if (status !== undefined) status.memo = refresh ? 'miss' : 'hit'
-    if (!refresh) return value
-    const computed = this.#memoMethod(key, value, { options: rest, context })
-    this.set(key, computed, status === undefined ? rest : { ...rest, status })
-    return computed
+    return runMemo(this, this.#memoMethod, key, options)
   }
 
   *keys() {
@@ -466,7 +476,9 @@ class OffHeapLRU {
 
   pop() {
     const entry = native.offPop(this.#id, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    // Evicted: a load of it in flight is for nobody, as in lru-cache.
+    if (entry != null && this.#inflight !== null) this.#inflight.abort(entry[0], 'evicted')
+    if (this.#collect) this.#dispose()
     return entry ?? undefined
   }
 
@@ -474,8 +486,9 @@ class OffHeapLRU {
     validateInteger(max, 'max', 1, Number.MAX_SAFE_INTEGER)
     const now = this.#now()
     this.#max = max
+    if (this.#inflight !== null) this.#watchLoads()
     native.offResize(this.#id, max, now)
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose(undefined, true)
   }
 
   getRemainingTTL(key) {
@@ -486,7 +499,7 @@ class OffHeapLRU {
   purgeStale() {
     if (!this.#timed) return 0
     const n = native.offPurgeStale(this.#id, this.#now())
-    if (this.#onEvict !== undefined) this.#dispose()
+    if (this.#collect) this.#dispose()
     return n
   }
 
@@ -513,22 +526,14 @@ class OffHeapLRU {
     return runFetch(this, this.#fetchHost(), key, options)
   }
 
-  async forceFetch(key, options) {
-    const value = await this.fetch(key, options)
-    if (value === undefined) throw new Error('fetch() returned undefined')
-    return value
+  forceFetch(key, options) {
+    return forceFetch(this, key, options)
   }
 
   #fetchHost() {
     if (this.#host !== null) return this.#host
-    this.#host = {
-      fetchMethod: this.#fetchMethod,
-      allowStale: this.#allowStale,
-      defaults: this.#fetchDefaults,
-      inflight: () => {
-        if (this.#inflight === null) this.#inflight = new Inflight()
-        return this.#inflight
-      },
+    this.#host = fetchHost(this.#fetchMethod, this.#allowStale, this.#fetchDefaults, {
+      inflight: () => (this.#inflight ??= new Inflight()),
       lookup: (key) => {
         const now = this.#now()
         const value = native.offPeek(this.#id, key, now, true)
@@ -536,13 +541,13 @@ class OffHeapLRU {
       },
       remove: (key) => {
         native.offDelete(this.#id, key, this.#now())
-        if (this.#onEvict !== undefined) this.#dispose()
+        if (this.#collect) this.#dispose()
       },
       // A load of an absent key counts as the miss a get() would count.
       miss: (key, found) => {
         if (found === undefined) native.offGet(this.#id, key, this.#now())
       },
-    }
+    })
     return this.#host
   }
 

@@ -20,6 +20,9 @@ const OFFHEAP_REFUSED = {
   sizeCalculation: 'sizes are the real bytes held',
 }
 
+// The options that are functions when given.
+const CALLBACKS = ['onEvict', 'dispose', 'disposeAfter', 'onInsert', 'sizeCalculation', 'fetchMethod', 'memoMethod']
+
 /**
  * Checks `options` (a number is `{ max }`) and returns them normalised:
  * absent bounds are `Infinity`, `ttl` is 0 for none, `perf` is a clock.
@@ -62,8 +65,8 @@ function parseOptions(options) {
   if (max === Infinity) max = undefined
   if (maxSize === Infinity) maxSize = undefined
   if (maxEntrySize === Infinity) maxEntrySize = undefined
-  if (storage !== 'heap' && storage !== 'offheap') {
-    throw invalidArgValue('options.storage', "must be 'heap' or 'offheap'", storage)
+  if (storage !== 'heap' && storage !== 'offheap' && storage !== 'shared') {
+    throw invalidArgValue('options.storage', "must be 'heap', 'offheap' or 'shared'", storage)
   }
   if (policy !== 'lru' && policy !== 's3fifo') {
     throw invalidArgValue('options.policy', "must be 'lru' or 's3fifo'", policy)
@@ -89,17 +92,7 @@ function parseOptions(options) {
   })) {
     validateBoolean(value, `options.${name}`)
   }
-  for (const [name, value] of Object.entries({
-    onEvict,
-    dispose,
-    disposeAfter,
-    onInsert,
-    sizeCalculation,
-    fetchMethod,
-    memoMethod,
-  })) {
-    validateOptionalFunction(value, `options.${name}`)
-  }
+  for (const name of CALLBACKS) validateOptionalFunction(options[name], `options.${name}`)
   // A clock is anything with a now() method: `performance`, `Date`, a fake.
   if (
     perf !== undefined &&
@@ -126,7 +119,12 @@ function parseOptions(options) {
     allowStale,
     noDeleteOnStaleGet,
     noUpdateTTL,
+    // Off-heap storage: every callback after the operation (see README).
     onEvict: disposer(onEvict, dispose, disposeAfter, noDisposeOnSet),
+    // Heap storage: `dispose` while the entry is still in the cache, the
+    // others after the operation, as lru-cache calls dispose and disposeAfter.
+    disposeBefore: before(dispose, noDisposeOnSet),
+    disposeAfter: disposer(onEvict, undefined, disposeAfter, noDisposeOnSet),
     onInsert,
     sizeCalculation,
     fetchMethod,
@@ -173,6 +171,19 @@ function disposer(onEvict, dispose, disposeAfter, noDisposeOnSet) {
   return single
 }
 
+/**
+ * lru-cache's `dispose` as heap storage calls it, before the entry is gone:
+ * `clear()` reported as `'delete'`, replaced values left out with
+ * `noDisposeOnSet`. Undefined without `dispose`.
+ */
+function before(dispose, noDisposeOnSet) {
+  if (dispose === undefined) return undefined
+  return (value, key, reason) => {
+    if (noDisposeOnSet && reason === 'set') return
+    dispose(value, key, reason === 'clear' ? 'delete' : reason)
+  }
+}
+
 /** Checks the per-entry `ttl` of `set(key, value, { ttl })`; returns ms (0: none). */
 function parseEntryTTL(ttl, name) {
   validateNumber(ttl, name, 0, Number.MAX_VALUE, true)
@@ -216,4 +227,24 @@ function loadEntries(entries, perf, check, store) {
   })
 }
 
-module.exports = { parseOptions, parseEntryTTL, loadEntries }
+/** Checks the options object of a call that takes one (set, memo). */
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options)
+}
+
+/**
+ * Per-call options of a read (get, has, peek): what is not an object is
+ * ignored, as a Map ignores extra arguments (\`keys.map(cache.get, cache)\`).
+ */
+function readOptions(options) {
+  return options !== null && typeof options === 'object' ? options : {}
+}
+
+/** peek()'s `allowStale`: the per-call one, else the cache's (`fallback`). */
+function allowStaleOf(options, fallback) {
+  if (options === undefined) return fallback
+  const { allowStale } = readOptions(options)
+  return allowStale === undefined ? fallback : allowStale
+}
+
+module.exports = { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, readOptions }

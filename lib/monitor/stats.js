@@ -4,7 +4,7 @@
 // structure on this thread. Each kind contributes a `totals()` function.
 
 const native = require('../common/native')
-const { lruTotals } = require('../lru')
+const { lruTotals, sharedStores } = require('../lru')
 const { registryTotals } = require('../registry')
 const { poolTotals } = require('../pool')
 
@@ -22,6 +22,8 @@ function stats() {
     lru,
     pools,
     registries: registryTotals(),
+    // Stores every thread shares: the same list in every thread.
+    shared: sharedStores(),
   }
 }
 

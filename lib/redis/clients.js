@@ -19,6 +19,13 @@ const { invalidArgType, invalidArgValue } = require('../common/errors')
 
 const STRING = 36 // RESP_TYPES.BLOB_STRING in node-redis
 
+/** Connects `conn`, a duplicate() of either client, with an 'error' listener (its errors are handled by the near cache). */
+async function connected(conn) {
+  conn.on('error', () => {})
+  await conn.connect()
+  return conn
+}
+
 const ioredis = {
   kind: 'ioredis',
   isReady: (client) => client.status === 'ready',
@@ -35,11 +42,9 @@ const ioredis = {
       enableAutoPipelining: false,
       connectionName: name,
     })
-    // Connection errors also arrive as 'close'; a listener here keeps ioredis
-    // from printing them as unhandled.
-    conn.on('error', () => {})
-    await conn.connect()
-    return conn
+    // Connection errors also arrive as 'close'; the listener connected() adds
+    // keeps ioredis from printing them as unhandled.
+    return connected(conn)
   },
   call: (conn, args) => conn.call(...args),
   callBuffer: (conn, args) => conn.callBuffer(...args),
@@ -72,9 +77,7 @@ const nodeRedis = {
       commandOptions: undefined,
       pingInterval: undefined,
     })
-    conn.on('error', () => {})
-    await conn.connect()
-    return conn
+    return connected(conn)
   },
   call: (conn, args) => conn.sendCommand(args, { typeMapping: { [STRING]: String } }),
   callBuffer: (conn, args) => conn.sendCommand(args, { typeMapping: { [STRING]: Buffer } }),

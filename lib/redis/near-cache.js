@@ -192,20 +192,15 @@ class NearCache {
     validateKey(key)
     if (this._closed) throw closedError()
     if (this._starting !== null) await this._whenStarted()
-    const local = this._local.get(key)
-    if (local !== undefined) {
-      this._stats.localHits++
-      return this._decode(local)
-    }
+    const local = this._localHit(key)
+    if (local !== undefined) return this._decode(local)
     const remote = await this._read(key)
     return remote === null ? undefined : this._decode(remote)
   }
 
   async set(key, value, options) {
     validateKey(key)
-    validateOptionalObject(options, 'options')
-    const ttl = options === undefined || options.ttl === undefined ? this._ttl : options.ttl
-    validateTtl(ttl, 'options.ttl')
+    const ttl = this._ttlOption(options)
     const stored = this._encode(value)
     if (this._closed) throw closedError()
     if (this._starting !== null) await this._whenStarted()
@@ -230,6 +225,21 @@ class NearCache {
     return Number(removed) > 0
   }
 
+  /** The stored form of `key` held locally (counted as a local hit), or undefined. */
+  _localHit(key) {
+    const local = this._local.get(key)
+    if (local !== undefined) this._stats.localHits++
+    return local
+  }
+
+  /** `options.ttl` of set() and fetch(), checked; the cache's ttl when absent. */
+  _ttlOption(options) {
+    validateOptionalObject(options, 'options')
+    const ttl = options === undefined || options.ttl === undefined ? this._ttl : options.ttl
+    validateTtl(ttl, 'options.ttl')
+    return ttl
+  }
+
   /**
    * The value: local, else Redis, else `load(key)` (once per key however many
    * callers wait), then kept in Redis (with `options.ttl`) and locally.
@@ -237,16 +247,11 @@ class NearCache {
   async fetch(key, load, options) {
     validateKey(key)
     validateFunction(load, 'load')
-    validateOptionalObject(options, 'options')
-    const ttl = options === undefined || options.ttl === undefined ? this._ttl : options.ttl
-    validateTtl(ttl, 'options.ttl')
+    const ttl = this._ttlOption(options)
     if (this._closed) throw closedError()
     if (this._starting !== null) await this._whenStarted()
-    const local = this._local.get(key)
-    if (local !== undefined) {
-      this._stats.localHits++
-      return this._decode(local)
-    }
+    const local = this._localHit(key)
+    if (local !== undefined) return this._decode(local)
     let pending = this._fetches.get(key)
     if (pending === undefined) {
       pending = this._fetchOnce(key, load, ttl)
