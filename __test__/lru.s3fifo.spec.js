@@ -249,3 +249,51 @@ test('ttl, maxSize, onEvict reasons, fetch, dump/load and stats under s3fifo', a
   t.false(cache.has(popped))
   t.is(cache.size, before.size - 1)
 })
+
+test('dispose runs before the entry is gone on every removal path, and the cache is read-only inside it', (t) => {
+  const seen = []
+  let change
+  const cache = new LRU({
+    max: 3,
+    policy: 's3fifo',
+    dispose: (value, key, reason) => {
+      seen.push([key, reason, value, cache.peek(key), cache.size])
+      change?.()
+    },
+  })
+  cache.set('a', 'A').set('b', 'B').set('c', 'C')
+  cache.set('d', 'D')
+  t.is(seen.length, 1)
+  const [evicted, reason, value, inCache, size] = seen[0]
+  t.is(reason, 'evict')
+  t.is(inCache, value, 'the evicted entry was still there')
+  t.is(size, 3)
+  t.false(cache.has(evicted))
+
+  seen.length = 0
+  const [popped, poppedValue] = cache.pop()
+  t.deepEqual(seen, [[popped, 'evict', poppedValue, poppedValue, 3]])
+
+  seen.length = 0
+  cache.set('e', 'E')
+  cache.resize(1)
+  t.is(seen.length, 2)
+  for (const [key, why, v, there] of seen) {
+    t.is(why, 'evict')
+    t.is(there, v, `${key} was still there`)
+  }
+  t.is(cache.size, 1)
+
+  const [kept] = [...cache.keys()]
+  seen.length = 0
+  change = () => cache.set('z', 'Z')
+  const err = t.throws(() => cache.delete(kept), { code: 'ERR_LEAKLESS_REENTRANT' })
+  t.true(err.message.includes('LRU.set()'), err.message)
+  change = undefined
+  t.is(seen.length, 1)
+  t.is(seen[0][1], 'delete')
+  t.is(seen[0][3], seen[0][2])
+  t.false(cache.has(kept), 'the delete was done')
+  t.false(cache.has('z'))
+  t.is(cache.size, 0)
+})
