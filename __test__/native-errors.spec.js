@@ -73,8 +73,8 @@ function entryPoints() {
     ['lruRenumber', lru, [u32(), 0, u32()]],
     ['lruReset', lru, []],
     ['lruNativeBytes', lru, []],
-    ['lruS3Refill', s3, [u32(), 0, u32(), u8(4), undefined, undefined, u32(), u32(), u8(4), 0, f64(2), 1, u8()]],
-    ['lruS3Order', s3, [u32(), 0, u32(), u8(4), undefined, undefined, u32(), u8()]],
+    ['lruS3Refill', s3, [u32(), 0, u32(), undefined, u8(4), undefined, u32(), u32(), u8(4), 0, f64(2), 1, u8()]],
+    ['lruS3Order', s3, [u32(), 0, u32(), undefined, u8(4), undefined, u32(), u8()]],
     ['lruS3SetCapacity', s3, [10]],
     ['lruReset', s3, []],
     ['offGet', off, ['k', 0]],
@@ -476,8 +476,8 @@ function oneS3Entry() {
     Uint32Array.of(OP_INSERT + 0, 7),
     2,
     a.stamps,
-    a.freq,
     undefined,
+    a.freq,
     undefined,
     u32(0),
     a.ghostFilter,
@@ -490,9 +490,9 @@ function oneS3Entry() {
       b.log,
       b.n,
       b.stamps,
+      b.expires,
       b.freq,
       b.sizes,
-      b.expires,
       b.victims,
       b.victimStamps,
       b.victimLimits,
@@ -505,7 +505,7 @@ function oneS3Entry() {
   const order = (o) => {
     const b = { log: u32(), n: 0, sizes: undefined, expires: undefined, out: u32() }
     Object.assign(b, a, o)
-    return native.lruS3Order(id, b.log, b.n, b.stamps, b.freq, b.sizes, b.expires, b.out, b.ghostFilter)
+    return native.lruS3Order(id, b.log, b.n, b.stamps, b.expires, b.freq, b.sizes, b.out, b.ghostFilter)
   }
   return { id, ...a, refill, order }
 }
@@ -568,7 +568,7 @@ test('the S3-FIFO entry points refuse a core of the other policy and a malformed
   const lru = heapLru()
   throwsNative(
     t,
-    () => native.lruS3Order(lru, u32(), 0, stamps, freq, undefined, undefined, u32(), ghostFilter),
+    () => native.lruS3Order(lru, u32(), 0, stamps, undefined, freq, undefined, u32(), ghostFilter),
     'ERR_INVALID_ARG_VALUE',
     /^The argument "id" must name an LRU created with policy 's3fifo'/,
   )

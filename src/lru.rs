@@ -461,36 +461,19 @@ impl HeapLru {
   }
 }
 
-/// S3-FIFO: replays the log, then writes the next victims, their stamps and
-/// read limits (expired first, then at most `want` chosen by S3-FIFO). A
-/// victim is to be evicted only while its slot's stamp is unchanged and its
-/// counter is below its limit. `ghostFilter` receives the ghost's counting
-/// filter: the batch is to be ended at an insert whose hash it flags. Writes
-/// the number of expired victims to `meta[0]` and the earliest expiry not in
-/// the batch to `meta[1]`. Returns the number of victims.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
-)]
-#[allow(clippy::too_many_arguments)]
-pub fn lru_s3_refill<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  freq: Unknown<'env>,
-  sizes: Unknown<'env>,
-  expires: Unknown<'env>,
-  victims: Unknown<'env>,
-  victim_stamps: Unknown<'env>,
-  victim_limits: Unknown<'env>,
-  now: Unknown<'env>,
-  meta: Unknown<'env>,
-  want: Unknown<'env>,
-  ghost_filter: Unknown<'env>,
-) -> Result<u32> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+replay_entry! {
+  #[doc = " S3-FIFO: replays the log, then writes the next victims, their stamps and"]
+  #[doc = " read limits (expired first, then at most `want` chosen by S3-FIFO). A"]
+  #[doc = " victim is to be evicted only while its slot's stamp is unchanged and its"]
+  #[doc = " counter is below its limit. `ghostFilter` receives the ghost's counting"]
+  #[doc = " filter: the batch is to be ended at an insert whose hash it flags. Writes"]
+  #[doc = " the number of expired victims to `meta[0]` and the earliest expiry not in"]
+  #[doc = " the batch to `meta[1]`. Returns the number of victims."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
+  )]
+  #[allow(clippy::too_many_arguments)]
+  fn lru_s3_refill(|r, freq, sizes, victims, victim_stamps, victim_limits, now, meta, want, ghost_filter|) -> u32 {
     let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
     let mut victims = args::typed::<u32>(&victims, "victims")?;
     let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
@@ -568,31 +551,16 @@ pub fn lru_s3_refill<'env>(
       lru.held.set(bytes);
       Ok(batch.count as u32)
     })
-  };
-  errors::js(env, run())
-}
+  }
 
-/// S3-FIFO: replays the log, then writes live slots in the policy's order
-/// (main queue newest first, then the small queue newest first) into `out`.
-/// Returns how many were written; with an empty `out`, only replays.
-#[napi(
-  ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, freq: Uint8Array, sizes: Float64Array | undefined | null, expires: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
-)]
-#[allow(clippy::too_many_arguments)]
-pub fn lru_s3_order<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  log: Unknown<'env>,
-  n: Unknown<'env>,
-  stamps: Unknown<'env>,
-  freq: Unknown<'env>,
-  sizes: Unknown<'env>,
-  expires: Unknown<'env>,
-  out: Unknown<'env>,
-  ghost_filter: Unknown<'env>,
-) -> Result<u32> {
-  let run = || {
-    let r = Replay::read(&id, &log, &n, &stamps, &expires)?;
+  #[doc = " S3-FIFO: replays the log, then writes live slots in the policy's order"]
+  #[doc = " (main queue newest first, then the small queue newest first) into `out`."]
+  #[doc = " Returns how many were written; with an empty `out`, only replays."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
+  )]
+  #[allow(clippy::too_many_arguments)]
+  fn lru_s3_order(|r, freq, sizes, out, ghost_filter|) -> u32 {
     let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
     let mut out = args::typed::<u32>(&out, "out")?;
     let mut spans = r.read_only();
@@ -639,8 +607,7 @@ pub fn lru_s3_order<'env>(
       lru.held.set(bytes);
       Ok(count as u32)
     })
-  };
-  errors::js(env, run())
+  }
 }
 
 /// S3-FIFO: a new capacity in size units (`resize`).
