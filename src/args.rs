@@ -49,6 +49,16 @@ scalar_args! {
   boolean -> bool: napi_get_value_bool, napi_boolean_expected, "of type boolean";
 }
 
+/// A count or size limit from a number: `Infinity` (or anything not a
+/// finite number at least 0) means none.
+pub fn limit(n: f64) -> usize {
+  if n.is_finite() && n >= 0.0 {
+    n as usize
+  } else {
+    usize::MAX
+  }
+}
+
 /// A string argument.
 pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
   let raw = v.value();

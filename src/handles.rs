@@ -175,6 +175,14 @@ pub fn peek<T: Kind, R>(id: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
   T::table().with(|t| t.try_borrow().ok()?.get(id).map(f))
 }
 
+/// Native bytes structure `id` of kind `T` holds, as `held` reads them; 0
+/// once it was freed. For an entry point: releases deferred frees after.
+pub fn native_bytes<T: Kind>(id: u32, held: impl FnOnce(&T) -> usize) -> f64 {
+  let bytes = peek(id, held).unwrap_or(0);
+  release_deferred();
+  bytes as f64
+}
+
 /// Number of structures of kind `T` alive on this thread (0 when its table
 /// is busy, which only a finalizer can observe).
 pub fn live<T: Kind>() -> usize {

@@ -18,10 +18,11 @@ use napi::sys;
 use napi_derive::napi;
 
 use crate::accounting::Held;
-use crate::args;
-use crate::errors::{self, Failure};
+use crate::args::{self, limit};
+use crate::errors;
 use crate::handles::{self, Kind, Table};
 use crate::raw::{self, Scratch};
+use crate::records;
 
 /// One off-heap LRU.
 pub struct OffHeapLru {
@@ -177,27 +178,44 @@ unsafe fn with_key(
   })
 }
 
-/// `offGet(id, key, now)`: the value, or `undefined`.
-unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+/// Runs a callback `(id, key, now)`: reads its arguments and runs `f`
+/// through [`with_key`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+#[inline(always)]
+unsafe fn key_now(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, f64, &mut ValueCopy) -> Answer,
+) -> sys::napi_value {
   let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
+    // SAFETY: the caller's contract; every value is read from its callback.
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, out| {
-        let answer = match lru.store.get(key, now) {
-          Lookup::Hit(entry) => Answer::value(out, entry.value()),
-          Lookup::Stale(e) => Answer::value(out, e.value()),
-          Lookup::Miss => Answer::Undefined,
-        };
-        lru.account();
-        answer
-      })
+      with_key(env, id, key, |lru, key, out| f(lru, key, now, out))
     }
   };
-  // SAFETY: `env` is this callback's.
+  // SAFETY: the caller's contract.
   unsafe { raw::finish(env, run()) }
+}
+
+/// `offGet(id, key, now)`: the value, or `undefined`.
+unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    key_now(env, info, |lru, key, now, out| {
+      let answer = match lru.store.get(key, now) {
+        Lookup::Hit(entry) => Answer::value(out, entry.value()),
+        Lookup::Stale(e) => Answer::value(out, e.value()),
+        Lookup::Miss => Answer::Undefined,
+      };
+      lru.account();
+      answer
+    })
+  }
 }
 
 /// `offPeek(id, key, now, allowStale)`: the value without touching recency.
@@ -226,19 +244,12 @@ unsafe extern "C" fn off_peek(
 
 /// `offHas(id, key, now)`.
 unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Bool(lru.store.has(key, now))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    key_now(env, info, |lru, key, now, _| {
+      Answer::Bool(lru.store.has(key, now))
+    })
+  }
 }
 
 /// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
@@ -246,19 +257,12 @@ unsafe extern "C" fn off_refresh_ttl(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Bool(lru.store.refresh_ttl(key, now))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    key_now(env, info, |lru, key, now, _| {
+      Answer::Bool(lru.store.refresh_ttl(key, now))
+    })
+  }
 }
 
 /// `offDelete(id, key, now)`: whether a live entry was removed.
@@ -266,21 +270,14 @@ unsafe extern "C" fn off_delete(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        let removed = lru.store.delete(key, now);
-        lru.account();
-        Answer::Bool(removed)
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    key_now(env, info, |lru, key, now, _| {
+      let removed = lru.store.delete(key, now);
+      lru.account();
+      Answer::Bool(removed)
+    })
+  }
 }
 
 /// `offRemainingTtl(id, key, now)`.
@@ -288,19 +285,12 @@ unsafe extern "C" fn off_remaining_ttl(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Number(lru.store.remaining_ttl(key, now))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    key_now(env, info, |lru, key, now, _| {
+      Answer::Number(lru.store.remaining_ttl(key, now))
+    })
+  }
 }
 
 /// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`
@@ -384,7 +374,7 @@ unsafe extern "C" fn off_size(
 ///
 /// `env` and `exports` are those of the module being initialized.
 pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: [(&std::ffi::CStr, raw::RawFn); 8] = [
+  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
     (c"offGet", off_get),
     (c"offPeek", off_peek),
     (c"offHas", off_has),
@@ -394,19 +384,8 @@ pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::
     (c"offSize", off_size),
     (c"offRemainingTtl", off_remaining_ttl),
   ];
-  for (name, cb) in entries {
-    // SAFETY: the caller's contract.
-    unsafe { raw::define(env, exports, name, cb) }?;
-  }
-  Ok(())
-}
-
-fn limit(n: f64) -> usize {
-  if n.is_finite() && n >= 0.0 {
-    n as usize
-  } else {
-    usize::MAX
-  }
+  // SAFETY: the caller's contract.
+  unsafe { raw::define_all(env, exports, entries) }
 }
 
 /// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
@@ -440,22 +419,6 @@ pub fn off_create<'env>(
   errors::js(env, run())
 }
 
-fn js_key<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value was made in it.
-  unsafe {
-    let key = raw::key_to_js(env.raw(), entry.key())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), key))
-  }
-}
-
-fn js_value<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value was made in it.
-  unsafe {
-    let value = raw::value_to_js(env.raw(), entry.value())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), value))
-  }
-}
-
 /// Takes what left the cache since the last call, as a flat array
 /// `[value, key, reason, value, key, reason, ...]` in the order it left.
 #[napi(ts_args_type = "id: number")]
@@ -466,8 +429,8 @@ pub fn off_take_removed<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array
     let mut out = env.create_array((removed.len() * REMOVED_RECORD) as u32)?;
     for (i, (entry, reason)) in removed.iter().enumerate() {
       let i = (i * REMOVED_RECORD) as u32;
-      out.set(i, js_value(env, entry)?)?;
-      out.set(i + 1, js_key(env, entry)?)?;
+      out.set(i, records::js_value(env, entry.value())?)?;
+      out.set(i + 1, records::js_key(env, entry.key())?)?;
       out.set(i + 2, reason.as_str())?;
     }
     Ok(out)
@@ -519,15 +482,9 @@ pub fn off_pop<'env>(
       lru.account();
       Ok(popped)
     })?;
-    match popped {
-      None => Ok(None),
-      Some(entry) => {
-        let mut pair = env.create_array(2)?;
-        pair.set(0, js_key(env, &entry)?)?;
-        pair.set(1, js_value(env, &entry)?)?;
-        Ok(Some(pair))
-      }
-    }
+    popped
+      .map(|entry| records::pair(env, entry.key(), entry.value()))
+      .transpose()
   };
   errors::js(env, run())
 }
@@ -603,7 +560,7 @@ pub fn off_keys<'env>(
     })?;
     let mut out = env.create_array(entries.len() as u32)?;
     for (i, entry) in entries.iter().enumerate() {
-      out.set(i as u32, js_key(env, entry)?)?;
+      out.set(i as u32, records::js_key(env, entry.key())?)?;
     }
     Ok(out)
   };
@@ -632,15 +589,10 @@ pub fn off_dump<'env>(
           .collect(),
       )
     })?;
-    let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
-    for (i, entry) in entries.iter().enumerate() {
-      let i = (i * DUMP_RECORD) as u32;
-      out.set(i, js_key(env, entry)?)?;
-      out.set(i + 1, js_value(env, entry)?)?;
-      out.set(i + 2, entry.ttl())?;
-      out.set(i + 3, entry.expires())?;
-    }
-    Ok(out)
+    let records = entries
+      .iter()
+      .map(|e| (e.key(), e.value(), e.ttl(), e.expires()));
+    records::flat(env, DUMP_RECORD, records)
   };
   errors::js(env, run())
 }
@@ -651,27 +603,16 @@ pub fn off_dump<'env>(
 pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
-    let mut out = args::typed::<f64>(&out, "out")?;
-    if out.len() < STATS_LEN {
-      return Err(Failure::arg_value(
-        "out",
-        &format!("must have a length of at least {STATS_LEN}"),
-        &format!("an instance of Float64Array of length {}", out.len()),
-      ));
-    }
-    // SAFETY: the only typed array of the call, borrowed once.
-    let out = unsafe { out.as_mut_slice() };
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      let c = lru.store.counters();
-      out[STAT_HITS] = c.hits as f64;
-      out[STAT_MISSES] = c.misses as f64;
-      out[STAT_SETS] = c.sets as f64;
-      out[STAT_EVICTIONS] = c.evictions as f64;
-      out[STAT_EXPIRATIONS] = c.expirations as f64;
-      out[STAT_SIZE] = lru.store.len() as f64;
-      out[STAT_CALCULATED_SIZE] = lru.store.calculated_size() as f64;
-      out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
-      Ok(())
+    records::write_stats(&out, || {
+      handles::with::<OffHeapLru, _>(id, |lru| {
+        let c = lru.store.counters();
+        Ok(records::Stats {
+          counts: [c.hits, c.misses, c.sets, c.evictions, c.expirations],
+          size: lru.store.len(),
+          calculated_size: lru.store.calculated_size(),
+          native_bytes: lru.held.get(),
+        })
+      })
     })
   };
   errors::js(env, run())
@@ -680,11 +621,9 @@ pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Resu
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.
 #[napi(ts_args_type = "id: number")]
 pub fn off_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    let bytes = handles::peek::<OffHeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
-    handles::release_deferred();
-    Ok(bytes)
-  };
-  errors::js(env, run())
+  let id = args::id(&id, "id");
+  errors::js(
+    env,
+    id.map(|id| handles::native_bytes::<OffHeapLru>(id, |lru| lru.held.get())),
+  )
 }

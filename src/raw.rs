@@ -171,6 +171,23 @@ pub unsafe fn type_of(env: sys::napi_env, v: sys::napi_value) -> Result<sys::nap
   Ok(t)
 }
 
+/// Defines each `(name, cb)` of `entries` on `exports` with [`define`].
+///
+/// # Safety
+///
+/// `env` and `exports` are those of the module being initialized.
+pub unsafe fn define_all(
+  env: sys::napi_env,
+  exports: sys::napi_value,
+  entries: &[(&CStr, RawFn)],
+) -> Result<()> {
+  for &(name, cb) in entries {
+    // SAFETY: the caller's contract.
+    unsafe { define(env, exports, name, cb) }?;
+  }
+  Ok(())
+}
+
 /// Defines `name` on `exports` as a function backed by `cb`.
 ///
 /// # Safety

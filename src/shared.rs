@@ -31,22 +31,20 @@ use std::time::Instant;
 
 use leakless_core::offheap::KeyRef;
 use leakless_core::shared::{
-  self, Claim, Holder, Notify, SharedConfig, SharedLookup, SharedStore, SharedStored, SharedValue,
-  Waiter,
+  self, Claim, Holder, Notify, OwnedKey, SharedConfig, SharedLookup, SharedStore, SharedStored,
+  SharedValue, Waiter,
 };
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 
 use crate::accounting::Held;
-use crate::args;
+use crate::args::{self, limit};
 use crate::errors::{self, check, Failure};
 use crate::handles::{self, Kind, Table};
-use crate::offheap::{
-  DUMP_RECORD, STATS_LEN, STAT_CALCULATED_SIZE, STAT_EVICTIONS, STAT_EXPIRATIONS, STAT_HITS,
-  STAT_MISSES, STAT_NATIVE_BYTES, STAT_SETS, STAT_SIZE,
-};
+use crate::offheap::DUMP_RECORD;
 use crate::raw::{self, Scratch};
+use crate::records;
 
 /// Milliseconds since the first call in this process: the one clock every
 /// thread's TTLs are measured on (`performance.now()` starts afresh in each
@@ -467,33 +465,50 @@ unsafe fn with_key(
   }
 }
 
+/// Runs a callback `(id, key)`: reads its arguments and runs `f` through
+/// [`with_key`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+#[inline(always)]
+unsafe fn keyed(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+  f: impl FnOnce(&mut SharedLru, KeyRef<'_>) -> Out,
+) -> sys::napi_value {
+  let run = || {
+    // SAFETY: the caller's contract; every value is read from its callback.
+    unsafe {
+      let [id, key] = raw::args::<2>(env, info)?;
+      with_key(env, id, key, f)
+    }
+  };
+  // SAFETY: the caller's contract.
+  unsafe { raw::finish(env, run()) }
+}
+
 /// `sharedGet(id, key)`: the value, or `undefined`.
 unsafe extern "C" fn shared_get(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        let timed = lru.holder.is_timed();
-        let now = lru.now();
-        let found = match lru.holder.get(key, now) {
-          SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
-          SharedLookup::Miss => None,
-        };
-        if timed {
-          // A get may have removed an expired entry.
-          lru.account();
-        }
-        Out::Value(found)
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    keyed(env, info, |lru, key| {
+      let timed = lru.holder.is_timed();
+      let now = lru.now();
+      let found = match lru.holder.get(key, now) {
+        SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
+        SharedLookup::Miss => None,
+      };
+      if timed {
+        // A get may have removed an expired entry.
+        lru.account();
+      }
+      Out::Value(found)
+    })
+  }
 }
 
 /// `sharedPeek(id, key, allowStale)`: the value without touching recency.
@@ -521,18 +536,12 @@ unsafe extern "C" fn shared_has(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        Out::Bool(lru.holder.has(key, lru.now()))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    keyed(env, info, |lru, key| {
+      Out::Bool(lru.holder.has(key, lru.now()))
+    })
+  }
 }
 
 /// `sharedDelete(id, key)`: whether a live entry was removed.
@@ -540,20 +549,14 @@ unsafe extern "C" fn shared_delete(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        let removed = lru.holder.delete(key, lru.now());
-        lru.account();
-        Out::Bool(removed)
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    keyed(env, info, |lru, key| {
+      let removed = lru.holder.delete(key, lru.now());
+      lru.account();
+      Out::Bool(removed)
+    })
+  }
 }
 
 /// `sharedRemainingTtl(id, key)`.
@@ -561,18 +564,12 @@ unsafe extern "C" fn shared_remaining_ttl(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  // SAFETY: `env` and `info` are this callback's.
+  unsafe {
+    keyed(env, info, |lru, key| {
+      Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
+    })
+  }
 }
 
 /// `sharedSet(id, key, value, ttl, expiresAt?)`: `true` if stored, `false`
@@ -740,7 +737,7 @@ unsafe extern "C" fn shared_abandon(
 ///
 /// `env` and `exports` are those of the module being initialized.
 pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: [(&std::ffi::CStr, raw::RawFn); 11] = [
+  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
     (c"sharedGet", shared_get),
     (c"sharedPeek", shared_peek),
     (c"sharedHas", shared_has),
@@ -753,22 +750,11 @@ pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::
     (c"sharedComplete", shared_complete),
     (c"sharedAbandon", shared_abandon),
   ];
-  for (name, cb) in entries {
-    // SAFETY: the caller's contract.
-    unsafe { raw::define(env, exports, name, cb) }?;
-  }
-  Ok(())
+  // SAFETY: the caller's contract.
+  unsafe { raw::define_all(env, exports, entries) }
 }
 
 // ------------------------------------------------------------ the rest
-
-fn limit(n: f64) -> usize {
-  if n.is_finite() && n >= 0.0 {
-    n as usize
-  } else {
-    usize::MAX
-  }
-}
 
 /// Opens (or creates) the store `name`. Returns `[id, owner]`, or, when the
 /// store exists with other options, `[option, existing, given]` (strings).
@@ -837,22 +823,13 @@ fn with_lru<R>(id: u32, f: impl FnOnce(&mut SharedLru) -> R) -> errors::Result<R
   handles::with::<SharedLru, _>(id, |lru| Ok(f(lru)))
 }
 
-fn js_key<'env>(env: &'env Env, key: KeyRef<'_>) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value is made in it, with
-  // no lock held.
-  unsafe {
-    let key = raw::key_to_js(env.raw(), key)?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), key))
-  }
-}
+type SharedEntry = (OwnedKey, SharedValue, f64, f64);
 
-fn js_value<'env>(env: &'env Env, value: &SharedValue) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value is made in it, with
-  // no lock held.
-  unsafe {
-    let value = raw::value_to_js(env.raw(), value.as_ref())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), value))
-  }
+/// `entries` as the records `records::flat` writes.
+fn shared_records(entries: &[SharedEntry]) -> impl ExactSizeIterator<Item = records::Record<'_>> {
+  entries
+    .iter()
+    .map(|(key, value, ttl, expires)| (key.as_ref(), value.as_ref(), *ttl, *expires))
 }
 
 /// Removes every entry of the store (for every thread).
@@ -877,15 +854,9 @@ pub fn shared_pop<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Option<Arra
       lru.account();
       popped
     })?;
-    match popped {
-      None => Ok(None),
-      Some((key, value)) => {
-        let mut pair = env.create_array(2)?;
-        pair.set(0, js_key(env, key.as_ref())?)?;
-        pair.set(1, js_value(env, &value)?)?;
-        Ok(Some(pair))
-      }
-    }
+    popped
+      .map(|(key, value)| records::pair(env, key.as_ref(), value.as_ref()))
+      .transpose()
   };
   errors::js(env, run())
 }
@@ -909,13 +880,7 @@ pub fn shared_purge_stale(env: &Env, id: Unknown<'_>) -> Result<u32> {
 pub fn shared_entries<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env>> {
   let run = || {
     let entries = with_lru(args::id(&id, "id")?, |lru| lru.holder.entries(clock_ms()))?;
-    let mut out = env.create_array((entries.len() * 2) as u32)?;
-    for (i, (key, value, _, _)) in entries.iter().enumerate() {
-      let i = (i * 2) as u32;
-      out.set(i, js_key(env, key.as_ref())?)?;
-      out.set(i + 1, js_value(env, value)?)?;
-    }
-    Ok(out)
+    records::flat(env, 2, shared_records(&entries))
   };
   errors::js(env, run())
 }
@@ -928,15 +893,7 @@ pub fn shared_dump<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env
   let run = || {
     let mut entries = with_lru(args::id(&id, "id")?, |lru| lru.holder.entries(clock_ms()))?;
     entries.reverse();
-    let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
-    for (i, (key, value, ttl, expires)) in entries.iter().enumerate() {
-      let i = (i * DUMP_RECORD) as u32;
-      out.set(i, js_key(env, key.as_ref())?)?;
-      out.set(i + 1, js_value(env, value)?)?;
-      out.set(i + 2, *ttl)?;
-      out.set(i + 3, *expires)?;
-    }
-    Ok(out)
+    records::flat(env, DUMP_RECORD, shared_records(&entries))
   };
   errors::js(env, run())
 }
@@ -948,27 +905,17 @@ pub fn shared_dump<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env
 pub fn shared_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
-    let mut out = args::typed::<f64>(&out, "out")?;
-    if out.len() < STATS_LEN {
-      return Err(Failure::arg_value(
-        "out",
-        &format!("must have a length of at least {STATS_LEN}"),
-        &format!("an instance of Float64Array of length {}", out.len()),
-      ));
-    }
-    // SAFETY: the only typed array of the call, borrowed once.
-    let out = unsafe { out.as_mut_slice() };
-    with_lru(id, |lru| {
-      lru.account();
-      let c = lru.holder.counters();
-      out[STAT_HITS] = c.hits as f64;
-      out[STAT_MISSES] = c.misses as f64;
-      out[STAT_SETS] = c.sets as f64;
-      out[STAT_EVICTIONS] = c.evictions as f64;
-      out[STAT_EXPIRATIONS] = c.expirations as f64;
-      out[STAT_SIZE] = lru.holder.len() as f64;
-      out[STAT_CALCULATED_SIZE] = lru.holder.calculated_size() as f64;
-      out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
+    records::write_stats(&out, || {
+      with_lru(id, |lru| {
+        lru.account();
+        let c = lru.holder.counters();
+        records::Stats {
+          counts: [c.hits, c.misses, c.sets, c.evictions, c.expirations],
+          size: lru.holder.len(),
+          calculated_size: lru.holder.calculated_size(),
+          native_bytes: lru.held.get(),
+        }
+      })
     })
   };
   errors::js(env, run())
