@@ -175,12 +175,17 @@ pub fn peek<T: Kind, R>(id: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
   T::table().with(|t| t.try_borrow().ok()?.get(id).map(f))
 }
 
-/// Native bytes structure `id` of kind `T` holds, as `held` reads them; 0
-/// once it was freed. For an entry point: releases deferred frees after.
-pub fn native_bytes<T: Kind>(id: u32, held: impl FnOnce(&T) -> usize) -> f64 {
-  let bytes = peek(id, held).unwrap_or(0);
+/// The entry point `xNativeBytes(id)`: native bytes structure `id` of kind
+/// `T` holds, as `held` reads them; 0 once it was freed. Releases deferred
+/// frees after.
+pub fn native_bytes<T: Kind>(
+  env: &napi::Env,
+  id: &napi::Unknown<'_>,
+  held: impl FnOnce(&T) -> usize,
+) -> napi::Result<f64> {
+  let bytes = crate::args::id(id, "id").map(|id| peek(id, held).unwrap_or(0) as f64);
   release_deferred();
-  bytes as f64
+  crate::errors::js(env, bytes)
 }
 
 /// Number of structures of kind `T` alive on this thread (0 when its table

@@ -302,11 +302,7 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
 /// Native bytes held by the recency core `id`; 0 once it was freed.
 #[napi(ts_args_type = "id: number")]
 pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
-  let id = args::id(&id, "id");
-  errors::js(
-    env,
-    id.map(|id| handles::native_bytes::<HeapLru>(id, |lru| lru.held.get())),
-  )
+  handles::native_bytes::<HeapLru>(env, &id, |lru| lru.held.get())
 }
 
 /// Number of heap LRUs alive on this thread.

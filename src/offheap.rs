@@ -543,6 +543,17 @@ pub fn off_purge_stale<'env>(env: &Env, id: Unknown<'env>, now: Unknown<'env>) -
   errors::js(env, run())
 }
 
+/// Copies of the live entries of `id`, most recently used first. They are
+/// copied out first: creating JS values while the table is borrowed could
+/// run finalizers that need it.
+fn live_entries(id: &Unknown<'_>, now: &Unknown<'_>) -> errors::Result<Vec<Entry>> {
+  let id = args::id(id, "id")?;
+  let now = args::number(now, "now")?;
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
+  })
+}
+
 /// Keys of live entries, most recently used first.
 #[napi(ts_args_type = "id: number, now: number")]
 pub fn off_keys<'env>(
@@ -551,13 +562,7 @@ pub fn off_keys<'env>(
   now: Unknown<'env>,
 ) -> Result<Array<'env>> {
   let run = || {
-    let id = args::id(&id, "id")?;
-    let now = args::number(&now, "now")?;
-    // Copy the keys out first: creating JS values while the table is borrowed
-    // could run finalizers that need it.
-    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-      Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
-    })?;
+    let entries = live_entries(&id, &now)?;
     let mut out = env.create_array(entries.len() as u32)?;
     for (i, entry) in entries.iter().enumerate() {
       out.set(i as u32, records::js_key(env, entry.key())?)?;
@@ -576,21 +581,10 @@ pub fn off_dump<'env>(
   now: Unknown<'env>,
 ) -> Result<Array<'env>> {
   let run = || {
-    let id = args::id(&id, "id")?;
-    let now = args::number(&now, "now")?;
-    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-      Ok(
-        lru
-          .store
-          .entries_mru(now)
-          .into_iter()
-          .rev()
-          .cloned()
-          .collect(),
-      )
-    })?;
+    let entries = live_entries(&id, &now)?;
     let records = entries
       .iter()
+      .rev()
       .map(|e| (e.key(), e.value(), e.ttl(), e.expires()));
     records::flat(env, DUMP_RECORD, records)
   };
@@ -621,9 +615,5 @@ pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Resu
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.
 #[napi(ts_args_type = "id: number")]
 pub fn off_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
-  let id = args::id(&id, "id");
-  errors::js(
-    env,
-    id.map(|id| handles::native_bytes::<OffHeapLru>(id, |lru| lru.held.get())),
-  )
+  handles::native_bytes::<OffHeapLru>(env, &id, |lru| lru.held.get())
 }

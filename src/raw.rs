@@ -29,6 +29,25 @@ pub unsafe fn finish(env: sys::napi_env, outcome: Result<sys::napi_value>) -> sy
   }
 }
 
+/// The body of a callback: reads its `N` arguments, runs `f` on them and
+/// ends the callback with [`finish`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback; `f` uses its
+/// arguments only within it.
+#[inline(always)]
+pub unsafe fn callback<const N: usize>(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+  f: impl FnOnce([sys::napi_value; N]) -> Result<sys::napi_value>,
+) -> sys::napi_value {
+  // SAFETY: the caller's contract.
+  let outcome = unsafe { args::<N>(env, info) }.and_then(f);
+  // SAFETY: the caller's contract.
+  unsafe { finish(env, outcome) }
+}
+
 /// Reads up to `N` arguments; missing ones are `undefined`.
 ///
 /// # Safety

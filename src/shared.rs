@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::LocalKey;
 use std::time::Instant;
 
-use leakless_core::offheap::KeyRef;
+use leakless_core::offheap::{KeyRef, ValueRef};
 use leakless_core::shared::{
   self, Claim, Holder, Notify, OwnedKey, SharedConfig, SharedLookup, SharedStore, SharedStored,
   SharedValue, Waiter,
@@ -465,6 +465,35 @@ unsafe fn with_key(
   }
 }
 
+/// Runs `f` through [`with_key`] with the bytes of `value` too, then
+/// updates the holder's accounting (`f` stores a value).
+///
+/// # Safety
+///
+/// `env`, `id`, `key` and `value` belong to the running callback; the
+/// value's bytes are used only inside it.
+unsafe fn with_value(
+  env: sys::napi_env,
+  id: sys::napi_value,
+  key: sys::napi_value,
+  value: sys::napi_value,
+  f: impl FnOnce(&mut SharedLru, KeyRef<'_>, ValueRef<'_>) -> Out,
+) -> errors::Result<sys::napi_value> {
+  VALUE_SCRATCH.with(|scratch| {
+    let mut scratch = scratch.borrow_mut();
+    // SAFETY: the caller's contract.
+    let value = unsafe { scratch.value(env, value) }?;
+    // SAFETY: the caller's contract.
+    unsafe {
+      with_key(env, id, key, |lru, key| {
+        let out = f(lru, key, value);
+        lru.account();
+        out
+      })
+    }
+  })
+}
+
 /// Runs a callback `(id, key)`: reads its arguments and runs `f` through
 /// [`with_key`].
 ///
@@ -516,19 +545,16 @@ unsafe extern "C" fn shared_peek(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, stale] = raw::args::<3>(env, info)?;
+  // SAFETY: `env` and `info` are this callback's, and so is every value
+  // read from them.
+  unsafe {
+    raw::callback(env, info, |[id, key, stale]| {
       let allow_stale = raw::get_bool(env, stale, "allowStale")?;
       with_key(env, id, key, |lru, key| {
         Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
       })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+    })
+  }
 }
 
 /// `sharedHas(id, key)`.
@@ -579,34 +605,26 @@ unsafe extern "C" fn shared_set(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, value, ttl, expires_at] = raw::args::<5>(env, info)?;
+  // SAFETY: `env` and `info` are this callback's, and so is every value
+  // read from them.
+  unsafe {
+    raw::callback(env, info, |[id, key, value, ttl, expires_at]| {
       let ttl = raw::get_f64(env, ttl, "ttl")?;
       let expires_at = match raw::type_of(env, expires_at)? {
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
         _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
       };
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key| {
-          let now = if ttl > 0.0 || expires_at.is_some() {
-            clock_ms()
-          } else {
-            lru.now()
-          };
-          let stored = lru.holder.set(key, value, ttl, now, expires_at);
-          lru.account();
-          Out::Bool(stored == SharedStored::Yes)
-        })
+      with_value(env, id, key, value, |lru, key, value| {
+        let now = if ttl > 0.0 || expires_at.is_some() {
+          clock_ms()
+        } else {
+          lru.now()
+        };
+        let stored = lru.holder.set(key, value, ttl, now, expires_at);
+        Out::Bool(stored == SharedStored::Yes)
       })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+    })
+  }
 }
 
 /// `sharedSize(id)`: number of entries (0 once the holder was freed).
@@ -688,26 +706,17 @@ unsafe extern "C" fn shared_complete(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, load, value, ttl] = raw::args::<5>(env, info)?;
+  // SAFETY: `env` and `info` are this callback's, and so is every value
+  // read from them.
+  unsafe {
+    raw::callback(env, info, |[id, key, load, value, ttl]| {
       let load = raw::get_f64(env, load, "load")? as u64;
       let ttl = raw::get_f64(env, ttl, "ttl")?;
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key| {
-          let done = lru.holder.complete(key, load, value, ttl, clock_ms());
-          lru.account();
-          Out::Bool(done)
-        })
+      with_value(env, id, key, value, |lru, key, value| {
+        Out::Bool(lru.holder.complete(key, load, value, ttl, clock_ms()))
       })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+    })
+  }
 }
 
 /// `sharedAbandon(id, key, load)`: ends load `load` without a value (its
@@ -716,19 +725,16 @@ unsafe extern "C" fn shared_abandon(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, load] = raw::args::<3>(env, info)?;
+  // SAFETY: `env` and `info` are this callback's, and so is every value
+  // read from them.
+  unsafe {
+    raw::callback(env, info, |[id, key, load]| {
       let load = raw::get_f64(env, load, "load")? as u64;
       with_key(env, id, key, |lru, key| {
         Out::Bool(lru.holder.abandon(key, load))
       })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+    })
+  }
 }
 
 /// Registers the plain N-API entry points.
