@@ -202,20 +202,49 @@ unsafe fn key_now(
   unsafe { raw::finish(env, run()) }
 }
 
-/// `offGet(id, key, now)`: the value, or `undefined`.
-unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    key_now(env, info, |lru, key, now, out| {
-      let answer = match lru.store.get(key, now) {
-        Lookup::Hit(entry) => Answer::value(out, entry.value()),
-        Lookup::Stale(e) => Answer::value(out, e.value()),
-        Lookup::Miss => Answer::Undefined,
-      };
-      lru.account();
-      answer
-    })
-  }
+/// Defines callbacks `(id, key, now)` whose work is one closure run by [`key_now`].
+macro_rules! key_now_callbacks {
+  ($($(#[$attr:meta])* $name:ident = |$lru:pat_param, $key:pat_param, $now:pat_param, $out:pat_param| $body:expr;)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      env: sys::napi_env,
+      info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's.
+      unsafe { key_now(env, info, |$lru, $key, $now, $out| $body) }
+    }
+  )+};
+}
+
+key_now_callbacks! {
+  /// `offGet(id, key, now)`: the value, or `undefined`.
+  off_get = |lru, key, now, out| {
+    let answer = match lru.store.get(key, now) {
+      Lookup::Hit(entry) => Answer::value(out, entry.value()),
+      Lookup::Stale(e) => Answer::value(out, e.value()),
+      Lookup::Miss => Answer::Undefined,
+    };
+    lru.account();
+    answer
+  };
+  /// `offHas(id, key, now)`.
+  off_has = |lru, key, now, _| {
+    Answer::Bool(lru.store.has(key, now))
+  };
+  /// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
+  off_refresh_ttl = |lru, key, now, _| {
+    Answer::Bool(lru.store.refresh_ttl(key, now))
+  };
+  /// `offDelete(id, key, now)`: whether a live entry was removed.
+  off_delete = |lru, key, now, _| {
+    let removed = lru.store.delete(key, now);
+    lru.account();
+    Answer::Bool(removed)
+  };
+  /// `offRemainingTtl(id, key, now)`.
+  off_remaining_ttl = |lru, key, now, _| {
+    Answer::Number(lru.store.remaining_ttl(key, now))
+  };
 }
 
 /// `offPeek(id, key, now, allowStale)`: the value without touching recency.
@@ -240,57 +269,6 @@ unsafe extern "C" fn off_peek(
   };
   // SAFETY: `env` is this callback's.
   unsafe { raw::finish(env, run()) }
-}
-
-/// `offHas(id, key, now)`.
-unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    key_now(env, info, |lru, key, now, _| {
-      Answer::Bool(lru.store.has(key, now))
-    })
-  }
-}
-
-/// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
-unsafe extern "C" fn off_refresh_ttl(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    key_now(env, info, |lru, key, now, _| {
-      Answer::Bool(lru.store.refresh_ttl(key, now))
-    })
-  }
-}
-
-/// `offDelete(id, key, now)`: whether a live entry was removed.
-unsafe extern "C" fn off_delete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    key_now(env, info, |lru, key, now, _| {
-      let removed = lru.store.delete(key, now);
-      lru.account();
-      Answer::Bool(removed)
-    })
-  }
-}
-
-/// `offRemainingTtl(id, key, now)`.
-unsafe extern "C" fn off_remaining_ttl(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    key_now(env, info, |lru, key, now, _| {
-      Answer::Number(lru.store.remaining_ttl(key, now))
-    })
-  }
 }
 
 /// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`

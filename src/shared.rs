@@ -517,27 +517,49 @@ unsafe fn keyed(
   unsafe { raw::finish(env, run()) }
 }
 
-/// `sharedGet(id, key)`: the value, or `undefined`.
-unsafe extern "C" fn shared_get(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    keyed(env, info, |lru, key| {
-      let timed = lru.holder.is_timed();
-      let now = lru.now();
-      let found = match lru.holder.get(key, now) {
-        SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
-        SharedLookup::Miss => None,
-      };
-      if timed {
-        // A get may have removed an expired entry.
-        lru.account();
-      }
-      Out::Value(found)
-    })
-  }
+/// Defines callbacks `(id, key)` whose work is one closure run by [`keyed`].
+macro_rules! keyed_callbacks {
+  ($($(#[$attr:meta])* $name:ident = |$lru:pat_param, $key:pat_param| $body:expr;)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      env: sys::napi_env,
+      info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's.
+      unsafe { keyed(env, info, |$lru, $key| $body) }
+    }
+  )+};
+}
+
+keyed_callbacks! {
+  /// `sharedGet(id, key)`: the value, or `undefined`.
+  shared_get = |lru, key| {
+    let timed = lru.holder.is_timed();
+    let now = lru.now();
+    let found = match lru.holder.get(key, now) {
+      SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
+      SharedLookup::Miss => None,
+    };
+    if timed {
+      // A get may have removed an expired entry.
+      lru.account();
+    }
+    Out::Value(found)
+  };
+  /// `sharedHas(id, key)`.
+  shared_has = |lru, key| {
+    Out::Bool(lru.holder.has(key, lru.now()))
+  };
+  /// `sharedDelete(id, key)`: whether a live entry was removed.
+  shared_delete = |lru, key| {
+    let removed = lru.holder.delete(key, lru.now());
+    lru.account();
+    Out::Bool(removed)
+  };
+  /// `sharedRemainingTtl(id, key)`.
+  shared_remaining_ttl = |lru, key| {
+    Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
+  };
 }
 
 /// `sharedPeek(id, key, allowStale)`: the value without touching recency.
@@ -553,47 +575,6 @@ unsafe extern "C" fn shared_peek(
       with_key(env, id, key, |lru, key| {
         Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
       })
-    })
-  }
-}
-
-/// `sharedHas(id, key)`.
-unsafe extern "C" fn shared_has(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    keyed(env, info, |lru, key| {
-      Out::Bool(lru.holder.has(key, lru.now()))
-    })
-  }
-}
-
-/// `sharedDelete(id, key)`: whether a live entry was removed.
-unsafe extern "C" fn shared_delete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    keyed(env, info, |lru, key| {
-      let removed = lru.holder.delete(key, lru.now());
-      lru.account();
-      Out::Bool(removed)
-    })
-  }
-}
-
-/// `sharedRemainingTtl(id, key)`.
-unsafe extern "C" fn shared_remaining_ttl(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's.
-  unsafe {
-    keyed(env, info, |lru, key| {
-      Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
     })
   }
 }
