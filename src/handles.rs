@@ -117,6 +117,22 @@ impl Hasher for IdHasher {
   }
 }
 
+/// Implements [`Kind`] for `$t`, called `$name` in messages, whose table
+/// is the thread-local `$table`.
+macro_rules! kind {
+  ($t:ty, $name:literal, $table:ident) => {
+    impl $crate::handles::Kind for $t {
+      const NAME: &'static str = $name;
+
+      fn table(
+      ) -> &'static ::std::thread::LocalKey<::std::cell::RefCell<$crate::handles::Table<Self>>> {
+        &$table
+      }
+    }
+  };
+}
+pub(crate) use kind;
+
 /// A kind of structure owned by JS objects.
 pub trait Kind: 'static + Sized {
   /// What the structure is called in errors.

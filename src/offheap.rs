@@ -10,7 +10,6 @@
 //! (hot paths copy the value they answer into a per-thread buffer first).
 
 use std::cell::RefCell;
-use std::thread::LocalKey;
 
 use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, ValueRef};
 use napi::bindgen_prelude::*;
@@ -20,7 +19,7 @@ use napi_derive::napi;
 use crate::accounting::Held;
 use crate::args::{self, limit};
 use crate::errors;
-use crate::handles::{self, Kind, Table};
+use crate::handles::{self, Table};
 use crate::raw::{self, Scratch};
 use crate::records;
 
@@ -45,13 +44,7 @@ thread_local! {
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-impl Kind for OffHeapLru {
-  const NAME: &'static str = "off-heap LRU";
-
-  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
-    &TABLE
-  }
-}
+handles::kind!(OffHeapLru, "off-heap LRU", TABLE);
 
 /// Number of off-heap LRUs alive on this thread.
 pub fn live_instances() -> usize {

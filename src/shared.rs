@@ -26,7 +26,6 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::LocalKey;
 use std::time::Instant;
 
 use leakless_core::offheap::{KeyRef, ValueRef};
@@ -41,7 +40,7 @@ use napi_derive::napi;
 use crate::accounting::Held;
 use crate::args::{self, limit};
 use crate::errors::{self, check, Failure};
-use crate::handles::{self, Kind, Table};
+use crate::handles::{self, Table};
 use crate::offheap::DUMP_RECORD;
 use crate::raw::{self, Scratch};
 use crate::records;
@@ -84,13 +83,7 @@ thread_local! {
   static THREAD: RefCell<ThreadState> = RefCell::new(ThreadState::default());
 }
 
-impl Kind for SharedLru {
-  const NAME: &'static str = "shared-store holder";
-
-  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
-    &TABLE
-  }
-}
+handles::kind!(SharedLru, "shared-store holder", TABLE);
 
 /// Number of shared-store holders alive on this thread.
 pub fn live_instances() -> usize {
@@ -718,29 +711,6 @@ unsafe extern "C" fn shared_abandon(
   }
 }
 
-/// Registers the plain N-API entry points.
-///
-/// # Safety
-///
-/// `env` and `exports` are those of the module being initialized.
-pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
-    (c"sharedGet", shared_get),
-    (c"sharedPeek", shared_peek),
-    (c"sharedHas", shared_has),
-    (c"sharedDelete", shared_delete),
-    (c"sharedSet", shared_set),
-    (c"sharedSize", shared_size),
-    (c"sharedRemainingTtl", shared_remaining_ttl),
-    (c"sharedInit", shared_init),
-    (c"sharedClaim", shared_claim),
-    (c"sharedComplete", shared_complete),
-    (c"sharedAbandon", shared_abandon),
-  ];
-  // SAFETY: the caller's contract.
-  unsafe { raw::define_all(env, exports, entries) }
-}
-
 // ------------------------------------------------------------ the rest
 
 /// Opens (or creates) the store `name`. Returns `[id, owner]`, or, when the
@@ -939,4 +909,27 @@ pub fn shared_list() -> Vec<SharedStoreStats> {
       holders: s.holders as u32,
     })
     .collect()
+}
+
+/// Registers the plain N-API entry points.
+///
+/// # Safety
+///
+/// `env` and `exports` are those of the module being initialized.
+pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
+  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
+    (c"sharedGet", shared_get),
+    (c"sharedPeek", shared_peek),
+    (c"sharedHas", shared_has),
+    (c"sharedDelete", shared_delete),
+    (c"sharedSet", shared_set),
+    (c"sharedSize", shared_size),
+    (c"sharedRemainingTtl", shared_remaining_ttl),
+    (c"sharedInit", shared_init),
+    (c"sharedClaim", shared_claim),
+    (c"sharedComplete", shared_complete),
+    (c"sharedAbandon", shared_abandon),
+  ];
+  // SAFETY: the caller's contract.
+  unsafe { raw::define_all(env, exports, entries) }
 }
