@@ -566,21 +566,14 @@ pub fn off_dump<'env>(
 /// nativeBytes]` into `out`.
 #[napi(ts_args_type = "id: number, out: Float64Array")]
 pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    records::write_stats(&out, || {
-      handles::with::<OffHeapLru, _>(id, |lru| {
-        let c = lru.store.counters();
-        Ok(records::Stats {
-          counts: [c.hits, c.misses, c.sets, c.evictions, c.expirations],
-          size: lru.store.len(),
-          calculated_size: lru.store.calculated_size(),
-          native_bytes: lru.held.get(),
-        })
-      })
+  records::stats(env, &id, &out, |id| {
+    handles::with::<OffHeapLru, _>(id, |lru| {
+      let c = lru.store.counters();
+      let counts = [c.hits, c.misses, c.sets, c.evictions, c.expirations];
+      let (len, calculated) = (lru.store.len(), lru.store.calculated_size());
+      Ok((counts, len, calculated, lru.held.get()))
     })
-  };
-  errors::js(env, run())
+  })
 }
 
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.

@@ -67,40 +67,41 @@ pub fn flat<'env, 'a>(
   Ok(out)
 }
 
-/// A store's figures for `stats()`, in the order of the stats array.
-pub struct Stats {
-  /// hits, misses, sets, evictions, expirations.
-  pub counts: [u64; 5],
-  pub size: usize,
-  pub calculated_size: usize,
-  pub native_bytes: usize,
-}
+/// A store's figures for `stats()`: hits, misses, sets, evictions and
+/// expirations; then size, calculated size and native bytes.
+pub type Stats = ([u64; 5], usize, usize, usize);
 
-/// Checks that `out` is a `Float64Array` of at least `STATS_LEN`, then
-/// writes into it what `read` returns.
-pub fn write_stats(
+/// The entry point `xStats(id, out)`: checks that `out` is a `Float64Array`
+/// of at least `STATS_LEN`, then writes into it what `read` returns for
+/// the structure `id`.
+pub fn stats(
+  env: &Env,
+  id: &Unknown<'_>,
   out: &Unknown<'_>,
-  read: impl FnOnce() -> errors::Result<Stats>,
-) -> errors::Result<()> {
-  let mut out = args::typed::<f64>(out, "out")?;
-  if out.len() < STATS_LEN {
-    return Err(Failure::arg_value(
-      "out",
-      &format!("must have a length of at least {STATS_LEN}"),
-      &format!("an instance of Float64Array of length {}", out.len()),
-    ));
-  }
-  let s = read()?;
-  // SAFETY: the only typed array of the call, borrowed once.
-  let out = unsafe { out.as_mut_slice() };
-  let [hits, misses, sets, evictions, expirations] = s.counts;
-  out[STAT_HITS] = hits as f64;
-  out[STAT_MISSES] = misses as f64;
-  out[STAT_SETS] = sets as f64;
-  out[STAT_EVICTIONS] = evictions as f64;
-  out[STAT_EXPIRATIONS] = expirations as f64;
-  out[STAT_SIZE] = s.size as f64;
-  out[STAT_CALCULATED_SIZE] = s.calculated_size as f64;
-  out[STAT_NATIVE_BYTES] = s.native_bytes as f64;
-  Ok(())
+  read: impl FnOnce(u32) -> errors::Result<Stats>,
+) -> Result<()> {
+  let run = || {
+    let id = args::id(id, "id")?;
+    let mut out = args::typed::<f64>(out, "out")?;
+    if out.len() < STATS_LEN {
+      return Err(Failure::arg_value(
+        "out",
+        &format!("must have a length of at least {STATS_LEN}"),
+        &format!("an instance of Float64Array of length {}", out.len()),
+      ));
+    }
+    let ([hits, misses, sets, evictions, expirations], size, calculated, native) = read(id)?;
+    // SAFETY: the only typed array of the call, borrowed once.
+    let out = unsafe { out.as_mut_slice() };
+    out[STAT_HITS] = hits as f64;
+    out[STAT_MISSES] = misses as f64;
+    out[STAT_SETS] = sets as f64;
+    out[STAT_EVICTIONS] = evictions as f64;
+    out[STAT_EXPIRATIONS] = expirations as f64;
+    out[STAT_SIZE] = size as f64;
+    out[STAT_CALCULATED_SIZE] = calculated as f64;
+    out[STAT_NATIVE_BYTES] = native as f64;
+    Ok(())
+  };
+  errors::js(env, run())
 }

@@ -860,22 +860,19 @@ pub fn shared_dump<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env
 /// over every thread; `nativeBytes` is this holder's reported share.
 #[napi(ts_args_type = "id: number, out: Float64Array")]
 pub fn shared_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    records::write_stats(&out, || {
-      with_lru(id, |lru| {
-        lru.account();
-        let c = lru.holder.counters();
-        records::Stats {
-          counts: [c.hits, c.misses, c.sets, c.evictions, c.expirations],
-          size: lru.holder.len(),
-          calculated_size: lru.holder.calculated_size(),
-          native_bytes: lru.held.get(),
-        }
-      })
+  records::stats(env, &id, &out, |id| {
+    with_lru(id, |lru| {
+      lru.account();
+      let c = lru.holder.counters();
+      let counts = [c.hits, c.misses, c.sets, c.evictions, c.expirations];
+      (
+        counts,
+        lru.holder.len(),
+        lru.holder.calculated_size(),
+        lru.held.get(),
+      )
     })
-  };
-  errors::js(env, run())
+  })
 }
 
 /// Bytes holder `id` reports to V8 (its share of the store); 0 once freed.
