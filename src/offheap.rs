@@ -425,16 +425,19 @@ pub fn off_collect_removed<'env>(env: &Env, id: Unknown<'env>, on: Unknown<'env>
   errors::js(env, run())
 }
 
+/// Runs `f` with off-heap LRU `id`, then updates its accounting.
+fn with_lru<R>(id: u32, f: impl FnOnce(&mut OffHeap) -> R) -> errors::Result<R> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    let r = f(&mut lru.store);
+    lru.account();
+    Ok(r)
+  })
+}
+
 /// Removes every entry.
 #[napi(ts_args_type = "id: number")]
 pub fn off_clear(env: &Env, id: Unknown<'_>) -> Result<()> {
-  let run = || {
-    handles::with::<OffHeapLru, _>(args::id(&id, "id")?, |lru| {
-      lru.store.clear();
-      lru.account();
-      Ok(())
-    })
-  };
+  let run = || with_lru(args::id(&id, "id")?, |store| store.clear());
   errors::js(env, run())
 }
 
@@ -448,11 +451,7 @@ pub fn off_pop<'env>(
   let run = || {
     let id = args::id(&id, "id")?;
     let now = args::number(&now, "now")?;
-    let popped = handles::with::<OffHeapLru, _>(id, |lru| {
-      let popped = lru.store.pop(now);
-      lru.account();
-      Ok(popped)
-    })?;
+    let popped = with_lru(id, |store| store.pop(now))?;
     popped
       .map(|entry| records::pair(env, entry.key(), entry.value()))
       .transpose()
@@ -462,54 +461,33 @@ pub fn off_pop<'env>(
 
 /// Sets lru-cache's `maxEntrySize` (bytes of one entry, bookkeeping included).
 #[napi(ts_args_type = "id: number, max: number")]
-pub fn off_set_max_entry_size<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  max: Unknown<'env>,
-) -> Result<()> {
+pub fn off_set_max_entry_size(env: &Env, id: Unknown<'_>, max: Unknown<'_>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
     let max = limit(args::number(&max, "max")?);
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      lru.store.set_max_entry_size(max);
-      Ok(())
-    })
+    with_lru(id, |store| store.set_max_entry_size(max))
   };
   errors::js(env, run())
 }
 
 /// Changes `max`, evicting down to it.
 #[napi(ts_args_type = "id: number, max: number, now: number")]
-pub fn off_resize<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  max: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<()> {
+pub fn off_resize(env: &Env, id: Unknown<'_>, max: Unknown<'_>, now: Unknown<'_>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
-    let max = limit(args::number(&max, "max")?);
-    let now = args::number(&now, "now")?;
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      lru.store.resize(max, now);
-      lru.account();
-      Ok(())
-    })
+    let (max, now) = (args::number(&max, "max")?, args::number(&now, "now")?);
+    with_lru(id, |store| store.resize(limit(max), now))
   };
   errors::js(env, run())
 }
 
 /// Removes expired entries; returns how many.
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_purge_stale<'env>(env: &Env, id: Unknown<'env>, now: Unknown<'env>) -> Result<u32> {
+pub fn off_purge_stale(env: &Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<u32> {
   let run = || {
     let id = args::id(&id, "id")?;
     let now = args::number(&now, "now")?;
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      let n = lru.store.purge_stale(now);
-      lru.account();
-      Ok(n as u32)
-    })
+    with_lru(id, |store| store.purge_stale(now) as u32)
   };
   errors::js(env, run())
 }
@@ -527,11 +505,7 @@ fn live_entries(id: &Unknown<'_>, now: &Unknown<'_>) -> errors::Result<Vec<Entry
 
 /// Keys of live entries, most recently used first.
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_keys<'env>(
-  env: &'env Env,
-  id: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<Array<'env>> {
+pub fn off_keys<'env>(env: &'env Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<Array<'env>> {
   let run = || {
     let entries = live_entries(&id, &now)?;
     let mut out = env.create_array(entries.len() as u32)?;
@@ -546,11 +520,7 @@ pub fn off_keys<'env>(
 /// Live entries, least recently used first, as a flat array
 /// `[key, value, ttl, expires, ...]` (for `dump`).
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_dump<'env>(
-  env: &'env Env,
-  id: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<Array<'env>> {
+pub fn off_dump<'env>(env: &'env Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<Array<'env>> {
   let run = || {
     let entries = live_entries(&id, &now)?;
     let records = entries
