@@ -240,30 +240,6 @@ key_now_callbacks! {
   };
 }
 
-/// `offPeek(id, key, now, allowStale)`: the value without touching recency.
-unsafe extern "C" fn off_peek(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now, stale] = raw::args::<4>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      let allow_stale = raw::get_bool(env, stale, "allowStale")?;
-      with_key(env, id, key, |lru, key, out| {
-        match lru.store.peek(key, now, allow_stale) {
-          Some(v) => Answer::value(out, v),
-          None => Answer::Undefined,
-        }
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
 /// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`
 /// (a value too large to store is one of them, with reason `set`).
 pub(crate) const REMOVED_PENDING: f64 = 1.0;
@@ -285,58 +261,48 @@ pub(crate) const STAT_NATIVE_BYTES: usize = 7;
 /// Length of the stats array.
 pub(crate) const STATS_LEN: usize = 8;
 
-/// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
-/// entries wait in `offTakeRemoved`, else 0.
-unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, value, ttl, now, expires_at] = raw::args::<6>(env, info)?;
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      let now = raw::get_f64(env, now, "now")?;
-      let expires_at = match raw::type_of(env, expires_at)? {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-        _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-      };
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key, _| {
-          // A value too large is not stored; it waits in the removed queue.
-          lru.store.set(key, value, ttl, now, expires_at);
-          lru.account();
-          Answer::Number(if lru.store.has_removed() {
-            REMOVED_PENDING
-          } else {
-            0.0
-          })
-        })
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
+raw::callbacks! {
+  /// `offPeek(id, key, now, allowStale)`: the value without touching recency.
+  fn off_peek(env, [id, key, now, stale]) {
+    let now = raw::get_f64(env, now, "now")?;
+    let allow_stale = raw::get_bool(env, stale, "allowStale")?;
+    with_key(env, id, key, |lru, key, out| {
+      match lru.store.peek(key, now, allow_stale) {
+        Some(v) => Answer::value(out, v),
+        None => Answer::Undefined,
+      }
+    })
+  }
 
-/// `offSize(id)`: number of entries.
-unsafe extern "C" fn off_size(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is the
-    // value read from them.
-    unsafe {
-      let [id] = raw::args::<1>(env, info)?;
-      let id = raw::get_u32(env, id, "id")?;
-      let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
-      handles::release_deferred();
-      raw::number(env, size as f64)
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  /// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
+  /// entries wait in `offTakeRemoved`, else 0.
+  fn off_set(env, [id, key, value, ttl, now, expires_at]) {
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    let now = raw::get_f64(env, now, "now")?;
+    let expires_at = match raw::type_of(env, expires_at)? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+    };
+    VALUE_SCRATCH.with(|scratch| {
+      let mut scratch = scratch.borrow_mut();
+      let value = scratch.value(env, value)?;
+      with_key(env, id, key, |lru, key, _| {
+        // A value too large is not stored; it waits in the removed queue.
+        lru.store.set(key, value, ttl, now, expires_at);
+        lru.account();
+        let pending = lru.store.has_removed();
+        Answer::Number(if pending { REMOVED_PENDING } else { 0.0 })
+      })
+    })
+  }
+
+  /// `offSize(id)`: number of entries.
+  fn off_size(env, [id]) {
+    let id = raw::get_u32(env, id, "id")?;
+    let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
+    handles::release_deferred();
+    raw::number(env, size as f64)
+  }
 }
 
 /// Registers the plain N-API entry points.

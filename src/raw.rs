@@ -48,6 +48,24 @@ pub unsafe fn callback<const N: usize>(
   unsafe { finish(env, outcome) }
 }
 
+/// Defines plain N-API callbacks, each written `fn name(env, [a, b, ...])
+/// { body }`: [`callback`] reads the arguments and ends the callback with
+/// what the body returns.
+macro_rules! callbacks {
+  ($($(#[$attr:meta])* fn $name:ident($env:ident, $args:pat) $body:block)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      $env: ::napi::sys::napi_env,
+      info: ::napi::sys::napi_callback_info,
+    ) -> ::napi::sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's, and so is every value
+      // read from them; a value's bytes are used only inside it.
+      unsafe { $crate::raw::callback($env, info, |$args| $body) }
+    }
+  )+};
+}
+pub(crate) use callbacks;
+
 /// Reads up to `N` arguments; missing ones are `undefined`.
 ///
 /// # Safety

@@ -555,69 +555,60 @@ keyed_callbacks! {
   };
 }
 
-/// `sharedPeek(id, key, allowStale)`: the value without touching recency.
-unsafe extern "C" fn shared_peek(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's, and so is every value
-  // read from them.
-  unsafe {
-    raw::callback(env, info, |[id, key, stale]| {
-      let allow_stale = raw::get_bool(env, stale, "allowStale")?;
-      with_key(env, id, key, |lru, key| {
-        Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
-      })
+raw::callbacks! {
+  /// `sharedPeek(id, key, allowStale)`: the value without touching recency.
+  fn shared_peek(env, [id, key, stale]) {
+    let allow_stale = raw::get_bool(env, stale, "allowStale")?;
+    with_key(env, id, key, |lru, key| {
+      Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
     })
   }
-}
 
-/// `sharedSet(id, key, value, ttl, expiresAt?)`: `true` if stored, `false`
-/// if the value is larger than the store's `maxSize` (then any older value
-/// is removed). `expiresAt` is on [`clock_ms`]'s scale.
-unsafe extern "C" fn shared_set(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's, and so is every value
-  // read from them.
-  unsafe {
-    raw::callback(env, info, |[id, key, value, ttl, expires_at]| {
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      let expires_at = match raw::type_of(env, expires_at)? {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-        _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+  /// `sharedSet(id, key, value, ttl, expiresAt?)`: `true` if stored, `false`
+  /// if the value is larger than the store's `maxSize` (then any older value
+  /// is removed). `expiresAt` is on [`clock_ms`]'s scale.
+  fn shared_set(env, [id, key, value, ttl, expires_at]) {
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    let expires_at = match raw::type_of(env, expires_at)? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+    };
+    with_value(env, id, key, value, |lru, key, value| {
+      let now = if ttl > 0.0 || expires_at.is_some() {
+        clock_ms()
+      } else {
+        lru.now()
       };
-      with_value(env, id, key, value, |lru, key, value| {
-        let now = if ttl > 0.0 || expires_at.is_some() {
-          clock_ms()
-        } else {
-          lru.now()
-        };
-        let stored = lru.holder.set(key, value, ttl, now, expires_at);
-        Out::Bool(stored == SharedStored::Yes)
-      })
+      let stored = lru.holder.set(key, value, ttl, now, expires_at);
+      Out::Bool(stored == SharedStored::Yes)
     })
   }
-}
 
-/// `sharedSize(id)`: number of entries (0 once the holder was freed).
-unsafe extern "C" fn shared_size(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is the
-    // value read from them.
-    unsafe {
-      let [id] = raw::args::<1>(env, info)?;
-      let id = raw::get_u32(env, id, "id")?;
-      let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.holder.len()));
-      raw::number(env, size as f64)
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  /// `sharedComplete(id, key, load, value, ttl)`: ends load `load` with
+  /// `value`; `false` if that load had already ended.
+  fn shared_complete(env, [id, key, load, value, ttl]) {
+    let load = raw::get_f64(env, load, "load")? as u64;
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    with_value(env, id, key, value, |lru, key, value| {
+      Out::Bool(lru.holder.complete(key, load, value, ttl, clock_ms()))
+    })
+  }
+
+  /// `sharedAbandon(id, key, load)`: ends load `load` without a value (its
+  /// waiters retry, one of them leading); `false` if it had already ended.
+  fn shared_abandon(env, [id, key, load]) {
+    let load = raw::get_f64(env, load, "load")? as u64;
+    with_key(env, id, key, |lru, key| {
+      Out::Bool(lru.holder.abandon(key, load))
+    })
+  }
+
+  /// `sharedSize(id)`: number of entries (0 once the holder was freed).
+  fn shared_size(env, [id]) {
+    let id = raw::get_u32(env, id, "id")?;
+    let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.holder.len()));
+    raw::number(env, size as f64)
+  }
 }
 
 /// `sharedClaim(id, key, waker, token)`: on a hit the value; when this
@@ -672,43 +663,6 @@ unsafe extern "C" fn shared_claim(
   };
   // SAFETY: `env` is this callback's.
   unsafe { raw::finish(env, run()) }
-}
-
-/// `sharedComplete(id, key, load, value, ttl)`: ends load `load` with
-/// `value`; `false` if that load had already ended.
-unsafe extern "C" fn shared_complete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's, and so is every value
-  // read from them.
-  unsafe {
-    raw::callback(env, info, |[id, key, load, value, ttl]| {
-      let load = raw::get_f64(env, load, "load")? as u64;
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      with_value(env, id, key, value, |lru, key, value| {
-        Out::Bool(lru.holder.complete(key, load, value, ttl, clock_ms()))
-      })
-    })
-  }
-}
-
-/// `sharedAbandon(id, key, load)`: ends load `load` without a value (its
-/// waiters retry, one of them leading); `false` if it had already ended.
-unsafe extern "C" fn shared_abandon(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  // SAFETY: `env` and `info` are this callback's, and so is every value
-  // read from them.
-  unsafe {
-    raw::callback(env, info, |[id, key, load]| {
-      let load = raw::get_f64(env, load, "load")? as u64;
-      with_key(env, id, key, |lru, key| {
-        Out::Bool(lru.holder.abandon(key, load))
-      })
-    })
-  }
 }
 
 // ------------------------------------------------------------ the rest
