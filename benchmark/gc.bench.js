@@ -12,6 +12,7 @@
 const { execFileSync } = require('node:child_process')
 const path = require('node:path')
 const { machineLine, printTable, saveResults } = require('./lib/report')
+const { median } = require('./lib/measure')
 
 const args = process.argv.slice(2)
 const opt = (flag, fallback) => {
@@ -29,12 +30,6 @@ const CASES = [
   ['leakless-heap', 'leakless LRU heap, objects'],
   ['leakless-offheap', 'leakless LRU offheap, JSON strings'],
 ]
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 console.log(machineLine())
 console.log(

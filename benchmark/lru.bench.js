@@ -7,10 +7,10 @@
 //
 //   node benchmark/lru.bench.js [--rounds N] [--only name,name]
 
-const { execFileSync } = require('node:child_process')
 const path = require('node:path')
 const { contenders } = require('./lru/contenders')
 const { machineLine, printTable, saveResults, opsPerSec } = require('./lib/report')
+const { runJson, median } = require('./lib/measure')
 
 const args = process.argv.slice(2)
 const opt = (flag, fallback) => {
@@ -32,17 +32,7 @@ const OPS = [
 function runWorker(name, keyType, mode) {
   const flags = ['--hash-seed=1337', '--max-old-space-size=4096']
   if (mode === 'memory') flags.push('--expose-gc')
-  const out = execFileSync(process.execPath, [...flags, WORKER, name, keyType, mode], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  })
-  return JSON.parse(out.trim().split('\n').at(-1))
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+  return runJson(WORKER, [name, keyType, mode], flags)
 }
 
 console.log(`${machineLine()}`)

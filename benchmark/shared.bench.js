@@ -15,9 +15,9 @@
 //   node benchmark/shared.bench.js [--rounds N]
 //   ZIPF_OPS / ZIPF_WARM: timed and warm-up operations per worker.
 
-const { execFileSync } = require('node:child_process')
 const path = require('node:path')
 const { machineLine, printTable, saveResults, opsPerSec } = require('./lib/report')
+const { runJson, median } = require('./lib/measure')
 
 const args = process.argv.slice(2)
 const roundsAt = args.indexOf('--rounds')
@@ -26,17 +26,7 @@ const MiB = 2 ** 20
 const CAPACITY = 100_000
 
 function run(script, argv, flags = []) {
-  const out = execFileSync(process.execPath, [...flags, path.join(__dirname, 'shared', script), ...argv], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  })
-  return JSON.parse(out.trim().split('\n').at(-1))
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+  return runJson(path.join(__dirname, 'shared', script), argv, flags)
 }
 
 console.log(machineLine())

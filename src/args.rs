@@ -49,16 +49,33 @@ scalar_args! {
   boolean -> bool: napi_get_value_bool, napi_boolean_expected, "of type boolean";
 }
 
+/// A count or size limit from a number: `Infinity` (or anything not a
+/// finite number at least 0) means none.
+pub fn limit(n: f64) -> usize {
+  if n.is_finite() && n >= 0.0 {
+    n as usize
+  } else {
+    usize::MAX
+  }
+}
+
+/// Refuses `v` unless its type is `ty` (`expected` names it).
+fn of_type(v: &Unknown<'_>, name: &str, ty: sys::napi_valuetype, expected: &str) -> Result<()> {
+  let raw = v.value();
+  let mut t = 0;
+  // SAFETY: `v` is an argument of the running callback; `t` is a valid out pointer.
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut t) };
+  crate::errors::check(status, "napi_typeof")?;
+  if t != ty {
+    return Err(Failure::arg_type(name, expected, &received(v)));
+  }
+  Ok(())
+}
+
 /// A string argument.
 pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
   let raw = v.value();
-  let mut ty = 0;
-  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
-  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
-  crate::errors::check(status, "napi_typeof")?;
-  if ty != sys::ValueType::napi_string {
-    return Err(Failure::arg_type(name, "of type string", &received(v)));
-  }
+  of_type(v, name, sys::ValueType::napi_string, "of type string")?;
   // SAFETY: the value is a string of this environment.
   Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?)
 }
@@ -79,13 +96,7 @@ pub fn optional_boolean(v: &Unknown<'_>, name: &str) -> Result<Option<bool>> {
 /// A function argument.
 pub fn function<'env>(v: &Unknown<'env>, name: &str) -> Result<Function<'env, (), ()>> {
   let raw = v.value();
-  let mut ty = 0;
-  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
-  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
-  crate::errors::check(status, "napi_typeof")?;
-  if ty != sys::ValueType::napi_function {
-    return Err(Failure::arg_type(name, "of type function", &received(v)));
-  }
+  of_type(v, name, sys::ValueType::napi_function, "of type function")?;
   // SAFETY: the value is a function of this environment, which is all
   // `Function` holds.
   Ok(unsafe { Function::from_napi_value(raw.env, raw.value) }?)

@@ -117,6 +117,22 @@ impl Hasher for IdHasher {
   }
 }
 
+/// Implements [`Kind`] for `$t`, called `$name` in messages, whose table
+/// is the thread-local `$table`.
+macro_rules! kind {
+  ($t:ty, $name:literal, $table:ident) => {
+    impl $crate::handles::Kind for $t {
+      const NAME: &'static str = $name;
+
+      fn table(
+      ) -> &'static ::std::thread::LocalKey<::std::cell::RefCell<$crate::handles::Table<Self>>> {
+        &$table
+      }
+    }
+  };
+}
+pub(crate) use kind;
+
 /// A kind of structure owned by JS objects.
 pub trait Kind: 'static + Sized {
   /// What the structure is called in errors.
@@ -173,6 +189,19 @@ pub fn with<T: Kind, R>(id: u32, f: impl FnOnce(&mut T) -> errors::Result<R>) ->
 /// table is busy, which only a finalizer can observe).
 pub fn peek<T: Kind, R>(id: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
   T::table().with(|t| t.try_borrow().ok()?.get(id).map(f))
+}
+
+/// The entry point `xNativeBytes(id)`: native bytes structure `id` of kind
+/// `T` holds, as `held` reads them; 0 once it was freed. Releases deferred
+/// frees after.
+pub fn native_bytes<T: Kind>(
+  env: &napi::Env,
+  id: &napi::Unknown<'_>,
+  held: impl FnOnce(&T) -> usize,
+) -> napi::Result<f64> {
+  let bytes = crate::args::id(id, "id").map(|id| peek(id, held).unwrap_or(0) as f64);
+  release_deferred();
+  crate::errors::js(env, bytes)
 }
 
 /// Number of structures of kind `T` alive on this thread (0 when its table

@@ -12,6 +12,7 @@ mod offheap;
 mod pool;
 mod protocol;
 mod raw;
+mod records;
 mod shared;
 
 use napi_derive::napi;

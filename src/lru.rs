@@ -309,13 +309,7 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
 /// Native bytes held by the recency core `id`; 0 once it was freed.
 #[napi(ts_args_type = "id: number")]
 pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    let bytes = handles::peek::<HeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
-    handles::release_deferred();
-    Ok(bytes)
-  };
-  errors::js(env, run())
+  handles::native_bytes::<HeapLru>(env, &id, |lru| lru.held.get())
 }
 
 /// Creates the S3-FIFO queues of a heap LRU with `policy: 's3fifo'`, for

@@ -10,7 +10,6 @@
 //! (hot paths copy the value they answer into a per-thread buffer first).
 
 use std::cell::RefCell;
-use std::thread::LocalKey;
 
 use leakless_core::offheap::{Entry, KeyRef, Limits, Lookup, OffHeap, ValueRef};
 use napi::bindgen_prelude::*;
@@ -18,10 +17,11 @@ use napi::sys;
 use napi_derive::napi;
 
 use crate::accounting::Held;
-use crate::args;
-use crate::errors::{self, Failure};
-use crate::handles::{self, Kind, Table};
+use crate::args::{self, limit};
+use crate::errors;
+use crate::handles::{self, Table};
 use crate::raw::{self, Scratch};
+use crate::records;
 
 /// One off-heap LRU.
 pub struct OffHeapLru {
@@ -44,13 +44,7 @@ thread_local! {
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-impl Kind for OffHeapLru {
-  const NAME: &'static str = "off-heap LRU";
-
-  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
-    &TABLE
-  }
-}
+handles::kind!(OffHeapLru, "off-heap LRU", TABLE);
 
 /// Number of off-heap LRUs alive on this thread.
 pub fn live_instances() -> usize {
@@ -177,130 +171,73 @@ unsafe fn with_key(
   })
 }
 
-/// `offGet(id, key, now)`: the value, or `undefined`.
-unsafe extern "C" fn off_get(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, out| {
-        let answer = match lru.store.get(key, now) {
-          Lookup::Hit(entry) => Answer::value(out, entry.value()),
-          Lookup::Stale(e) => Answer::value(out, e.value()),
-          Lookup::Miss => Answer::Undefined,
-        };
-        lru.account();
-        answer
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `offPeek(id, key, now, allowStale)`: the value without touching recency.
-unsafe extern "C" fn off_peek(
+/// Runs a callback `(id, key, now)`: reads its arguments and runs `f`
+/// through [`with_key`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+#[inline(always)]
+unsafe fn key_now(
   env: sys::napi_env,
   info: sys::napi_callback_info,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, f64, &mut ValueCopy) -> Answer,
 ) -> sys::napi_value {
   let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now, stale] = raw::args::<4>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      let allow_stale = raw::get_bool(env, stale, "allowStale")?;
-      with_key(env, id, key, |lru, key, out| {
-        match lru.store.peek(key, now, allow_stale) {
-          Some(v) => Answer::value(out, v),
-          None => Answer::Undefined,
-        }
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `offHas(id, key, now)`.
-unsafe extern "C" fn off_has(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
+    // SAFETY: the caller's contract; every value is read from its callback.
     unsafe {
       let [id, key, now] = raw::args::<3>(env, info)?;
       let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Bool(lru.store.has(key, now))
-      })
+      with_key(env, id, key, |lru, key, out| f(lru, key, now, out))
     }
   };
-  // SAFETY: `env` is this callback's.
+  // SAFETY: the caller's contract.
   unsafe { raw::finish(env, run()) }
 }
 
-/// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
-unsafe extern "C" fn off_refresh_ttl(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Bool(lru.store.refresh_ttl(key, now))
-      })
+/// Defines callbacks `(id, key, now)` whose work is one closure run by [`key_now`].
+macro_rules! key_now_callbacks {
+  ($($(#[$attr:meta])* $name:ident = |$lru:pat_param, $key:pat_param, $now:pat_param, $out:pat_param| $body:expr;)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      env: sys::napi_env,
+      info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's.
+      unsafe { key_now(env, info, |$lru, $key, $now, $out| $body) }
     }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  )+};
 }
 
-/// `offDelete(id, key, now)`: whether a live entry was removed.
-unsafe extern "C" fn off_delete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        let removed = lru.store.delete(key, now);
-        lru.account();
-        Answer::Bool(removed)
-      })
-    }
+key_now_callbacks! {
+  /// `offGet(id, key, now)`: the value, or `undefined`.
+  off_get = |lru, key, now, out| {
+    let answer = match lru.store.get(key, now) {
+      Lookup::Hit(entry) => Answer::value(out, entry.value()),
+      Lookup::Stale(e) => Answer::value(out, e.value()),
+      Lookup::Miss => Answer::Undefined,
+    };
+    lru.account();
+    answer
   };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `offRemainingTtl(id, key, now)`.
-unsafe extern "C" fn off_remaining_ttl(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, now] = raw::args::<3>(env, info)?;
-      let now = raw::get_f64(env, now, "now")?;
-      with_key(env, id, key, |lru, key, _| {
-        Answer::Number(lru.store.remaining_ttl(key, now))
-      })
-    }
+  /// `offHas(id, key, now)`.
+  off_has = |lru, key, now, _| {
+    Answer::Bool(lru.store.has(key, now))
   };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  /// `offRefreshTtl(id, key, now)`: restarts a live entry's TTL; whether it is live.
+  off_refresh_ttl = |lru, key, now, _| {
+    Answer::Bool(lru.store.refresh_ttl(key, now))
+  };
+  /// `offDelete(id, key, now)`: whether a live entry was removed.
+  off_delete = |lru, key, now, _| {
+    let removed = lru.store.delete(key, now);
+    lru.account();
+    Answer::Bool(removed)
+  };
+  /// `offRemainingTtl(id, key, now)`.
+  off_remaining_ttl = |lru, key, now, _| {
+    Answer::Number(lru.store.remaining_ttl(key, now))
+  };
 }
 
 /// Bit returned by `offSet` when removed entries wait in `offTakeRemoved`
@@ -324,58 +261,48 @@ pub(crate) const STAT_NATIVE_BYTES: usize = 7;
 /// Length of the stats array.
 pub(crate) const STATS_LEN: usize = 8;
 
-/// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
-/// entries wait in `offTakeRemoved`, else 0.
-unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, value, ttl, now, expires_at] = raw::args::<6>(env, info)?;
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      let now = raw::get_f64(env, now, "now")?;
-      let expires_at = match raw::type_of(env, expires_at)? {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-        _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-      };
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key, _| {
-          // A value too large is not stored; it waits in the removed queue.
-          lru.store.set(key, value, ttl, now, expires_at);
-          lru.account();
-          Answer::Number(if lru.store.has_removed() {
-            REMOVED_PENDING
-          } else {
-            0.0
-          })
-        })
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
+raw::callbacks! {
+  /// `offPeek(id, key, now, allowStale)`: the value without touching recency.
+  fn off_peek(env, [id, key, now, stale]) {
+    let now = raw::get_f64(env, now, "now")?;
+    let allow_stale = raw::get_bool(env, stale, "allowStale")?;
+    with_key(env, id, key, |lru, key, out| {
+      match lru.store.peek(key, now, allow_stale) {
+        Some(v) => Answer::value(out, v),
+        None => Answer::Undefined,
+      }
+    })
+  }
 
-/// `offSize(id)`: number of entries.
-unsafe extern "C" fn off_size(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is the
-    // value read from them.
-    unsafe {
-      let [id] = raw::args::<1>(env, info)?;
-      let id = raw::get_u32(env, id, "id")?;
-      let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
-      handles::release_deferred();
-      raw::number(env, size as f64)
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  /// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
+  /// entries wait in `offTakeRemoved`, else 0.
+  fn off_set(env, [id, key, value, ttl, now, expires_at]) {
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    let now = raw::get_f64(env, now, "now")?;
+    let expires_at = match raw::type_of(env, expires_at)? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+    };
+    VALUE_SCRATCH.with(|scratch| {
+      let mut scratch = scratch.borrow_mut();
+      let value = scratch.value(env, value)?;
+      with_key(env, id, key, |lru, key, _| {
+        // A value too large is not stored; it waits in the removed queue.
+        lru.store.set(key, value, ttl, now, expires_at);
+        lru.account();
+        let pending = lru.store.has_removed();
+        Answer::Number(if pending { REMOVED_PENDING } else { 0.0 })
+      })
+    })
+  }
+
+  /// `offSize(id)`: number of entries.
+  fn off_size(env, [id]) {
+    let id = raw::get_u32(env, id, "id")?;
+    let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
+    handles::release_deferred();
+    raw::number(env, size as f64)
+  }
 }
 
 /// Registers the plain N-API entry points.
@@ -384,7 +311,7 @@ unsafe extern "C" fn off_size(
 ///
 /// `env` and `exports` are those of the module being initialized.
 pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: [(&std::ffi::CStr, raw::RawFn); 8] = [
+  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
     (c"offGet", off_get),
     (c"offPeek", off_peek),
     (c"offHas", off_has),
@@ -394,19 +321,8 @@ pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::
     (c"offSize", off_size),
     (c"offRemainingTtl", off_remaining_ttl),
   ];
-  for (name, cb) in entries {
-    // SAFETY: the caller's contract.
-    unsafe { raw::define(env, exports, name, cb) }?;
-  }
-  Ok(())
-}
-
-fn limit(n: f64) -> usize {
-  if n.is_finite() && n >= 0.0 {
-    n as usize
-  } else {
-    usize::MAX
-  }
+  // SAFETY: the caller's contract.
+  unsafe { raw::define_all(env, exports, entries) }
 }
 
 /// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
@@ -447,22 +363,6 @@ pub fn off_create<'env>(
   errors::js(env, run())
 }
 
-fn js_key<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value was made in it.
-  unsafe {
-    let key = raw::key_to_js(env.raw(), entry.key())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), key))
-  }
-}
-
-fn js_value<'env>(env: &'env Env, entry: &Entry) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value was made in it.
-  unsafe {
-    let value = raw::value_to_js(env.raw(), entry.value())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), value))
-  }
-}
-
 /// Takes what left the cache since the last call, as a flat array
 /// `[value, key, reason, value, key, reason, ...]` in the order it left.
 #[napi(ts_args_type = "id: number")]
@@ -473,8 +373,8 @@ pub fn off_take_removed<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array
     let mut out = env.create_array((removed.len() * REMOVED_RECORD) as u32)?;
     for (i, (entry, reason)) in removed.iter().enumerate() {
       let i = (i * REMOVED_RECORD) as u32;
-      out.set(i, js_value(env, entry)?)?;
-      out.set(i + 1, js_key(env, entry)?)?;
+      out.set(i, records::js_value(env, entry.value())?)?;
+      out.set(i + 1, records::js_key(env, entry.key())?)?;
       out.set(i + 2, reason.as_str())?;
     }
     Ok(out)
@@ -498,16 +398,19 @@ pub fn off_collect_removed<'env>(env: &Env, id: Unknown<'env>, on: Unknown<'env>
   errors::js(env, run())
 }
 
+/// Runs `f` with off-heap LRU `id`, then updates its accounting.
+fn with_lru<R>(id: u32, f: impl FnOnce(&mut OffHeap) -> R) -> errors::Result<R> {
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    let r = f(&mut lru.store);
+    lru.account();
+    Ok(r)
+  })
+}
+
 /// Removes every entry.
 #[napi(ts_args_type = "id: number")]
 pub fn off_clear(env: &Env, id: Unknown<'_>) -> Result<()> {
-  let run = || {
-    handles::with::<OffHeapLru, _>(args::id(&id, "id")?, |lru| {
-      lru.store.clear();
-      lru.account();
-      Ok(())
-    })
-  };
+  let run = || with_lru(args::id(&id, "id")?, |store| store.clear());
   errors::js(env, run())
 }
 
@@ -521,96 +424,66 @@ pub fn off_pop<'env>(
   let run = || {
     let id = args::id(&id, "id")?;
     let now = args::number(&now, "now")?;
-    let popped = handles::with::<OffHeapLru, _>(id, |lru| {
-      let popped = lru.store.pop(now);
-      lru.account();
-      Ok(popped)
-    })?;
-    match popped {
-      None => Ok(None),
-      Some(entry) => {
-        let mut pair = env.create_array(2)?;
-        pair.set(0, js_key(env, &entry)?)?;
-        pair.set(1, js_value(env, &entry)?)?;
-        Ok(Some(pair))
-      }
-    }
+    let popped = with_lru(id, |store| store.pop(now))?;
+    popped
+      .map(|entry| records::pair(env, entry.key(), entry.value()))
+      .transpose()
   };
   errors::js(env, run())
 }
 
 /// Sets lru-cache's `maxEntrySize` (bytes of one entry, bookkeeping included).
 #[napi(ts_args_type = "id: number, max: number")]
-pub fn off_set_max_entry_size<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  max: Unknown<'env>,
-) -> Result<()> {
+pub fn off_set_max_entry_size(env: &Env, id: Unknown<'_>, max: Unknown<'_>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
     let max = limit(args::number(&max, "max")?);
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      lru.store.set_max_entry_size(max);
-      Ok(())
-    })
+    with_lru(id, |store| store.set_max_entry_size(max))
   };
   errors::js(env, run())
 }
 
 /// Changes `max`, evicting down to it.
 #[napi(ts_args_type = "id: number, max: number, now: number")]
-pub fn off_resize<'env>(
-  env: &Env,
-  id: Unknown<'env>,
-  max: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<()> {
+pub fn off_resize(env: &Env, id: Unknown<'_>, max: Unknown<'_>, now: Unknown<'_>) -> Result<()> {
   let run = || {
     let id = args::id(&id, "id")?;
-    let max = limit(args::number(&max, "max")?);
-    let now = args::number(&now, "now")?;
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      lru.store.resize(max, now);
-      lru.account();
-      Ok(())
-    })
+    let (max, now) = (args::number(&max, "max")?, args::number(&now, "now")?);
+    with_lru(id, |store| store.resize(limit(max), now))
   };
   errors::js(env, run())
 }
 
 /// Removes expired entries; returns how many.
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_purge_stale<'env>(env: &Env, id: Unknown<'env>, now: Unknown<'env>) -> Result<u32> {
+pub fn off_purge_stale(env: &Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<u32> {
   let run = || {
     let id = args::id(&id, "id")?;
     let now = args::number(&now, "now")?;
-    handles::with::<OffHeapLru, _>(id, |lru| {
-      let n = lru.store.purge_stale(now);
-      lru.account();
-      Ok(n as u32)
-    })
+    with_lru(id, |store| store.purge_stale(now) as u32)
   };
   errors::js(env, run())
 }
 
+/// Copies of the live entries of `id`, most recently used first. They are
+/// copied out first: creating JS values while the table is borrowed could
+/// run finalizers that need it.
+fn live_entries(id: &Unknown<'_>, now: &Unknown<'_>) -> errors::Result<Vec<Entry>> {
+  let id = args::id(id, "id")?;
+  let now = args::number(now, "now")?;
+  handles::with::<OffHeapLru, _>(id, |lru| {
+    Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
+  })
+}
+
 /// Keys of live entries, most recently used first.
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_keys<'env>(
-  env: &'env Env,
-  id: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<Array<'env>> {
+pub fn off_keys<'env>(env: &'env Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<Array<'env>> {
   let run = || {
-    let id = args::id(&id, "id")?;
-    let now = args::number(&now, "now")?;
-    // Copy the keys out first: creating JS values while the table is borrowed
-    // could run finalizers that need it.
-    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-      Ok(lru.store.entries_mru(now).into_iter().cloned().collect())
-    })?;
+    let entries = live_entries(&id, &now)?;
     let mut out = env.create_array(entries.len() as u32)?;
     for (i, entry) in entries.iter().enumerate() {
-      out.set(i as u32, js_key(env, entry)?)?;
+      out.set(i as u32, records::js_key(env, entry.key())?)?;
     }
     Ok(out)
   };
@@ -620,34 +493,14 @@ pub fn off_keys<'env>(
 /// Live entries, least recently used first, as a flat array
 /// `[key, value, ttl, expires, ...]` (for `dump`).
 #[napi(ts_args_type = "id: number, now: number")]
-pub fn off_dump<'env>(
-  env: &'env Env,
-  id: Unknown<'env>,
-  now: Unknown<'env>,
-) -> Result<Array<'env>> {
+pub fn off_dump<'env>(env: &'env Env, id: Unknown<'_>, now: Unknown<'_>) -> Result<Array<'env>> {
   let run = || {
-    let id = args::id(&id, "id")?;
-    let now = args::number(&now, "now")?;
-    let entries: Vec<Entry> = handles::with::<OffHeapLru, _>(id, |lru| {
-      Ok(
-        lru
-          .store
-          .entries_mru(now)
-          .into_iter()
-          .rev()
-          .cloned()
-          .collect(),
-      )
-    })?;
-    let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
-    for (i, entry) in entries.iter().enumerate() {
-      let i = (i * DUMP_RECORD) as u32;
-      out.set(i, js_key(env, entry)?)?;
-      out.set(i + 1, js_value(env, entry)?)?;
-      out.set(i + 2, entry.ttl())?;
-      out.set(i + 3, entry.expires())?;
-    }
-    Ok(out)
+    let entries = live_entries(&id, &now)?;
+    let records = entries
+      .iter()
+      .rev()
+      .map(|e| (e.key(), e.value(), e.ttl(), e.expires()));
+    records::flat(env, DUMP_RECORD, records)
   };
   errors::js(env, run())
 }
@@ -656,42 +509,18 @@ pub fn off_dump<'env>(
 /// nativeBytes]` into `out`.
 #[napi(ts_args_type = "id: number, out: Float64Array")]
 pub fn off_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    let mut out = args::typed::<f64>(&out, "out")?;
-    if out.len() < STATS_LEN {
-      return Err(Failure::arg_value(
-        "out",
-        &format!("must have a length of at least {STATS_LEN}"),
-        &format!("an instance of Float64Array of length {}", out.len()),
-      ));
-    }
-    // SAFETY: the only typed array of the call, borrowed once.
-    let out = unsafe { out.as_mut_slice() };
+  records::stats(env, &id, &out, |id| {
     handles::with::<OffHeapLru, _>(id, |lru| {
       let c = lru.store.counters();
-      out[STAT_HITS] = c.hits as f64;
-      out[STAT_MISSES] = c.misses as f64;
-      out[STAT_SETS] = c.sets as f64;
-      out[STAT_EVICTIONS] = c.evictions as f64;
-      out[STAT_EXPIRATIONS] = c.expirations as f64;
-      out[STAT_SIZE] = lru.store.len() as f64;
-      out[STAT_CALCULATED_SIZE] = lru.store.calculated_size() as f64;
-      out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
-      Ok(())
+      let counts = [c.hits, c.misses, c.sets, c.evictions, c.expirations];
+      let (len, calculated) = (lru.store.len(), lru.store.calculated_size());
+      Ok((counts, len, calculated, lru.held.get()))
     })
-  };
-  errors::js(env, run())
+  })
 }
 
 /// Native bytes held by off-heap LRU `id`; 0 once it was freed.
 #[napi(ts_args_type = "id: number")]
 pub fn off_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    let bytes = handles::peek::<OffHeapLru, _>(id, |lru| lru.held.get() as f64).unwrap_or(0.0);
-    handles::release_deferred();
-    Ok(bytes)
-  };
-  errors::js(env, run())
+  handles::native_bytes::<OffHeapLru>(env, &id, |lru| lru.held.get())
 }

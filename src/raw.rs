@@ -29,6 +29,43 @@ pub unsafe fn finish(env: sys::napi_env, outcome: Result<sys::napi_value>) -> sy
   }
 }
 
+/// The body of a callback: reads its `N` arguments, runs `f` on them and
+/// ends the callback with [`finish`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback; `f` uses its
+/// arguments only within it.
+#[inline(always)]
+pub unsafe fn callback<const N: usize>(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+  f: impl FnOnce([sys::napi_value; N]) -> Result<sys::napi_value>,
+) -> sys::napi_value {
+  // SAFETY: the caller's contract.
+  let outcome = unsafe { args::<N>(env, info) }.and_then(f);
+  // SAFETY: the caller's contract.
+  unsafe { finish(env, outcome) }
+}
+
+/// Defines plain N-API callbacks, each written `fn name(env, [a, b, ...])
+/// { body }`: [`callback`] reads the arguments and ends the callback with
+/// what the body returns.
+macro_rules! callbacks {
+  ($($(#[$attr:meta])* fn $name:ident($env:ident, $args:pat) $body:block)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      $env: ::napi::sys::napi_env,
+      info: ::napi::sys::napi_callback_info,
+    ) -> ::napi::sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's, and so is every value
+      // read from them; a value's bytes are used only inside it.
+      unsafe { $crate::raw::callback($env, info, |$args| $body) }
+    }
+  )+};
+}
+pub(crate) use callbacks;
+
 /// Reads up to `N` arguments; missing ones are `undefined`.
 ///
 /// # Safety
@@ -169,6 +206,23 @@ pub unsafe fn type_of(env: sys::napi_env, v: sys::napi_value) -> Result<sys::nap
   // SAFETY: `env` and `v` are live (the caller's contract); `t` is a valid out pointer.
   check(unsafe { sys::napi_typeof(env, v, &mut t) }, "napi_typeof")?;
   Ok(t)
+}
+
+/// Defines each `(name, cb)` of `entries` on `exports` with [`define`].
+///
+/// # Safety
+///
+/// `env` and `exports` are those of the module being initialized.
+pub unsafe fn define_all(
+  env: sys::napi_env,
+  exports: sys::napi_value,
+  entries: &[(&CStr, RawFn)],
+) -> Result<()> {
+  for &(name, cb) in entries {
+    // SAFETY: the caller's contract.
+    unsafe { define(env, exports, name, cb) }?;
+  }
+  Ok(())
 }
 
 /// Defines `name` on `exports` as a function backed by `cb`.

@@ -26,27 +26,24 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::LocalKey;
 use std::time::Instant;
 
-use leakless_core::offheap::KeyRef;
+use leakless_core::offheap::{KeyRef, ValueRef};
 use leakless_core::shared::{
-  self, Claim, Holder, Notify, SharedConfig, SharedLookup, SharedStore, SharedStored, SharedValue,
-  Waiter,
+  self, Claim, Holder, Notify, OwnedKey, SharedConfig, SharedLookup, SharedStore, SharedStored,
+  SharedValue, Waiter,
 };
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 
 use crate::accounting::Held;
-use crate::args;
+use crate::args::{self, limit};
 use crate::errors::{self, check, Failure};
-use crate::handles::{self, Kind, Table};
-use crate::offheap::{
-  DUMP_RECORD, STATS_LEN, STAT_CALCULATED_SIZE, STAT_EVICTIONS, STAT_EXPIRATIONS, STAT_HITS,
-  STAT_MISSES, STAT_NATIVE_BYTES, STAT_SETS, STAT_SIZE,
-};
+use crate::handles::{self, Table};
+use crate::offheap::DUMP_RECORD;
 use crate::raw::{self, Scratch};
+use crate::records;
 
 /// Milliseconds since the first call in this process: the one clock every
 /// thread's TTLs are measured on (`performance.now()` starts afresh in each
@@ -86,13 +83,7 @@ thread_local! {
   static THREAD: RefCell<ThreadState> = RefCell::new(ThreadState::default());
 }
 
-impl Kind for SharedLru {
-  const NAME: &'static str = "shared-store holder";
-
-  fn table() -> &'static LocalKey<RefCell<Table<Self>>> {
-    &TABLE
-  }
-}
+handles::kind!(SharedLru, "shared-store holder", TABLE);
 
 /// Number of shared-store holders alive on this thread.
 pub fn live_instances() -> usize {
@@ -467,168 +458,157 @@ unsafe fn with_key(
   }
 }
 
-/// `sharedGet(id, key)`: the value, or `undefined`.
-unsafe extern "C" fn shared_get(
+/// Runs `f` through [`with_key`] with the bytes of `value` too, then
+/// updates the holder's accounting (`f` stores a value).
+///
+/// # Safety
+///
+/// `env`, `id`, `key` and `value` belong to the running callback; the
+/// value's bytes are used only inside it.
+unsafe fn with_value(
   env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
+  id: sys::napi_value,
+  key: sys::napi_value,
+  value: sys::napi_value,
+  f: impl FnOnce(&mut SharedLru, KeyRef<'_>, ValueRef<'_>) -> Out,
+) -> errors::Result<sys::napi_value> {
+  VALUE_SCRATCH.with(|scratch| {
+    let mut scratch = scratch.borrow_mut();
+    // SAFETY: the caller's contract.
+    let value = unsafe { scratch.value(env, value) }?;
+    // SAFETY: the caller's contract.
     unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
       with_key(env, id, key, |lru, key| {
-        let timed = lru.holder.is_timed();
-        let now = lru.now();
-        let found = match lru.holder.get(key, now) {
-          SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
-          SharedLookup::Miss => None,
-        };
-        if timed {
-          // A get may have removed an expired entry.
-          lru.account();
-        }
-        Out::Value(found)
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `sharedPeek(id, key, allowStale)`: the value without touching recency.
-unsafe extern "C" fn shared_peek(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, stale] = raw::args::<3>(env, info)?;
-      let allow_stale = raw::get_bool(env, stale, "allowStale")?;
-      with_key(env, id, key, |lru, key| {
-        Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `sharedHas(id, key)`.
-unsafe extern "C" fn shared_has(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        Out::Bool(lru.holder.has(key, lru.now()))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `sharedDelete(id, key)`: whether a live entry was removed.
-unsafe extern "C" fn shared_delete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        let removed = lru.holder.delete(key, lru.now());
+        let out = f(lru, key, value);
         lru.account();
-        Out::Bool(removed)
+        out
       })
     }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  })
 }
 
-/// `sharedRemainingTtl(id, key)`.
-unsafe extern "C" fn shared_remaining_ttl(
+/// Runs a callback `(id, key)`: reads its arguments and runs `f` through
+/// [`with_key`].
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+#[inline(always)]
+unsafe fn keyed(
   env: sys::napi_env,
   info: sys::napi_callback_info,
+  f: impl FnOnce(&mut SharedLru, KeyRef<'_>) -> Out,
 ) -> sys::napi_value {
   let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
+    // SAFETY: the caller's contract; every value is read from its callback.
     unsafe {
       let [id, key] = raw::args::<2>(env, info)?;
-      with_key(env, id, key, |lru, key| {
-        Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
-      })
+      with_key(env, id, key, f)
     }
   };
-  // SAFETY: `env` is this callback's.
+  // SAFETY: the caller's contract.
   unsafe { raw::finish(env, run()) }
 }
 
-/// `sharedSet(id, key, value, ttl, expiresAt?)`: `true` if stored, `false`
-/// if the value is larger than the store's `maxSize` (then any older value
-/// is removed). `expiresAt` is on [`clock_ms`]'s scale.
-unsafe extern "C" fn shared_set(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, value, ttl, expires_at] = raw::args::<5>(env, info)?;
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      let expires_at = match raw::type_of(env, expires_at)? {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-        _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+/// Defines callbacks `(id, key)` whose work is one closure run by [`keyed`].
+macro_rules! keyed_callbacks {
+  ($($(#[$attr:meta])* $name:ident = |$lru:pat_param, $key:pat_param| $body:expr;)+) => {$(
+    $(#[$attr])*
+    unsafe extern "C" fn $name(
+      env: sys::napi_env,
+      info: sys::napi_callback_info,
+    ) -> sys::napi_value {
+      // SAFETY: `env` and `info` are this callback's.
+      unsafe { keyed(env, info, |$lru, $key| $body) }
+    }
+  )+};
+}
+
+keyed_callbacks! {
+  /// `sharedGet(id, key)`: the value, or `undefined`.
+  shared_get = |lru, key| {
+    let timed = lru.holder.is_timed();
+    let now = lru.now();
+    let found = match lru.holder.get(key, now) {
+      SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
+      SharedLookup::Miss => None,
+    };
+    if timed {
+      // A get may have removed an expired entry.
+      lru.account();
+    }
+    Out::Value(found)
+  };
+  /// `sharedHas(id, key)`.
+  shared_has = |lru, key| {
+    Out::Bool(lru.holder.has(key, lru.now()))
+  };
+  /// `sharedDelete(id, key)`: whether a live entry was removed.
+  shared_delete = |lru, key| {
+    let removed = lru.holder.delete(key, lru.now());
+    lru.account();
+    Out::Bool(removed)
+  };
+  /// `sharedRemainingTtl(id, key)`.
+  shared_remaining_ttl = |lru, key| {
+    Out::Number(lru.holder.remaining_ttl(key, clock_ms()))
+  };
+}
+
+raw::callbacks! {
+  /// `sharedPeek(id, key, allowStale)`: the value without touching recency.
+  fn shared_peek(env, [id, key, stale]) {
+    let allow_stale = raw::get_bool(env, stale, "allowStale")?;
+    with_key(env, id, key, |lru, key| {
+      Out::Value(lru.holder.peek(key, lru.now(), allow_stale))
+    })
+  }
+
+  /// `sharedSet(id, key, value, ttl, expiresAt?)`: `true` if stored, `false`
+  /// if the value is larger than the store's `maxSize` (then any older value
+  /// is removed). `expiresAt` is on [`clock_ms`]'s scale.
+  fn shared_set(env, [id, key, value, ttl, expires_at]) {
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    let expires_at = match raw::type_of(env, expires_at)? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
+    };
+    with_value(env, id, key, value, |lru, key, value| {
+      let now = if ttl > 0.0 || expires_at.is_some() {
+        clock_ms()
+      } else {
+        lru.now()
       };
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key| {
-          let now = if ttl > 0.0 || expires_at.is_some() {
-            clock_ms()
-          } else {
-            lru.now()
-          };
-          let stored = lru.holder.set(key, value, ttl, now, expires_at);
-          lru.account();
-          Out::Bool(stored == SharedStored::Yes)
-        })
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
+      let stored = lru.holder.set(key, value, ttl, now, expires_at);
+      Out::Bool(stored == SharedStored::Yes)
+    })
+  }
 
-/// `sharedSize(id)`: number of entries (0 once the holder was freed).
-unsafe extern "C" fn shared_size(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is the
-    // value read from them.
-    unsafe {
-      let [id] = raw::args::<1>(env, info)?;
-      let id = raw::get_u32(env, id, "id")?;
-      let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.holder.len()));
-      raw::number(env, size as f64)
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
+  /// `sharedComplete(id, key, load, value, ttl)`: ends load `load` with
+  /// `value`; `false` if that load had already ended.
+  fn shared_complete(env, [id, key, load, value, ttl]) {
+    let load = raw::get_f64(env, load, "load")? as u64;
+    let ttl = raw::get_f64(env, ttl, "ttl")?;
+    with_value(env, id, key, value, |lru, key, value| {
+      Out::Bool(lru.holder.complete(key, load, value, ttl, clock_ms()))
+    })
+  }
+
+  /// `sharedAbandon(id, key, load)`: ends load `load` without a value (its
+  /// waiters retry, one of them leading); `false` if it had already ended.
+  fn shared_abandon(env, [id, key, load]) {
+    let load = raw::get_f64(env, load, "load")? as u64;
+    with_key(env, id, key, |lru, key| {
+      Out::Bool(lru.holder.abandon(key, load))
+    })
+  }
+
+  /// `sharedSize(id)`: number of entries (0 once the holder was freed).
+  fn shared_size(env, [id]) {
+    let id = raw::get_u32(env, id, "id")?;
+    let size = TABLE.with(|t| t.borrow().get(id).map_or(0, |lru| lru.holder.len()));
+    raw::number(env, size as f64)
+  }
 }
 
 /// `sharedClaim(id, key, waker, token)`: on a hit the value; when this
@@ -685,90 +665,7 @@ unsafe extern "C" fn shared_claim(
   unsafe { raw::finish(env, run()) }
 }
 
-/// `sharedComplete(id, key, load, value, ttl)`: ends load `load` with
-/// `value`; `false` if that load had already ended.
-unsafe extern "C" fn shared_complete(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them; the value's bytes are used only inside it.
-    unsafe {
-      let [id, key, load, value, ttl] = raw::args::<5>(env, info)?;
-      let load = raw::get_f64(env, load, "load")? as u64;
-      let ttl = raw::get_f64(env, ttl, "ttl")?;
-      VALUE_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let value = scratch.value(env, value)?;
-        with_key(env, id, key, |lru, key| {
-          let done = lru.holder.complete(key, load, value, ttl, clock_ms());
-          lru.account();
-          Out::Bool(done)
-        })
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// `sharedAbandon(id, key, load)`: ends load `load` without a value (its
-/// waiters retry, one of them leading); `false` if it had already ended.
-unsafe extern "C" fn shared_abandon(
-  env: sys::napi_env,
-  info: sys::napi_callback_info,
-) -> sys::napi_value {
-  let run = || {
-    // SAFETY: `env` and `info` are those of this callback, and so is every
-    // value read from them.
-    unsafe {
-      let [id, key, load] = raw::args::<3>(env, info)?;
-      let load = raw::get_f64(env, load, "load")? as u64;
-      with_key(env, id, key, |lru, key| {
-        Out::Bool(lru.holder.abandon(key, load))
-      })
-    }
-  };
-  // SAFETY: `env` is this callback's.
-  unsafe { raw::finish(env, run()) }
-}
-
-/// Registers the plain N-API entry points.
-///
-/// # Safety
-///
-/// `env` and `exports` are those of the module being initialized.
-pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
-  let entries: [(&std::ffi::CStr, raw::RawFn); 11] = [
-    (c"sharedGet", shared_get),
-    (c"sharedPeek", shared_peek),
-    (c"sharedHas", shared_has),
-    (c"sharedDelete", shared_delete),
-    (c"sharedSet", shared_set),
-    (c"sharedSize", shared_size),
-    (c"sharedRemainingTtl", shared_remaining_ttl),
-    (c"sharedInit", shared_init),
-    (c"sharedClaim", shared_claim),
-    (c"sharedComplete", shared_complete),
-    (c"sharedAbandon", shared_abandon),
-  ];
-  for (name, cb) in entries {
-    // SAFETY: the caller's contract.
-    unsafe { raw::define(env, exports, name, cb) }?;
-  }
-  Ok(())
-}
-
 // ------------------------------------------------------------ the rest
-
-fn limit(n: f64) -> usize {
-  if n.is_finite() && n >= 0.0 {
-    n as usize
-  } else {
-    usize::MAX
-  }
-}
 
 /// Opens (or creates) the store `name`. Returns `[id, owner]`, or, when the
 /// store exists with other options, `[option, existing, given]` (strings).
@@ -837,22 +734,13 @@ fn with_lru<R>(id: u32, f: impl FnOnce(&mut SharedLru) -> R) -> errors::Result<R
   handles::with::<SharedLru, _>(id, |lru| Ok(f(lru)))
 }
 
-fn js_key<'env>(env: &'env Env, key: KeyRef<'_>) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value is made in it, with
-  // no lock held.
-  unsafe {
-    let key = raw::key_to_js(env.raw(), key)?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), key))
-  }
-}
+type SharedEntry = (OwnedKey, SharedValue, f64, f64);
 
-fn js_value<'env>(env: &'env Env, value: &SharedValue) -> errors::Result<Unknown<'env>> {
-  // SAFETY: `env` is the running callback's; the value is made in it, with
-  // no lock held.
-  unsafe {
-    let value = raw::value_to_js(env.raw(), value.as_ref())?;
-    Ok(Unknown::from_raw_unchecked(env.raw(), value))
-  }
+/// `entries` as the records `records::flat` writes.
+fn shared_records(entries: &[SharedEntry]) -> impl ExactSizeIterator<Item = records::Record<'_>> {
+  entries
+    .iter()
+    .map(|(key, value, ttl, expires)| (key.as_ref(), value.as_ref(), *ttl, *expires))
 }
 
 /// Removes every entry of the store (for every thread).
@@ -877,15 +765,9 @@ pub fn shared_pop<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Option<Arra
       lru.account();
       popped
     })?;
-    match popped {
-      None => Ok(None),
-      Some((key, value)) => {
-        let mut pair = env.create_array(2)?;
-        pair.set(0, js_key(env, key.as_ref())?)?;
-        pair.set(1, js_value(env, &value)?)?;
-        Ok(Some(pair))
-      }
-    }
+    popped
+      .map(|(key, value)| records::pair(env, key.as_ref(), value.as_ref()))
+      .transpose()
   };
   errors::js(env, run())
 }
@@ -909,13 +791,7 @@ pub fn shared_purge_stale(env: &Env, id: Unknown<'_>) -> Result<u32> {
 pub fn shared_entries<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env>> {
   let run = || {
     let entries = with_lru(args::id(&id, "id")?, |lru| lru.holder.entries(clock_ms()))?;
-    let mut out = env.create_array((entries.len() * 2) as u32)?;
-    for (i, (key, value, _, _)) in entries.iter().enumerate() {
-      let i = (i * 2) as u32;
-      out.set(i, js_key(env, key.as_ref())?)?;
-      out.set(i + 1, js_value(env, value)?)?;
-    }
-    Ok(out)
+    records::flat(env, 2, shared_records(&entries))
   };
   errors::js(env, run())
 }
@@ -928,15 +804,7 @@ pub fn shared_dump<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env
   let run = || {
     let mut entries = with_lru(args::id(&id, "id")?, |lru| lru.holder.entries(clock_ms()))?;
     entries.reverse();
-    let mut out = env.create_array((entries.len() * DUMP_RECORD) as u32)?;
-    for (i, (key, value, ttl, expires)) in entries.iter().enumerate() {
-      let i = (i * DUMP_RECORD) as u32;
-      out.set(i, js_key(env, key.as_ref())?)?;
-      out.set(i + 1, js_value(env, value)?)?;
-      out.set(i + 2, *ttl)?;
-      out.set(i + 3, *expires)?;
-    }
-    Ok(out)
+    records::flat(env, DUMP_RECORD, shared_records(&entries))
   };
   errors::js(env, run())
 }
@@ -946,32 +814,19 @@ pub fn shared_dump<'env>(env: &'env Env, id: Unknown<'env>) -> Result<Array<'env
 /// over every thread; `nativeBytes` is this holder's reported share.
 #[napi(ts_args_type = "id: number, out: Float64Array")]
 pub fn shared_stats<'env>(env: &Env, id: Unknown<'env>, out: Unknown<'env>) -> Result<()> {
-  let run = || {
-    let id = args::id(&id, "id")?;
-    let mut out = args::typed::<f64>(&out, "out")?;
-    if out.len() < STATS_LEN {
-      return Err(Failure::arg_value(
-        "out",
-        &format!("must have a length of at least {STATS_LEN}"),
-        &format!("an instance of Float64Array of length {}", out.len()),
-      ));
-    }
-    // SAFETY: the only typed array of the call, borrowed once.
-    let out = unsafe { out.as_mut_slice() };
+  records::stats(env, &id, &out, |id| {
     with_lru(id, |lru| {
       lru.account();
       let c = lru.holder.counters();
-      out[STAT_HITS] = c.hits as f64;
-      out[STAT_MISSES] = c.misses as f64;
-      out[STAT_SETS] = c.sets as f64;
-      out[STAT_EVICTIONS] = c.evictions as f64;
-      out[STAT_EXPIRATIONS] = c.expirations as f64;
-      out[STAT_SIZE] = lru.holder.len() as f64;
-      out[STAT_CALCULATED_SIZE] = lru.holder.calculated_size() as f64;
-      out[STAT_NATIVE_BYTES] = lru.held.get() as f64;
+      let counts = [c.hits, c.misses, c.sets, c.evictions, c.expirations];
+      (
+        counts,
+        lru.holder.len(),
+        lru.holder.calculated_size(),
+        lru.held.get(),
+      )
     })
-  };
-  errors::js(env, run())
+  })
 }
 
 /// Bytes holder `id` reports to V8 (its share of the store); 0 once freed.
@@ -1005,4 +860,27 @@ pub fn shared_list() -> Vec<SharedStoreStats> {
       holders: s.holders as u32,
     })
     .collect()
+}
+
+/// Registers the plain N-API entry points.
+///
+/// # Safety
+///
+/// `env` and `exports` are those of the module being initialized.
+pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::Result<()> {
+  let entries: &[(&std::ffi::CStr, raw::RawFn)] = &[
+    (c"sharedGet", shared_get),
+    (c"sharedPeek", shared_peek),
+    (c"sharedHas", shared_has),
+    (c"sharedDelete", shared_delete),
+    (c"sharedSet", shared_set),
+    (c"sharedSize", shared_size),
+    (c"sharedRemainingTtl", shared_remaining_ttl),
+    (c"sharedInit", shared_init),
+    (c"sharedClaim", shared_claim),
+    (c"sharedComplete", shared_complete),
+    (c"sharedAbandon", shared_abandon),
+  ];
+  // SAFETY: the caller's contract.
+  unsafe { raw::define_all(env, exports, entries) }
 }

@@ -4,6 +4,7 @@
 // Prints one JSON line on stdout.
 
 const { contenders, check } = require('./contenders')
+const { indexes, bestNsPerOp: measure } = require('../lib/measure')
 
 const [name, keyType, mode] = process.argv.slice(2)
 const KEY_SPACE = 100_000
@@ -13,36 +14,6 @@ function makeKeys(n) {
   const keys = new Array(n)
   for (let i = 0; i < n; i++) keys[i] = keyType === 'int' ? i : `user:${i}:session`
   return keys
-}
-
-/** Deterministic pseudo-random indexes in [0, range). */
-function indexes(count, range, seed) {
-  const out = new Uint32Array(count)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = (x >>> 0) % range
-  }
-  return out
-}
-
-function nsPerOp(fn, ops) {
-  const t0 = process.hrtime.bigint()
-  fn()
-  return Number(process.hrtime.bigint() - t0) / ops
-}
-
-/** Runs `body` `reps` times after a warm-up and returns the best ns/op. */
-function measure(setup, body, ops, reps = 5) {
-  let best = Infinity
-  for (let r = -1; r < reps; r++) {
-    const state = setup()
-    const ns = nsPerOp(() => body(state), ops)
-    if (r >= 0 && ns < best) best = ns
-  }
-  return best
 }
 
 function speed() {

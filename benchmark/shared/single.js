@@ -4,6 +4,7 @@
 // JSON line: ns per operation for each operation, best of several runs.
 
 const { LRU } = require('../..')
+const { indexes, bestNsPerOp: best } = require('../lib/measure')
 
 const storage = process.argv[2]
 const KEY_SPACE = 100_000
@@ -16,30 +17,6 @@ function make() {
   const options = { max: MAX, storage }
   if (storage === 'shared') options.name = `bench:${stores++}`
   return new LRU(options)
-}
-
-function indexes(count, range, seed) {
-  const out = new Uint32Array(count)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = (x >>> 0) % range
-  }
-  return out
-}
-
-function best(setup, body, ops, reps = 5) {
-  let min = Infinity
-  for (let r = -1; r < reps; r++) {
-    const state = setup()
-    const t0 = process.hrtime.bigint()
-    body(state)
-    const ns = Number(process.hrtime.bigint() - t0) / ops
-    if (r >= 0) min = Math.min(min, ns)
-  }
-  return min
 }
 
 const OPS = 200_000

@@ -6,32 +6,14 @@
 // Every operation is one crossing into Rust, through plain N-API entry
 // points (src/raw.rs) because napi-rs's own wrappers cost four times more.
 
-const { types } = require('node:util')
 const native = require('../common/native')
+const { checkKey, checkValue, statsOf, dumpRecords, iterateByEntries } = require('./records')
 const { liveCaches, callOnEvict } = require('./live')
 const { allowStaleOf, checkOptions, parseEntryTTL, loadEntries, readOptions } = require('./options')
 const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
 const { invalidArgType, invalidArgValue, validateInteger } = require('../common/errors')
 
-const {
-  REMOVED_PENDING,
-  DUMP_RECORD,
-  STAT_HITS,
-  STAT_MISSES,
-  STAT_SETS,
-  STAT_EVICTIONS,
-  STAT_EXPIRATIONS,
-  STAT_SIZE,
-  STAT_CALCULATED_SIZE,
-  STAT_NATIVE_BYTES,
-  STATS_LEN,
-} = require('../common/protocol').offheap
-
-function checkKey(key) {
-  if (typeof key !== 'string' && typeof key !== 'number') {
-    throw invalidArgType('key', 'of type string or number', key)
-  }
-}
+const { REMOVED_PENDING, STAT_CALCULATED_SIZE, STATS_LEN } = require('../common/protocol').offheap
 
 /** Whether off-heap storage can hold `key`; one it cannot is never there. */
 function holdable(key) {
@@ -45,12 +27,6 @@ function perCallRefused(name, value) {
     "does not apply per call to storage: 'offheap'; give it to new LRU() instead",
     value,
   )
-}
-
-function checkValue(value) {
-  if (typeof value !== 'string' && !types.isUint8Array(value)) {
-    throw invalidArgType('value', 'a string, Buffer or Uint8Array', value)
-  }
 }
 
 function sameValue(a, b) {
@@ -432,14 +408,6 @@ class OffHeapLRU {
     return runMemo(this, this.#memoMethod, key, options)
   }
 
-  *keys() {
-    for (const [key] of this.entries()) yield key
-  }
-
-  *values() {
-    for (const [, value] of this.entries()) yield value
-  }
-
   /**
    * Entries, most recently used first. The order is taken at the start;
    * entries deleted meanwhile are skipped.
@@ -450,15 +418,6 @@ class OffHeapLRU {
       const value = native.offPeek(this.#id, key, this.#now(), false)
       if (value !== undefined) yield [key, value]
     }
-  }
-
-  [Symbol.iterator]() {
-    return this.entries()
-  }
-
-  forEach(callback, thisArg) {
-    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
-    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this)
   }
 
   get max() {
@@ -506,16 +465,7 @@ class OffHeapLRU {
   stats() {
     const b = this.#statsBuf
     native.offStats(this.#id, b)
-    return {
-      hits: b[STAT_HITS],
-      misses: b[STAT_MISSES],
-      sets: b[STAT_SETS],
-      evictions: b[STAT_EVICTIONS],
-      expirations: b[STAT_EXPIRATIONS],
-      size: b[STAT_SIZE],
-      calculatedSize: b[STAT_CALCULATED_SIZE],
-      externalBytes: b[STAT_NATIVE_BYTES],
-    }
+    return statsOf(b)
   }
 
   fetch(key, options) {
@@ -554,18 +504,7 @@ class OffHeapLRU {
   dump() {
     const flat = native.offDump(this.#id, this.#now())
     const epochOffset = Date.now() - this.#perf.now()
-    const out = []
-    for (let i = 0; i < flat.length; i += DUMP_RECORD) {
-      const entry = { value: flat[i + 1] }
-      const ttl = flat[i + 2]
-      const expires = flat[i + 3]
-      if (expires !== Infinity) {
-        entry.ttl = ttl
-        entry.start = expires - ttl + epochOffset
-      }
-      out.push([flat[i], entry])
-    }
-    return out
+    return dumpRecords(flat, epochOffset)
   }
 
   load(entries) {
@@ -585,6 +524,8 @@ class OffHeapLRU {
     return `LRU(${this.size}/${bound}, offheap) { ${this.calculatedSize} bytes }`
   }
 }
+
+iterateByEntries(OffHeapLRU)
 
 // Its prototype is linked to LRU's in heap.js (which does the dispatch), so
 // that `instanceof LRU` holds.

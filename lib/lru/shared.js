@@ -11,41 +11,18 @@
 // in each worker), so a TTL set in one thread runs out at the same moment in
 // all of them.
 
-const { types } = require('node:util')
 const native = require('../common/native')
+const { checkKey, checkValue, statsOf, dumpRecords, iterateByEntries } = require('./records')
 const { parseEntryTTL, loadEntries } = require('./options')
 const { invalidArgType, invalidArgValue, leaklessError } = require('../common/errors')
 
-const {
-  DUMP_RECORD,
-  STAT_HITS,
-  STAT_MISSES,
-  STAT_SETS,
-  STAT_EVICTIONS,
-  STAT_EXPIRATIONS,
-  STAT_SIZE,
-  STAT_CALCULATED_SIZE,
-  STAT_NATIVE_BYTES,
-  STATS_LEN,
-} = require('../common/protocol').offheap
+const { STAT_CALCULATED_SIZE, STATS_LEN } = require('../common/protocol').offheap
 
 /** Longest store name, in UTF-16 code units (`name.length`). */
 const MAX_NAME_LENGTH = 256
 
 /** The clock of every shared store, as `load()` wants it. */
 const sharedClock = { now: native.sharedNow }
-
-function checkKey(key) {
-  if (typeof key !== 'string' && typeof key !== 'number') {
-    throw invalidArgType('key', 'of type string or number', key)
-  }
-}
-
-function checkValue(value, name = 'value') {
-  if (typeof value !== 'string' && !types.isUint8Array(value)) {
-    throw invalidArgType(name, 'a string, Buffer or Uint8Array', value)
-  }
-}
 
 // lru-cache's options that a store shared by every thread does not honour:
 // refused by name rather than ignored.
@@ -196,6 +173,15 @@ class SharedLRU {
     return 'LRU'
   }
 
+  /** The bounds the store was created with (the same in every thread). */
+  get max() {
+    return this.#max
+  }
+
+  get maxSize() {
+    return this.#maxSize
+  }
+
   get(key) {
     checkKey(key)
     return native.sharedGet(this.#id, key)
@@ -246,14 +232,6 @@ class SharedLRU {
     native.sharedClear(this.#id)
   }
 
-  *keys() {
-    for (const [key] of this.entries()) yield key
-  }
-
-  *values() {
-    for (const [, value] of this.entries()) yield value
-  }
-
   /**
    * Live entries: each shard's most recently used first, shard after shard.
    * Taken at the start (other threads may write meanwhile).
@@ -261,28 +239,6 @@ class SharedLRU {
   *entries() {
     const flat = native.sharedEntries(this.#id)
     for (let i = 0; i < flat.length; i += 2) yield [flat[i], flat[i + 1]]
-  }
-
-  [Symbol.iterator]() {
-    return this.entries()
-  }
-
-  forEach(callback, thisArg) {
-    if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback)
-    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this)
-  }
-
-  get max() {
-    return this.#max
-  }
-
-  get maxSize() {
-    return this.#maxSize
-  }
-
-  get calculatedSize() {
-    native.sharedStats(this.#id, this.#statsBuf)
-    return this.#statsBuf[STAT_CALCULATED_SIZE]
   }
 
   /** Removes and returns a least recently used `[key, value]` (of one shard, shards in turn). */
@@ -309,6 +265,11 @@ class SharedLRU {
     return native.sharedPurgeStale(this.#id)
   }
 
+  get calculatedSize() {
+    native.sharedStats(this.#id, this.#statsBuf)
+    return this.#statsBuf[STAT_CALCULATED_SIZE]
+  }
+
   /**
    * The store's counters (over every thread), its size, and
    * `externalBytes`: this cache's share of the store's bytes as reported
@@ -317,16 +278,7 @@ class SharedLRU {
   stats() {
     const b = this.#statsBuf
     native.sharedStats(this.#id, b)
-    return {
-      hits: b[STAT_HITS],
-      misses: b[STAT_MISSES],
-      sets: b[STAT_SETS],
-      evictions: b[STAT_EVICTIONS],
-      expirations: b[STAT_EXPIRATIONS],
-      size: b[STAT_SIZE],
-      calculatedSize: b[STAT_CALCULATED_SIZE],
-      externalBytes: b[STAT_NATIVE_BYTES],
-    }
+    return statsOf(b)
   }
 
   /**
@@ -425,18 +377,7 @@ class SharedLRU {
   dump() {
     const flat = native.sharedDump(this.#id)
     const epochOffset = Date.now() - native.sharedNow()
-    const out = []
-    for (let i = 0; i < flat.length; i += DUMP_RECORD) {
-      const entry = { value: flat[i + 1] }
-      const ttl = flat[i + 2]
-      const expires = flat[i + 3]
-      if (expires !== Infinity) {
-        entry.ttl = ttl
-        entry.start = expires - ttl + epochOffset
-      }
-      out.push([flat[i], entry])
-    }
-    return out
+    return dumpRecords(flat, epochOffset)
   }
 
   load(entries) {
@@ -459,6 +400,8 @@ class SharedLRU {
     return `LRU(${this.size}/${bound}, shared ${JSON.stringify(this.#name)}) { ${this.calculatedSize} bytes }`
   }
 }
+
+iterateByEntries(SharedLRU)
 
 /** "true"/"false"/"Infinity"/digits as the value they print. */
 function toNumberOrBool(text) {
