@@ -21,6 +21,13 @@ export declare function lruApply(id: number, log: Uint32Array, n: number, stamps
  */
 export declare function lruCreate(): unknown[]
 
+/**
+ * Creates the S3-FIFO queues of a heap LRU with `policy: 's3fifo'`, for
+ * `capacity` size units (entries, or the `maxSize` units when `weighted`).
+ * Returns `[id, owner]` as [`lru_create`] does.
+ */
+export declare function lruCreateS3Fifo(capacity: number, weighted: boolean): unknown[]
+
 /** Native bytes held by the recency core `id`; 0 once it was freed. */
 export declare function lruNativeBytes(id: number): number
 
@@ -49,6 +56,27 @@ export declare function lruRenumber(id: number, log: Uint32Array, n: number, sta
 
 /** Forgets every entry and gives the memory back. */
 export declare function lruReset(id: number): void
+
+/**
+ * S3-FIFO: replays the log, then writes live slots in the policy's order
+ * (main queue newest first, then the small queue newest first) into `out`.
+ * Returns how many were written; with an empty `out`, only replays.
+ */
+export declare function lruS3Order(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array): number
+
+/**
+ * S3-FIFO: replays the log, then writes the next victims, their stamps and
+ * read limits (expired first, then at most `want` chosen by S3-FIFO). A
+ * victim is to be evicted only while its slot's stamp is unchanged and its
+ * counter is below its limit. `ghostFilter` receives the ghost's counting
+ * filter: the batch is to be ended at an insert whose hash it flags. Writes
+ * the number of expired victims to `meta[0]` and the earliest expiry not in
+ * the batch to `meta[1]`. Returns the number of victims.
+ */
+export declare function lruS3Refill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array): number
+
+/** S3-FIFO: a new capacity in size units (`resize`). */
+export declare function lruS3SetCapacity(id: number, capacity: number): void
 
 /** Counters of one pool, as `lib/pool.js` shapes them into `stats()`. */
 export interface NativePoolStats {
@@ -106,9 +134,10 @@ export declare function offCollectRemoved(id: number, on: boolean): void
 /**
  * Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
  * that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
- * cache has `onEvict`). Returns `[id, owner]`.
+ * cache has `onEvict`); `s3fifo` (optional, default false) evicts by
+ * S3-FIFO. Returns `[id, owner]`.
  */
-export declare function offCreate(max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean): unknown[]
+export declare function offCreate(max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean, s3fifo?: boolean | undefined | null): unknown[]
 
 /**
  * Live entries, least recently used first, as a flat array

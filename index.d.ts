@@ -135,6 +135,20 @@ export interface LRUOptions<K, V, FC = unknown> {
    * const sessions = new LRU({ storage: 'shared', name: 'sessions', maxSize: 256 * 2 ** 20, ttl: 60_000 })
    */
   name?: string
+  /**
+   * Eviction policy. `'lru'` (default): the exact least recently used entry
+   * goes first. `'s3fifo'`: S3-FIFO (SOSP 2023): new entries wait in a small
+   * FIFO, entries read twice there move to a main FIFO, keys evicted recently
+   * (remembered by hash) come back straight to main; a one-off scan no longer
+   * flushes the entries that are read often. Under `'s3fifo'`, `keys()`,
+   * `values()`, `entries()` and iteration list the main queue newest first,
+   * then the small queue newest first; `dump()` is that order reversed;
+   * `pop()` removes the entry eviction would take next. With `maxSize` the
+   * queues are sized in size units. Anything else throws `ERR_INVALID_ARG_VALUE`,
+   * and so does `'s3fifo'` with `storage: 'shared'` (its store is LRU only).
+   * @example new LRU({ max: 10_000, policy: 's3fifo' })
+   */
+  policy?: 'lru' | 's3fifo'
   /** Clock for TTLs (default `performance`; `Date` works). Tests can pass a fake one. Not with `storage: 'shared'`. */
   perf?: { now(): number }
 }

@@ -8,7 +8,7 @@
 
 const test = require('ava')
 const native = require('../lib/common/native')
-const { OP_INSERT } = require('../lib/common/protocol').recency
+const { OP_INSERT, OP_DELETE } = require('../lib/common/protocol').recency
 
 const NODE_CLASS = {
   ERR_INVALID_ARG_TYPE: TypeError,
@@ -26,6 +26,7 @@ function throwsNative(t, fn, code, messagePattern) {
   return err
 }
 
+const u8 = (n = 64) => new Uint8Array(n)
 const u32 = (n = 4) => new Uint32Array(n)
 const f64 = (n = 8) => new Float64Array(n)
 
@@ -33,6 +34,11 @@ const f64 = (n = 8) => new Float64Array(n)
 const owners = []
 function heapLru() {
   const [id, owner] = native.lruCreate()
+  owners.push(owner)
+  return id
+}
+function s3Lru() {
+  const [id, owner] = native.lruCreateS3Fifo(100, false)
   owners.push(owner)
   return id
 }
@@ -55,6 +61,7 @@ function pool() {
 /** Every entry point that takes an id first, with valid remaining arguments. */
 function entryPoints() {
   const lru = heapLru()
+  const s3 = s3Lru()
   const off = offLru()
   const p = pool()
   const sh = shared()
@@ -66,6 +73,10 @@ function entryPoints() {
     ['lruRenumber', lru, [u32(), 0, u32()]],
     ['lruReset', lru, []],
     ['lruNativeBytes', lru, []],
+    ['lruS3Refill', s3, [u32(), 0, u32(), undefined, u8(4), undefined, u32(), u32(), u8(4), 0, f64(2), 1, u8()]],
+    ['lruS3Order', s3, [u32(), 0, u32(), undefined, u8(4), undefined, u32(), u8()]],
+    ['lruS3SetCapacity', s3, [10]],
+    ['lruReset', s3, []],
     ['offGet', off, ['k', 0]],
     ['offPeek', off, ['k', 0, false]],
     ['offHas', off, ['k', 0]],
@@ -450,4 +461,207 @@ test('lruOrder and lruRenumber refuse a written array that aliases one they read
   t.is(out[0], 0)
   t.notThrows(() => native.lruApply(id, stamps, 0, stamps))
   t.is(native.lruRenumber(id, u32(), 0, stamps), 1)
+})
+
+/**
+ * An S3-FIFO core holding one entry in slot 0, and its arrays; `refill`
+ * and `order` call it with every array but the ones given replaced.
+ */
+function oneS3Entry() {
+  const id = s3Lru()
+  const a = { stamps: u32(4), freq: u8(4), ghostFilter: u8() }
+  a.stamps[0] = 1
+  native.lruS3Order(
+    id,
+    Uint32Array.of(OP_INSERT + 0, 7),
+    2,
+    a.stamps,
+    undefined,
+    a.freq,
+    undefined,
+    u32(0),
+    a.ghostFilter,
+  )
+  const refill = (o) => {
+    const b = { log: u32(), n: 0, sizes: undefined, expires: undefined, victims: u32(), victimStamps: u32() }
+    Object.assign(b, a, { victimLimits: u8(4), meta: f64(2), want: 1 }, o)
+    return native.lruS3Refill(
+      id,
+      b.log,
+      b.n,
+      b.stamps,
+      b.expires,
+      b.freq,
+      b.sizes,
+      b.victims,
+      b.victimStamps,
+      b.victimLimits,
+      0,
+      b.meta,
+      b.want,
+      b.ghostFilter,
+    )
+  }
+  const order = (o) => {
+    const b = { log: u32(), n: 0, sizes: undefined, expires: undefined, out: u32() }
+    Object.assign(b, a, o)
+    return native.lruS3Order(id, b.log, b.n, b.stamps, b.expires, b.freq, b.sizes, b.out, b.ghostFilter)
+  }
+  return { id, ...a, refill, order }
+}
+
+test('the S3-FIFO entry points check their scalars and name them', (t) => {
+  throwsNative(
+    t,
+    () => native.lruCreateS3Fifo('10', false),
+    'ERR_INVALID_ARG_TYPE',
+    /"capacity" argument must be of type number/,
+  )
+  for (const bad of [0, -1, NaN]) {
+    throwsNative(
+      t,
+      () => native.lruCreateS3Fifo(bad, false),
+      'ERR_OUT_OF_RANGE',
+      /^The value of "capacity" is out of range\. It must be >= 1/,
+    )
+  }
+  throwsNative(
+    t,
+    () => native.lruCreateS3Fifo(10, 1),
+    'ERR_INVALID_ARG_TYPE',
+    /"weighted" argument must be of type boolean/,
+  )
+  const s3 = s3Lru()
+  throwsNative(t, () => native.lruS3SetCapacity(s3, 0), 'ERR_OUT_OF_RANGE', /"capacity"/)
+  throwsNative(t, () => native.lruS3SetCapacity(s3, '5'), 'ERR_INVALID_ARG_TYPE', /"capacity"/)
+  throwsNative(
+    t,
+    () => native.offCreate(100, Infinity, false, false, false, 'yes'),
+    'ERR_INVALID_ARG_TYPE',
+    /"s3fifo" argument must be of type boolean/,
+  )
+  t.notThrows(() => native.offCreate(100, Infinity, false, false, false, null))
+  const { refill } = oneS3Entry()
+  for (const want of [-1, 1.5, NaN]) {
+    throwsNative(t, () => refill({ want }), 'ERR_OUT_OF_RANGE', /"want"/)
+  }
+  throwsNative(t, () => refill({ want: '1' }), 'ERR_INVALID_ARG_TYPE', /"want"/)
+  throwsNative(t, () => refill({ meta: f64(1) }), 'ERR_INVALID_ARG_VALUE', /"meta" must have a length of at least 2/)
+  throwsNative(
+    t,
+    () => refill({ freq: u32() }),
+    'ERR_INVALID_ARG_TYPE',
+    /"freq" argument must be an instance of Uint8Array/,
+  )
+  throwsNative(
+    t,
+    () => refill({ sizes: u32() }),
+    'ERR_INVALID_ARG_TYPE',
+    /"sizes" argument must be an instance of Float64Array/,
+  )
+  throwsNative(t, () => refill({ victimLimits: u32() }), 'ERR_INVALID_ARG_TYPE', /"victimLimits"/)
+  throwsNative(t, () => refill({ ghostFilter: undefined }), 'ERR_INVALID_ARG_TYPE', /"ghostFilter"/)
+})
+
+test('the S3-FIFO entry points refuse a core of the other policy and a malformed log, and apply none of it', (t) => {
+  const { stamps, freq, ghostFilter } = oneS3Entry()
+  const lru = heapLru()
+  throwsNative(
+    t,
+    () => native.lruS3Order(lru, u32(), 0, stamps, undefined, freq, undefined, u32(), ghostFilter),
+    'ERR_INVALID_ARG_VALUE',
+    /^The argument "id" must name an LRU created with policy 's3fifo'/,
+  )
+  const { order, refill } = oneS3Entry()
+  throwsNative(t, () => order({ log: u32(2), n: 3 }), 'ERR_OUT_OF_RANGE', /"n"/)
+  throwsNative(t, () => order({ log: u32(3), n: 3 }), 'ERR_INVALID_ARG_VALUE', /an odd number of words/)
+  // A valid delete of slot 0 followed by a slot beyond the arrays, then an
+  // unknown operation: the delete is not applied either.
+  throwsNative(
+    t,
+    () => order({ log: Uint32Array.of(OP_DELETE + 0, 0, OP_INSERT + 9, 1), n: 4 }),
+    'ERR_INVALID_ARG_VALUE',
+    /^The argument "log" must hold valid operations \(slot 9 is beyond the arrays\)/,
+  )
+  throwsNative(
+    t,
+    () => order({ log: Uint32Array.of(OP_DELETE + 0, 0, 0xc0000000, 0), n: 4 }),
+    'ERR_INVALID_ARG_VALUE',
+    /unknown operation/,
+  )
+  const out = u32()
+  t.is(order({ out }), 1, 'slot 0 is still there')
+  t.is(out[0], 0)
+  const victims = u32()
+  t.is(refill({ victims }), 1)
+  t.is(victims[0], 0)
+})
+
+test('lruS3Refill and lruS3Order refuse written arrays that share memory with another array, and write nothing', (t) => {
+  const { refill, order, stamps, freq } = oneS3Entry()
+  const victims = u32().fill(7)
+  const meta = f64(2).fill(7)
+  throwsNative(
+    t,
+    () => refill({ victims, victimStamps: victims, meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /"victimStamps" must not share memory with "victims"/,
+  )
+  // The counters are written (a victim's is spent): not over the stamps,
+  // nor the filter, nor the limits.
+  throwsNative(
+    t,
+    () => refill({ freq: new Uint8Array(stamps.buffer), victims, meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /must not share memory with "stamps"|"stamps" must not share memory with "freq"/,
+  )
+  throwsNative(
+    t,
+    () => refill({ ghostFilter: freq, victims, meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /"ghostFilter" must not share memory with "freq"/,
+  )
+  throwsNative(
+    t,
+    () => refill({ victimLimits: freq, victims, meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /"victimLimits" must not share memory with "freq"/,
+  )
+  // A read array over a written one.
+  const ab = new ArrayBuffer(64)
+  throwsNative(
+    t,
+    () => refill({ sizes: new Float64Array(ab, 0, 2), victims: new Uint32Array(ab, 8, 4), meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /"victims" must not share memory with "sizes"/,
+  )
+  throwsNative(
+    t,
+    () => refill({ log: victims, victims, meta }),
+    'ERR_INVALID_ARG_VALUE',
+    /"victims" must not share memory with "log"/,
+  )
+  t.deepEqual([...victims], [7, 7, 7, 7])
+  t.deepEqual([...meta], [7, 7])
+  t.is(freq[0], 0)
+
+  throwsNative(t, () => order({ out: stamps }), 'ERR_INVALID_ARG_VALUE', /"out" must not share memory with "stamps"/)
+  const log = u32()
+  throwsNative(
+    t,
+    () => order({ log, ghostFilter: new Uint8Array(log.buffer) }),
+    'ERR_INVALID_ARG_VALUE',
+    /"ghostFilter" must not share memory with "log"/,
+  )
+  throwsNative(
+    t,
+    () => order({ out: new Uint32Array(freq.buffer) }),
+    'ERR_INVALID_ARG_VALUE',
+    /"out" must not share memory with "freq"/,
+  )
+  t.is(stamps[0], 1)
+  // Disjoint views of one buffer are fine.
+  const out = new Uint32Array(ab, 0, 4)
+  t.is(order({ out, ghostFilter: new Uint8Array(ab, 16, 32) }), 1)
+  t.is(out[0], 0)
 })

@@ -475,3 +475,18 @@ test("lru-cache's per-thread options are refused by name, not ignored", (t) => {
   }
   t.notThrows(() => new LRU({ storage: 'shared', name: 'refused-false', max: 10, ttlAutopurge: false }))
 })
+
+test("policy: only 'lru' on a shared store; 's3fifo' is refused by name, an unknown policy as elsewhere", (t) => {
+  const err = t.throws(() => new LRU({ storage: 'shared', name: fresh('s3fifo'), max: 10, policy: 's3fifo' }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+  })
+  t.true(err.message.includes('options.policy'), err.message)
+  t.true(err.message.includes("storage: 'shared'"), err.message)
+  t.throws(() => new LRU({ storage: 'shared', name: fresh('fifo'), max: 10, policy: 'fifo' }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /options\.policy/,
+  })
+  const cache = new LRU({ storage: 'shared', name: fresh('lru'), max: 10, policy: 'lru' })
+  cache.set('k', 'v')
+  t.is(cache.get('k'), 'v')
+})

@@ -80,6 +80,19 @@ pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
   Ok(unsafe { String::from_napi_value(raw.env, raw.value) }?)
 }
 
+/// A boolean argument that may be `undefined` or `null`.
+pub fn optional_boolean(v: &Unknown<'_>, name: &str) -> Result<Option<bool>> {
+  let raw = v.value();
+  let mut ty = 0;
+  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
+  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
+  crate::errors::check(status, "napi_typeof")?;
+  match ty {
+    sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+    _ => boolean(v, name).map(Some),
+  }
+}
+
 /// A function argument.
 pub fn function<'env>(v: &Unknown<'env>, name: &str) -> Result<Function<'env, (), ()>> {
   let raw = v.value();

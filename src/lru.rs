@@ -12,7 +12,8 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use leakless_core::recency::Recency;
+use leakless_core::recency::{Recency, MAX_SLOT, OP_DELETE, OP_EXPIRY, OP_INSERT};
+use leakless_core::s3fifo::S3Fifo;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -21,9 +22,11 @@ use crate::args::{self, Span, View};
 use crate::errors::{self, describe_number, Failure};
 use crate::handles::{self, Kind, Table};
 
-/// Recency state of one heap LRU.
+/// Recency state of one heap LRU: the exact LRU order, or S3-FIFO queues
+/// under `policy: 's3fifo'`.
 pub struct HeapLru {
   recency: Recency,
+  s3: Option<S3Fifo>,
   held: Held,
 }
 
@@ -124,6 +127,7 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
     env,
     HeapLru {
       recency: Recency::new(),
+      s3: None,
       held: Held::default(),
     },
   )
@@ -292,6 +296,9 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
   let run = || {
     handles::with::<HeapLru, _>(args::id(&id, "id")?, |lru| {
       lru.recency.clear();
+      if let Some(s3) = lru.s3.as_mut() {
+        s3.clear();
+      }
       lru.held.set(0);
       Ok(())
     })
@@ -303,6 +310,314 @@ pub fn lru_reset(env: &Env, id: Unknown<'_>) -> Result<()> {
 #[napi(ts_args_type = "id: number")]
 pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
   handles::native_bytes::<HeapLru>(env, &id, |lru| lru.held.get())
+}
+
+/// Creates the S3-FIFO queues of a heap LRU with `policy: 's3fifo'`, for
+/// `capacity` size units (entries, or the `maxSize` units when `weighted`).
+/// Returns `[id, owner]` as [`lru_create`] does.
+#[napi(ts_args_type = "capacity: number, weighted: boolean")]
+pub fn lru_create_s3fifo<'env>(
+  env: &'env Env,
+  capacity: Unknown<'env>,
+  weighted: Unknown<'env>,
+) -> Result<Array<'env>> {
+  let run = || {
+    let capacity = s3_capacity(&capacity)?;
+    let weighted = args::boolean(&weighted, "weighted")?;
+    let lru = HeapLru {
+      recency: Recency::new(),
+      s3: Some(S3Fifo::new(capacity, weighted)),
+      held: Held::default(),
+    };
+    let (id, owner) = handles::adopt(env, lru)?;
+    handles::pair(env, id, owner)
+  };
+  errors::js(env, run())
+}
+
+/// A capacity in size units: a number >= 1 (`Infinity` is unbounded).
+fn s3_capacity(v: &Unknown<'_>) -> errors::Result<u64> {
+  let capacity = args::number(v, "capacity")?;
+  if capacity.is_nan() || capacity < 1.0 {
+    return Err(Failure::out_of_range(
+      "capacity",
+      ">= 1",
+      &describe_number(capacity),
+    ));
+  }
+  // Saturates at u64::MAX, which `Infinity` means.
+  Ok(capacity as u64)
+}
+
+/// The arrays an S3-FIFO call takes besides the [`Replay`] ones: the read
+/// counters (`freq`, written: a victim's counter is spent as it leaves a
+/// queue), the entry sizes (read) and the ghost's filter (written).
+struct S3Arrays<'env> {
+  freq: View<'env, u8>,
+  sizes: Option<View<'env, f64>>,
+  ghost_filter: View<'env, u8>,
+}
+
+impl<'env> S3Arrays<'env> {
+  fn read(
+    freq: &Unknown<'env>,
+    sizes: &Unknown<'env>,
+    ghost_filter: &Unknown<'env>,
+  ) -> errors::Result<S3Arrays<'env>> {
+    Ok(S3Arrays {
+      freq: args::typed::<u8>(freq, "freq")?,
+      sizes: args::optional_typed::<f64>(sizes, "sizes")?,
+      ghost_filter: args::typed::<u8>(ghost_filter, "ghostFilter")?,
+    })
+  }
+
+  /// Their spans, for [`args::refuse_aliases`].
+  fn spans(&self) -> Vec<Span> {
+    let mut spans = vec![self.freq.writes(), self.ghost_filter.writes()];
+    spans.extend(self.sizes.as_ref().map(View::reads));
+    spans
+  }
+}
+
+/// Arrays the JS side of an S3-FIFO heap LRU keeps per slot.
+struct Slots<'a> {
+  stamps: &'a [u32],
+  freq: &'a mut [u8],
+  sizes: Option<&'a [f64]>,
+  expires: Option<&'a [f64]>,
+}
+
+/// A malformed S3-FIFO operation log.
+fn bad_log(what: &str) -> Failure {
+  Failure::arg_value(
+    "log",
+    &format!("must hold valid operations ({what})"),
+    "an instance of Uint32Array",
+  )
+}
+
+impl HeapLru {
+  /// Settles the last batch of victims, then replays the log: inserts carry
+  /// the key's hash, `OP_EXPIRY` means the size or expiry changed.
+  fn s3_replay(&mut self, id: u32, log: &[u32], slots: &Slots<'_>) -> errors::Result<&mut S3Fifo> {
+    let s3 = self.s3.as_mut().ok_or_else(|| {
+      Failure::arg_value(
+        "id",
+        "must name an LRU created with policy 's3fifo'",
+        &format!("type number ({id})"),
+      )
+    })?;
+    if !log.len().is_multiple_of(2) {
+      return Err(bad_log("an odd number of words"));
+    }
+    // The whole log is checked before any of it is applied: a refused call
+    // leaves the queues as they were.
+    for pair in log.chunks_exact(2) {
+      let slot = pair[0] & MAX_SLOT;
+      if slot as usize >= slots.stamps.len().min(slots.freq.len()) {
+        return Err(bad_log(&format!("slot {slot} is beyond the arrays")));
+      }
+      let op = pair[0] & !MAX_SLOT;
+      if ![OP_INSERT, OP_EXPIRY, OP_DELETE].contains(&op) {
+        return Err(bad_log(&format!("unknown operation {op:#x}")));
+      }
+    }
+    s3.settle(slots.stamps);
+    let weight = |slot: usize| {
+      slots
+        .sizes
+        .and_then(|s| s.get(slot))
+        .map_or(1, |&w| w.max(0.0) as u64)
+    };
+    let expiry = |slot: usize| {
+      slots
+        .expires
+        .and_then(|e| e.get(slot))
+        .copied()
+        .unwrap_or(f64::INFINITY)
+    };
+    for pair in log.chunks_exact(2) {
+      let slot = pair[0] & MAX_SLOT;
+      let s = slot as usize;
+      match pair[0] & !MAX_SLOT {
+        OP_INSERT => s3.insert(slot, pair[1], weight(s), expiry(s)),
+        OP_EXPIRY => {
+          s3.reweigh(slot, weight(s));
+          if s3.contains(slot) {
+            s3.set_expiry(slot, expiry(s));
+          }
+        }
+        // Checked above: the only other operation.
+        _ => s3.remove(slot),
+      }
+    }
+    Ok(s3)
+  }
+}
+
+replay_entry! {
+  #[doc = " S3-FIFO: replays the log, then writes the next victims, their stamps and"]
+  #[doc = " read limits (expired first, then at most `want` chosen by S3-FIFO). A"]
+  #[doc = " victim is to be evicted only while its slot's stamp is unchanged and its"]
+  #[doc = " counter is below its limit. `ghostFilter` receives the ghost's counting"]
+  #[doc = " filter: the batch is to be ended at an insert whose hash it flags. Writes"]
+  #[doc = " the number of expired victims to `meta[0]` and the earliest expiry not in"]
+  #[doc = " the batch to `meta[1]`. Returns the number of victims."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
+  )]
+  #[allow(clippy::too_many_arguments)]
+  fn lru_s3_refill(|r, freq, sizes, victims, victim_stamps, victim_limits, now, meta, want, ghost_filter|) -> u32 {
+    let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
+    let mut victims = args::typed::<u32>(&victims, "victims")?;
+    let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
+    let mut victim_limits = args::typed::<u8>(&victim_limits, "victimLimits")?;
+    let now = args::number(&now, "now")?;
+    let mut meta = args::typed::<f64>(&meta, "meta")?;
+    let want = args::number(&want, "want")?;
+    if meta.len() < 2 {
+      return Err(Failure::arg_value(
+        "meta",
+        "must have a length of at least 2",
+        &format!("an instance of Float64Array of length {}", meta.len()),
+      ));
+    }
+    if !(want >= 0.0 && want.fract() == 0.0) {
+      return Err(Failure::out_of_range(
+        "want",
+        "an integer >= 0",
+        &describe_number(want),
+      ));
+    }
+    let mut spans = r.read_only();
+    spans.extend(a.spans());
+    spans.extend([
+      r.stamps.reads(),
+      victims.writes(),
+      victim_stamps.writes(),
+      victim_limits.writes(),
+      meta.writes(),
+    ]);
+    args::refuse_aliases(&spans)?;
+    // SAFETY: `refuse_aliases` accepted every written array (`freq`,
+    // `ghostFilter`, `victims`, `victimStamps`, `victimLimits`, `meta`)
+    // against each other and against every array read; each is borrowed
+    // mutably once.
+    let (freq, ghost_filter, victims, victim_stamps, victim_limits, meta) = unsafe {
+      (
+        a.freq.as_mut_slice(),
+        a.ghost_filter.as_mut_slice(),
+        victims.as_mut_slice(),
+        victim_stamps.as_mut_slice(),
+        victim_limits.as_mut_slice(),
+        meta.as_mut_slice(),
+      )
+    };
+    // SAFETY: as above: no written array overlaps the ones read.
+    let ((log, expires), stamps, sizes) = unsafe {
+      (
+        r.inputs(),
+        r.stamps.as_slice(),
+        a.sizes.as_ref().map(|s| s.as_slice()),
+      )
+    };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      let slots = Slots {
+        stamps,
+        freq,
+        sizes,
+        expires,
+      };
+      let s3 = lru.s3_replay(r.id, log, &slots)?;
+      let batch = s3.victims(
+        victims,
+        victim_stamps,
+        victim_limits,
+        stamps,
+        slots.freq,
+        now,
+        want as usize,
+      );
+      meta[0] = batch.expired as f64;
+      meta[1] = batch.next_expiry;
+      s3.mirror_ghost_filter(ghost_filter);
+      let bytes = s3.heap_bytes();
+      lru.held.set(bytes);
+      Ok(batch.count as u32)
+    })
+  }
+
+  #[doc = " S3-FIFO: replays the log, then writes live slots in the policy's order"]
+  #[doc = " (main queue newest first, then the small queue newest first) into `out`."]
+  #[doc = " Returns how many were written; with an empty `out`, only replays."]
+  #[napi(
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
+  )]
+  #[allow(clippy::too_many_arguments)]
+  fn lru_s3_order(|r, freq, sizes, out, ghost_filter|) -> u32 {
+    let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
+    let mut out = args::typed::<u32>(&out, "out")?;
+    let mut spans = r.read_only();
+    spans.extend(a.spans());
+    spans.extend([r.stamps.reads(), out.writes()]);
+    args::refuse_aliases(&spans)?;
+    // SAFETY: `refuse_aliases` accepted the written arrays (`freq`,
+    // `ghostFilter`, `out`) against each other and against every array
+    // read; each is borrowed mutably once.
+    let (freq, ghost_filter, out) = unsafe {
+      (
+        a.freq.as_mut_slice(),
+        a.ghost_filter.as_mut_slice(),
+        out.as_mut_slice(),
+      )
+    };
+    // SAFETY: as above: no written array overlaps the ones read.
+    let ((log, expires), stamps, sizes) = unsafe {
+      (
+        r.inputs(),
+        r.stamps.as_slice(),
+        a.sizes.as_ref().map(|s| s.as_slice()),
+      )
+    };
+    handles::with::<HeapLru, _>(r.id, |lru| {
+      let slots = Slots {
+        stamps,
+        freq,
+        sizes,
+        expires,
+      };
+      let s3 = lru.s3_replay(r.id, log, &slots)?;
+      s3.mirror_ghost_filter(ghost_filter);
+      let count = if out.is_empty() {
+        // Only the replay was asked for.
+        0
+      } else {
+        let order = s3.order();
+        let count = order.len().min(out.len());
+        out[..count].copy_from_slice(&order[..count]);
+        count
+      };
+      let bytes = s3.heap_bytes();
+      lru.held.set(bytes);
+      Ok(count as u32)
+    })
+  }
+}
+
+/// S3-FIFO: a new capacity in size units (`resize`).
+#[napi(ts_args_type = "id: number, capacity: number")]
+pub fn lru_s3_set_capacity(env: &Env, id: Unknown<'_>, capacity: Unknown<'_>) -> Result<()> {
+  let run = || {
+    let id = args::id(&id, "id")?;
+    let capacity = s3_capacity(&capacity)?;
+    handles::with::<HeapLru, _>(id, |lru| {
+      if let Some(s3) = lru.s3.as_mut() {
+        s3.set_capacity(capacity);
+      }
+      Ok(())
+    })
+  };
+  errors::js(env, run())
 }
 
 /// Number of heap LRUs alive on this thread.

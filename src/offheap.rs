@@ -327,9 +327,10 @@ pub unsafe fn register(env: sys::napi_env, exports: sys::napi_value) -> errors::
 
 /// Creates an off-heap LRU. `max`/`maxSize` of `Infinity` mean no bound of
 /// that kind; `collect` keeps removed entries for `offTakeRemoved` (when the
-/// cache has `onEvict`). Returns `[id, owner]`.
+/// cache has `onEvict`); `s3fifo` (optional, default false) evicts by
+/// S3-FIFO. Returns `[id, owner]`.
 #[napi(
-  ts_args_type = "max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean"
+  ts_args_type = "max: number, maxSize: number, updateAgeOnGet: boolean, allowStale: boolean, collect: boolean, s3fifo?: boolean | undefined | null"
 )]
 pub fn off_create<'env>(
   env: &'env Env,
@@ -338,6 +339,7 @@ pub fn off_create<'env>(
   update_age_on_get: Unknown<'env>,
   allow_stale: Unknown<'env>,
   collect: Unknown<'env>,
+  s3fifo: Unknown<'env>,
 ) -> Result<Array<'env>> {
   let run = || {
     let limits = Limits {
@@ -346,8 +348,13 @@ pub fn off_create<'env>(
       update_age_on_get: args::boolean(&update_age_on_get, "updateAgeOnGet")?,
       allow_stale: args::boolean(&allow_stale, "allowStale")?,
     };
+    let store = OffHeap::new(limits, args::boolean(&collect, "collect")?);
     let lru = OffHeapLru {
-      store: OffHeap::new(limits, args::boolean(&collect, "collect")?),
+      store: if args::optional_boolean(&s3fifo, "s3fifo")? == Some(true) {
+        store.with_s3fifo()
+      } else {
+        store
+      },
       held: Held::default(),
     };
     let (id, owner) = handles::adopt(env, lru)?;

@@ -5,6 +5,7 @@
 //! itself uses, so the two sides cannot drift.
 
 use leakless_core::recency;
+use leakless_core::s3fifo;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -18,10 +19,13 @@ fn group<'env>(env: &Env, fields: &[(&str, f64)]) -> Result<Object<'env>> {
   Ok(out)
 }
 
-/// `&[("NAME", module::NAME as f64), ...]`: each constant under its own name.
+/// `&[("NAME", module::NAME as f64), ...]`: each constant under its own name,
+/// or under the one `NAME as KEY` gives it; `;` starts another module's list.
 macro_rules! named {
-  ($module:ident: $($name:ident),+ $(,)?) => {
-    &[$((stringify!($name), $module::$name as f64)),+]
+  (@key $name:ident) => { stringify!($name) };
+  (@key $name:ident $key:ident) => { stringify!($key) };
+  ($($module:ident: $($name:ident $(as $key:ident)?),+ $(,)?);+ $(;)?) => {
+    &[$($((named!(@key $name $($key)?), $module::$name as f64)),+),+]
   };
 }
 
@@ -31,7 +35,10 @@ macro_rules! named {
 pub fn protocol(env: &Env) -> Result<Object<'_>> {
   let recency = group(
     env,
-    named!(recency: OP_INSERT, OP_EXPIRY, OP_DELETE, MAX_SLOT, STAMP_LIMIT),
+    named!(
+      recency: OP_INSERT, OP_EXPIRY, OP_DELETE, MAX_SLOT, STAMP_LIMIT;
+      s3fifo: FREQ_MAX as S3_FREQ_MAX, MOVE_TO_MAIN as S3_MOVE_TO_MAIN,
+    ),
   )?;
   let offheap = group(
     env,

@@ -5,4 +5,5 @@
 pub mod offheap;
 pub mod pool;
 pub mod recency;
+pub mod s3fifo;
 pub mod shared;

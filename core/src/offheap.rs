@@ -19,6 +19,7 @@ use std::ptr::NonNull;
 use hashbrown::HashTable;
 
 use crate::recency::{Recency, STAMP_LIMIT};
+use crate::s3fifo::{S3Fifo, FREQ_MAX};
 
 /// Bookkeeping bytes charged to each entry on top of its key and value: its
 /// block's header and the allocator's, its slab pointer and stamp, its share
@@ -409,6 +410,10 @@ pub struct OffHeap {
   removed: Option<Vec<(Entry, Reason)>>,
   /// Largest charged size of one entry (`usize::MAX`: `max_size` only).
   max_entry_size: usize,
+  /// With `policy: 's3fifo'`: the queues (which then decide eviction and
+  /// order instead of `recency`) and a read counter per slot.
+  s3: Option<S3Fifo>,
+  freq: Vec<u8>,
 }
 
 impl OffHeap {
@@ -427,6 +432,8 @@ impl OffHeap {
       counters: Counters::default(),
       removed: collect_removed.then(Vec::new),
       max_entry_size: usize::MAX,
+      s3: None,
+      freq: Vec::new(),
     }
   }
 
@@ -450,6 +457,20 @@ impl OffHeap {
       self.set_expiry(slot, now + ttl);
     }
     true
+  }
+
+  /// Evicts by S3-FIFO instead of LRU; its queues are sized in bytes when
+  /// `max_size` is set, else in entries. Only on an empty store.
+  pub fn with_s3fifo(mut self) -> Self {
+    assert!(self.is_empty(), "the policy is chosen on an empty store");
+    let weighted = self.limits.max_size != usize::MAX;
+    let capacity = if weighted {
+      self.limits.max_size
+    } else {
+      self.limits.max
+    };
+    self.s3 = Some(S3Fifo::new(capacity as u64, weighted));
+    self
   }
 
   pub fn len(&self) -> usize {
@@ -497,6 +518,8 @@ impl OffHeap {
       + self.free.capacity() * 4
       + (self.index.capacity() - self.len) * 9
       + self.recency.heap_bytes().saturating_sub(self.len * 8)
+      + self.freq.capacity()
+      + self.s3.as_ref().map_or(0, |s3| s3.heap_bytes())
   }
 
   /// The entry a block pointer from the index belongs to.
@@ -535,6 +558,13 @@ impl OffHeap {
   }
 
   fn touch(&mut self, slot: u32) {
+    if self.s3.is_some() {
+      let f = &mut self.freq[slot as usize];
+      if *f < FREQ_MAX {
+        *f += 1;
+      }
+      return;
+    }
     let stamp = self.next_stamp();
     self.stamps[slot as usize] = stamp;
   }
@@ -542,7 +572,10 @@ impl OffHeap {
   fn set_expiry(&mut self, slot: u32, expires: f64) {
     if self.entry(slot).expires() != expires {
       self.entry_mut(slot).header_mut().expires = expires;
-      self.recency.expiry_changed(slot, expires);
+      match self.s3.as_mut() {
+        Some(s3) => s3.set_expiry(slot, expires),
+        None => self.recency.expiry_changed(slot, expires),
+      }
     }
   }
 
@@ -556,7 +589,10 @@ impl OffHeap {
       found.remove();
     }
     self.stamps[slot as usize] = 0;
-    self.recency.remove(slot);
+    match self.s3.as_mut() {
+      Some(s3) => s3.remove(slot),
+      None => self.recency.remove(slot),
+    }
     self.free.push(slot);
     self.len -= 1;
     self.calculated -= entry.size();
@@ -701,11 +737,15 @@ impl OffHeap {
           *found.get_mut() = entry.block;
         }
         self.calculated = self.calculated - old.size() + entry.size();
+        let size = entry.size();
         self.slots[slot as usize] = Some(entry);
         if let Some(removed) = self.removed.as_mut() {
           if replaced {
             removed.push((old, Reason::Set));
           }
+        }
+        if let Some(s3) = self.s3.as_mut() {
+          s3.reweigh(slot, size as u64);
         }
         self.touch(slot);
         self.set_expiry(slot, expires);
@@ -720,6 +760,9 @@ impl OffHeap {
           None => {
             self.slots.push(None);
             self.stamps.push(0);
+            if self.s3.is_some() {
+              self.freq.push(0);
+            }
             (self.slots.len() - 1) as u32
           }
         };
@@ -734,6 +777,14 @@ impl OffHeap {
         self.calculated += entry.size();
         self.slots[slot as usize] = Some(entry);
         self.len += 1;
+        if let Some(s3) = self.s3.as_mut() {
+          // The ghost keeps 32 bits of the key's hash.
+          let size = self.slots[slot as usize].as_ref().map_or(0, Entry::size);
+          self.freq[slot as usize] = 0;
+          self.stamps[slot as usize] = 1;
+          s3.insert(slot, hash as u32, size as u64, expires);
+          return self.shrink_to_fit(now, slot);
+        }
         let stamp = self.next_stamp();
         self.stamps[slot as usize] = stamp;
         self.recency.maintain(&self.stamps);
@@ -741,6 +792,11 @@ impl OffHeap {
         slot
       }
     };
+    self.shrink_to_fit(now, slot)
+  }
+
+  /// Evicts until the store is within `max_size` again.
+  fn shrink_to_fit(&mut self, now: f64, slot: u32) -> Stored {
     while self.calculated > self.limits.max_size {
       // The entry just stored fits alone, so others go first.
       if !self.evict_one(now, slot) {
@@ -750,12 +806,39 @@ impl OffHeap {
     Stored::Yes
   }
 
+  /// The next victim by S3-FIFO: an expired entry if any, else the queues'
+  /// choice (already out of them). `(slot, expired)`.
+  fn s3_victim(&mut self, now: f64) -> Option<(u32, bool)> {
+    let s3 = self.s3.as_mut()?;
+    if let Some(&slot) = s3.expired(now).first() {
+      return Some((slot, true));
+    }
+    s3.evict(&mut self.freq).map(|slot| (slot, false))
+  }
+
   /// Evicts one entry: an expired one if any, else the least recently
   /// used. `keep` (the entry just stored) goes only if it is expired, as it
   /// can be when stored with an `expires_at` already past: it would never be
   /// returned, and keeping it would leave the store above `max_size`.
   /// Returns false when there is nothing to evict.
   fn evict_one(&mut self, now: f64, keep: u32) -> bool {
+    if self.s3.is_some() {
+      // S3-FIFO seldom picks the entry just stored (only when every other
+      // one earned another round); it is evicted then, as the policy says.
+      let _ = keep;
+      return match self.s3_victim(now) {
+        Some((slot, expired)) => {
+          let reason = if expired {
+            Reason::Expire
+          } else {
+            Reason::Evict
+          };
+          self.drop_slot(slot, reason);
+          true
+        }
+        None => false,
+      };
+    }
     let mut victim = [0u32];
     let mut stamp = [0u32];
     let batch = self
@@ -794,7 +877,15 @@ impl OffHeap {
   /// Removes everything and gives the memory back. Removed entries are
   /// reported least recently used first, as lru-cache disposes them.
   pub fn clear(&mut self) {
-    let mut order = self.recency.order(&self.stamps);
+    let mut order = match self.s3.as_mut() {
+      Some(s3) => {
+        let order = s3.order();
+        s3.clear();
+        self.freq = Vec::new();
+        order
+      }
+      None => self.recency.order(&self.stamps),
+    };
     order.reverse();
     self.index = HashTable::new();
     if let Some(removed) = self.removed.as_mut() {
@@ -816,7 +907,12 @@ impl OffHeap {
   /// Removes and returns the least recently used live entry (expired ones
   /// met on the way are removed as expired).
   pub fn pop(&mut self, now: f64) -> Option<Entry> {
-    while let Some(slot) = self.recency.oldest(&self.stamps) {
+    loop {
+      let slot = if self.s3.is_some() {
+        self.s3_victim(now)?.0
+      } else {
+        self.recency.oldest(&self.stamps)?
+      };
       if self.is_expired(slot, now) {
         self.drop_slot(slot, Reason::Expire);
         continue;
@@ -827,12 +923,16 @@ impl OffHeap {
       }
       return Some(entry);
     }
-    None
   }
 
   /// Changes `max`, evicting down to it.
   pub fn resize(&mut self, max: usize, now: f64) {
     self.limits.max = max;
+    if let Some(s3) = self.s3.as_mut() {
+      if self.limits.max_size == usize::MAX {
+        s3.set_capacity(max as u64);
+      }
+    }
     while self.len > max {
       if !self.evict_one(now, u32::MAX) {
         break;
@@ -842,7 +942,10 @@ impl OffHeap {
 
   /// Removes every expired entry; returns how many.
   pub fn purge_stale(&mut self, now: f64) -> usize {
-    let expired = self.recency.expired(now);
+    let expired = match self.s3.as_ref() {
+      Some(s3) => s3.expired(now),
+      None => self.recency.expired(now),
+    };
     for &slot in &expired {
       self.drop_slot(slot, Reason::Expire);
     }
@@ -851,9 +954,11 @@ impl OffHeap {
 
   /// Live entries from most to least recently used.
   pub fn entries_mru(&self, now: f64) -> Vec<&Entry> {
-    self
-      .recency
-      .order(&self.stamps)
+    let order = match self.s3.as_ref() {
+      Some(s3) => s3.order(),
+      None => self.recency.order(&self.stamps),
+    };
+    order
       .into_iter()
       .map(|slot| self.entry(slot))
       .filter(|e| e.expires() >= now)
@@ -1082,5 +1187,67 @@ mod tests {
     }
     st.set(s("d"), v("d"), 0.0, 0.0, None);
     assert_eq!(keys(&st), ["d", "a", "c"]);
+  }
+}
+
+#[cfg(test)]
+mod s3fifo_tests {
+  use super::*;
+
+  #[test]
+  fn s3fifo_keeps_entries_read_often_through_a_scan() {
+    let mut st = OffHeap::new(
+      Limits {
+        max: 10,
+        max_size: usize::MAX,
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    )
+    .with_s3fifo();
+    let key = |i: u32| KeyRef::Num(number_key(f64::from(i)));
+    for i in 0..10 {
+      st.set(key(i), ValueRef::Bytes(&[1]), 0.0, 0.0, None);
+      st.get(key(i), 0.0);
+      st.get(key(i), 0.0);
+    }
+    for i in 100..200 {
+      st.set(key(i), ValueRef::Bytes(&[2]), 0.0, 0.0, None);
+    }
+    assert_eq!(st.len(), 10);
+    let kept = (0..10).filter(|&i| st.has(key(i), 0.0)).count();
+    assert!(kept >= 8, "kept {kept}");
+    assert_eq!(st.counters().evictions, 100);
+    assert!(st.pop(0.0).is_some());
+    st.clear();
+    assert_eq!(st.heap_bytes(), 0);
+  }
+
+  #[test]
+  fn s3fifo_evicts_an_entry_first_once_past_its_ttl() {
+    let mut st = OffHeap::new(
+      Limits {
+        max: 2,
+        max_size: usize::MAX,
+        update_age_on_get: false,
+        allow_stale: false,
+      },
+      true,
+    )
+    .with_s3fifo();
+    let key = |i: u32| KeyRef::Num(number_key(f64::from(i)));
+    st.set(key(1), ValueRef::Bytes(&[1]), 0.0, 0.0, None);
+    st.set(key(2), ValueRef::Bytes(&[2]), 100.0, 0.0, None);
+    // At age == ttl the entry is live: the queues choose the victim.
+    assert_eq!(st.purge_stale(100.0), 0);
+    st.set(key(3), ValueRef::Bytes(&[3]), 0.0, 100.0, None);
+    assert!(st.has(key(2), 100.0));
+    assert_eq!((st.counters().evictions, st.counters().expirations), (1, 0));
+    // Just past it, the expired entry goes first.
+    st.set(key(4), ValueRef::Bytes(&[4]), 0.0, 100.5, None);
+    assert!(!st.has(key(2), 100.5));
+    assert!(st.has(key(3), 100.5));
+    assert_eq!((st.counters().evictions, st.counters().expirations), (1, 1));
   }
 }

@@ -69,7 +69,7 @@ pub struct VictimBatch {
 
 /// A totally ordered expiry time.
 #[derive(Debug, Clone, Copy)]
-struct Expiry(f64);
+pub(crate) struct Expiry(pub(crate) f64);
 impl PartialEq for Expiry {
   fn eq(&self, other: &Self) -> bool {
     self.cmp(other).is_eq()

@@ -12,6 +12,15 @@
 // Victims come from Rust in batches with the stamps they had; the first one
 // whose stamp is unchanged is the exact least recently used entry, so most
 // evictions cost no crossing either.
+//
+// With `policy: 's3fifo'` the order is S3-FIFO's (core/src/s3fifo.rs): a
+// hit bumps the slot's counter in `#freq` (a Uint8Array, capped at 3) and
+// crosses into Rust no more than a stamp does; stamps only number inserts,
+// so that a victim handed out in a batch can be recognised as still the
+// same entry. Inserts are logged with the key's hash (for the ghost queue),
+// deletes and size or expiry changes are logged too. A victim from a batch
+// is evicted only while its counter is below the limit Rust gave with it
+// (a hit since would have saved it).
 
 const native = require('../common/native')
 const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
@@ -25,11 +34,20 @@ const { allowStaleOf, checkOptions, parseOptions, parseEntryTTL, loadEntries, re
 // Stamps are u32; before the counter reaches STAMP_LIMIT, Rust renumbers them.
 // A JS Map holds at most 2**24 entries; slot numbers stay far below the
 // MAX_SLOTS the log can carry.
-const { OP_INSERT, OP_EXPIRY, OP_DELETE, STAMP_LIMIT, MAX_SLOT: MAX_SLOTS } = require('../common/protocol').recency
+const {
+  OP_INSERT,
+  OP_EXPIRY,
+  OP_DELETE,
+  STAMP_LIMIT,
+  MAX_SLOT: MAX_SLOTS,
+  S3_FREQ_MAX,
+  S3_MOVE_TO_MAIN,
+} = require('../common/protocol').recency
+const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
 const BATCH_SIZE = 128
 // Tests start the counter near the limit to exercise renumbering.
-const { kTickStart } = require('./hooks')
+const { kTickStart, kS3Batch } = require('./hooks')
 
 /**
  * A bounded cache with the interface of a `Map`. See index.d.ts for the API.
@@ -47,6 +65,18 @@ class LRU {
   #sizes = null
   #expires = null
   #ttls = null
+  // S3-FIFO only: a counter per slot, the read limits of the batch's
+  // victims, hits counted, and whether the queues are sized by #sizes.
+  #freq = null
+  #victimLimits = null
+  #hits = 0
+  #s3Weighted = false
+  #s3Batch = BATCH_SIZE
+  // The ghost's counting filter, mirrored by Rust: an insert of a key it
+  // flags may go to main, which victims picked ahead did not foresee.
+  #ghostFilter = null
+  #ghostMask = 0
+  #ghostShift = 0
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -138,9 +168,23 @@ class LRU {
       this.#tick = options[kTickStart]
       this.#tickOffset = -this.#tick
     }
+    let created
+    if (o.policy === 's3fifo') {
+      this.#freq = new Uint8Array(0)
+      this.#victimLimits = new Uint8Array(BATCH_SIZE)
+      this.#s3Weighted = o.maxSize !== Infinity
+      if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
+      // Grows with the slots (#newSlot), eight counters per slot.
+      this.#ghostFilter = new Uint8Array(64)
+      this.#ghostMask = 63
+      this.#ghostShift = 32 - 6
+      created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
+    } else {
+      created = native.lruCreate()
+    }
     this.#updatePlain()
 
-    const [id, owner] = native.lruCreate()
+    const [id, owner] = created
     this.#id = id
     this.#owner = owner
     this.#cell = liveCaches.add(this, { entries: 0, bytes: () => native.lruNativeBytes(id) })
@@ -170,6 +214,12 @@ class LRU {
       return undefined
     }
     if (this.#expires !== null) return this.#getTimed(slot)
+    const freq = this.#freq
+    if (freq !== null) {
+      this.#hits++
+      if (freq[slot] < S3_FREQ_MAX) freq[slot]++
+      return this.#vals[slot]
+    }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     if (tick === STAMP_LIMIT) this.#renumber()
@@ -198,6 +248,7 @@ class LRU {
       return allowStale ? value : undefined
     }
     this.#touch(slot)
+    if (this.#freq !== null) this.#hits++
     if (updateAgeOnGet && this.#ttls[slot] > 0) {
       this.#setExpiry(slot, this.#ttls[slot], now)
       this.#log2(OP_EXPIRY + slot, 0)
@@ -222,6 +273,7 @@ class LRU {
     }
     if (this.#expires !== null) return this.#getTimedWith(slot, allowStale, updateAgeOnGet, noDeleteOnStaleGet, status)
     this.#touch(slot)
+    if (this.#freq !== null) this.#hits++
     if (status !== undefined) status.get = 'hit'
     return this.#vals[slot]
   }
@@ -301,7 +353,9 @@ class LRU {
         this.#keys[slot] = key
         this.#vals[slot] = value
         this.#map.set(key, slot)
-        this.#touch(slot)
+        // S3-FIFO logs the insert (with the key's hash for the ghost).
+        if (this.#freq === null) this.#stamp(slot)
+        else this.#insertStamp(slot)
         return this
       }
       slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
@@ -377,6 +431,7 @@ class LRU {
     this.#used = 0
     this.#free = []
     this.#stamps = new Uint32Array(0)
+    if (this.#freq !== null) this.#freq = new Uint8Array(0)
     this.#tickOffset += this.#tick
     this.#tick = 0
     if (this.#sizes !== null) this.#sizes = new Float64Array(0)
@@ -428,8 +483,14 @@ class LRU {
   pop() {
     if (this.#disposing !== 0) throw reentrant('pop')
     while (this.#map.size > 0) {
-      const slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
-      this.#logLen = 0
+      let slot
+      if (this.#freq !== null) {
+        // The entry eviction would take next.
+        slot = this.#nextVictim(this.#now())
+      } else {
+        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+        this.#logLen = 0
+      }
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
       // Evicted: a load of it in flight is for nobody, as in lru-cache.
@@ -449,6 +510,7 @@ class LRU {
     if (this.#disposing !== 0) throw reentrant('resize')
     const now = this.#now()
     this.#max = max
+    if (this.#freq !== null && !this.#s3Weighted) native.lruS3SetCapacity(this.#id, max)
     const queue = this.#notify ? [] : null
     while (this.#map.size > this.#max) this.#evictOne(queue, false, now)
     if (queue !== null) this.#dispose(queue)
@@ -482,7 +544,7 @@ class LRU {
   stats() {
     if (this.#logLen > 0) this.#sync()
     return {
-      hits: this.#tick + this.#tickOffset - this.#sets,
+      hits: this.#freq !== null ? this.#hits : this.#tick + this.#tickOffset - this.#sets,
       misses: this.#misses,
       sets: this.#sets,
       evictions: this.#evictions,
@@ -588,7 +650,10 @@ class LRU {
     return entry
   }
 
-  /** Entries as `[key, { value, ttl?, start?, size? }]`, least recently used first. */
+  /**
+   * Entries as `[key, { value, ttl?, start?, size? }]`, least recently used
+   * first (under S3-FIFO: the reverse of `keys()`).
+   */
   dump() {
     const out = []
     const epochOffset = Date.now() - this.#perf.now()
@@ -660,8 +725,18 @@ class LRU {
     return this.#expires === null ? 0 : +this.#perf.now()
   }
 
-  /** Makes `slot` the most recently used. */
+  /** Makes `slot` the most recently used (S3-FIFO: bumps its counter). */
   #touch(slot) {
+    const freq = this.#freq
+    if (freq !== null) {
+      if (freq[slot] < S3_FREQ_MAX) freq[slot]++
+      return
+    }
+    this.#stamp(slot)
+  }
+
+  /** Makes `slot` the most recently used ('lru' only). */
+  #stamp(slot) {
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     if (tick === STAMP_LIMIT) this.#renumber()
@@ -669,6 +744,22 @@ class LRU {
 
   /** Stamps a new entry and logs its insertion. */
   #insertStamp(slot) {
+    if (this.#freq !== null) {
+      // Stamps only tell entries in one slot apart: they may wrap.
+      let tick = ++this.#tick
+      if (tick === STAMP_LIMIT) tick = this.#tick = 1
+      this.#stamps[slot] = tick
+      this.#freq[slot] = 0
+      const hash = keyHash(this.#keys[slot])
+      // A key that may be in the ghost ends the batch of victims (both of
+      // its counters set: see filter_positions in core/src/s3fifo.rs).
+      const filter = this.#ghostFilter
+      if (filter[hash & this.#ghostMask] !== 0 && filter[Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift] !== 0) {
+        this.#vn = this.#vi
+      }
+      this.#log2(OP_INSERT + slot, hash)
+      return
+    }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
     this.#log2(OP_INSERT + slot, tick)
@@ -685,6 +776,10 @@ class LRU {
   }
 
   #sync() {
+    if (this.#freq !== null) {
+      this.#s3Order(EMPTY_ORDER)
+      return
+    }
     native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
     this.#logLen = 0
   }
@@ -798,7 +893,8 @@ class LRU {
       }
     }
     if (inserted) this.#insertStamp(slot)
-    else if (this.#expires !== null && !noUpdateTTL) this.#log2(OP_EXPIRY + slot, 0)
+    // S3-FIFO rereads the entry's size and expiry.
+    else if ((this.#expires !== null && !noUpdateTTL) || this.#freq !== null) this.#log2(OP_EXPIRY + slot, 0)
     if (status !== undefined) {
       this.#statusTTL(status, slot, now)
       if (this.#sizes !== null) {
@@ -861,6 +957,18 @@ class LRU {
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
       this.#stamps = grow(this.#stamps, capacity, 0)
+      if (this.#freq !== null) {
+        this.#freq = grow(this.#freq, capacity, 0)
+        if (capacity * 8 > this.#ghostFilter.length) {
+          // Rust copies the ghost's filter whole into an array of a new
+          // length; until then this one flags nothing, so end the batch.
+          const bits = Math.ceil(Math.log2(capacity * 8))
+          this.#ghostFilter = new Uint8Array(2 ** bits)
+          this.#ghostMask = 2 ** bits - 1
+          this.#ghostShift = 32 - bits
+          this.#vn = this.#vi
+        }
+      }
       if (this.#sizes !== null) this.#sizes = grow(this.#sizes, capacity, 0)
       if (this.#expires !== null) {
         this.#expires = grow(this.#expires, capacity, Infinity)
@@ -906,23 +1014,63 @@ class LRU {
         this.#refill(now)
         if (this.#vn === 0) throw new Error('leakless: LRU has entries but no victim (internal error)')
       }
-      const slot = this.#victims[this.#vi]
-      if (this.#stamps[slot] === this.#victimStamps[this.#vi++]) return slot
+      const i = this.#vi++
+      const slot = this.#victims[i]
+      if (this.#stamps[slot] !== this.#victimStamps[i]) continue
+      if (this.#freq === null) return slot
+      const limit = this.#victimLimits[i]
+      if (this.#freq[slot] >= limit) continue
+      // An entry evicted from small goes to the ghost when Rust settles the
+      // batch; flag its key in the filter now, so that inserting it again
+      // before then ends the batch as a ghost hit would.
+      if (limit === S3_MOVE_TO_MAIN) this.#flagGhost(keyHash(this.#keys[slot]))
+      return slot
     }
   }
 
+  /** Sets both filter counters of `hash` (see filter_positions in core/src/s3fifo.rs). */
+  #flagGhost(hash) {
+    const filter = this.#ghostFilter
+    const a = hash & this.#ghostMask
+    const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
+    if (filter[a] === 0) filter[a] = 1
+    if (filter[b] === 0) filter[b] = 1
+  }
+
   #refill(now) {
-    this.#vn = native.lruRefill(
-      this.#id,
-      this.#log,
-      this.#logLen,
-      this.#stamps,
-      this.#expires ?? undefined,
-      this.#victims,
-      this.#victimStamps,
-      now,
-      this.#meta,
-    )
+    if (this.#freq !== null) {
+      // As many victims as the last batch used, twice over: a batch ended
+      // early by a possible ghost hit is not worth picking far ahead.
+      const want = Math.min(this.#s3Batch, Math.max(2, 2 * this.#vi))
+      this.#vn = native.lruS3Refill(
+        this.#id,
+        this.#log,
+        this.#logLen,
+        this.#stamps,
+        this.#expires ?? undefined,
+        this.#freq,
+        this.#s3Weighted ? this.#sizes : undefined,
+        this.#victims,
+        this.#victimStamps,
+        this.#victimLimits,
+        now,
+        this.#meta,
+        want,
+        this.#ghostFilter,
+      )
+    } else {
+      this.#vn = native.lruRefill(
+        this.#id,
+        this.#log,
+        this.#logLen,
+        this.#stamps,
+        this.#expires ?? undefined,
+        this.#victims,
+        this.#victimStamps,
+        now,
+        this.#meta,
+      )
+    }
     this.#logLen = 0
     this.#vi = 0
     this.#expiredInBatch = this.#meta[0]
@@ -944,22 +1092,52 @@ class LRU {
       this.#sizes[slot] = 0
     }
     this.#stamps[slot] = 0
-    // Rust notices a zeroed stamp by itself; only the expiry index needs telling.
-    if (this.#expires !== null) {
-      this.#expires[slot] = Infinity
+    // Rust notices a zeroed stamp by itself; only the expiry index (and
+    // the S3-FIFO queues) need telling.
+    if (this.#expires !== null || this.#freq !== null) {
+      if (this.#expires !== null) this.#expires[slot] = Infinity
       this.#log2(OP_DELETE + slot, 0)
     }
     this.#free.push(slot)
   }
 
-  /** Slots of every entry, expired ones included, most recently used first. */
+  /**
+   * Slots of every entry, expired ones included, most recently used first
+   * (under S3-FIFO: main newest first, then small newest first).
+   */
   #orderedSlots() {
     const n = this.#map.size
     if (n === 0) return new Uint32Array(0)
     const order = new Uint32Array(n)
-    const count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
-    this.#logLen = 0
+    let count
+    if (this.#freq !== null) {
+      count = this.#s3Order(order)
+    } else {
+      count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
+      this.#logLen = 0
+    }
     return order.subarray(0, count)
+  }
+
+  /**
+   * S3-FIFO: replays the log and writes the order into `out` (nothing when
+   * empty). Victims of the current batch go back to their queues.
+   */
+  #s3Order(out) {
+    const count = native.lruS3Order(
+      this.#id,
+      this.#log,
+      this.#logLen,
+      this.#stamps,
+      this.#expires ?? undefined,
+      this.#freq,
+      this.#s3Weighted ? this.#sizes : undefined,
+      out,
+      this.#ghostFilter,
+    )
+    this.#logLen = 0
+    this.#vi = this.#vn = this.#expiredInBatch = 0
+    return count
   }
 
   /**
@@ -1031,6 +1209,8 @@ function reentrant(method) {
 function noSizes(name, value) {
   return invalidArgValue(name, 'needs a cache created with maxSize, maxEntrySize or sizeCalculation', value)
 }
+
+const EMPTY_ORDER = new Uint32Array(0)
 
 function grow(array, capacity, fillValue) {
   const next = new array.constructor(capacity)

@@ -8,4 +8,8 @@
 // near the stamp limit.
 const kTickStart = Symbol('leakless.tickStart')
 
-module.exports = { kTickStart }
+// Most victims an S3-FIFO LRU takes per batch; 1 makes every eviction
+// exactly the sequential S3-FIFO's (the property test compares with a model).
+const kS3Batch = Symbol('leakless.s3Batch')
+
+module.exports = { kTickStart, kS3Batch }

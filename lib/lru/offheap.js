@@ -86,7 +86,14 @@ class OffHeapLRU {
     this.#plainSet = o.onInsert === undefined && !o.noUpdateTTL && !o.ttlAutopurge
     this.#timed = o.ttl > 0
     this.#collect = o.onEvict !== undefined
-    const [id, owner] = native.offCreate(o.max, o.maxSize, o.updateAgeOnGet, o.allowStale, o.onEvict !== undefined)
+    const [id, owner] = native.offCreate(
+      o.max,
+      o.maxSize,
+      o.updateAgeOnGet,
+      o.allowStale,
+      o.onEvict !== undefined,
+      o.policy === 's3fifo',
+    )
     this.#id = id
     this.#owner = owner
     if (o.maxEntrySize !== Infinity) native.offSetMaxEntrySize(id, o.maxEntrySize)

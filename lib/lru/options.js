@@ -58,6 +58,7 @@ function parseOptions(options) {
     ignoreFetchAbort = false,
     noDeleteOnFetchRejection = false,
     storage = 'heap',
+    policy = 'lru',
     perf,
   } = options
   let { max, maxSize, maxEntrySize } = options
@@ -66,6 +67,9 @@ function parseOptions(options) {
   if (maxEntrySize === Infinity) maxEntrySize = undefined
   if (storage !== 'heap' && storage !== 'offheap' && storage !== 'shared') {
     throw invalidArgValue('options.storage', "must be 'heap', 'offheap' or 'shared'", storage)
+  }
+  if (policy !== 'lru' && policy !== 's3fifo') {
+    throw invalidArgValue('options.policy', "must be 'lru' or 's3fifo'", policy)
   }
   if (max !== undefined) validateInteger(max, 'options.max', 1, Number.MAX_SAFE_INTEGER)
   if (maxSize !== undefined) validateInteger(maxSize, 'options.maxSize', 1, Number.MAX_SAFE_INTEGER)
@@ -127,6 +131,7 @@ function parseOptions(options) {
     memoMethod,
     fetchDefaults: { allowStaleOnFetchRejection, allowStaleOnFetchAbort, ignoreFetchAbort, noDeleteOnFetchRejection },
     storage,
+    policy,
     perf: perf === undefined ? globalThis.performance : perf,
   }
 }

@@ -85,6 +85,13 @@ function checkSharedOptions(raw) {
       raw.perf,
     )
   }
+  if (raw.policy !== undefined && raw.policy !== 'lru') {
+    throw invalidArgValue(
+      'options.policy',
+      "must be 'lru' with storage: 'shared', whose store evicts the least recently used entry first",
+      raw.policy,
+    )
+  }
   return name
 }
 

@@ -1,0 +1,744 @@
+//! S3-FIFO eviction (Yang et al., "FIFO queues are all you need for cache
+//! eviction", SOSP 2023) for caches whose entries live elsewhere and are
+//! named by slot numbers: the heap LRU (slots index JS arrays) and the
+//! off-heap store (slots index its slab).
+//!
+//! Three FIFO queues: *small* (about 10 % of the capacity) takes new
+//! entries; *main* takes entries that were read at least twice while in
+//! small, and entries whose key is in the *ghost*, a bounded FIFO of the
+//! hashes of keys recently evicted from small. Each entry has a frequency
+//! counter, capped at [`FREQ_MAX`], that a read bumps; the counters live in
+//! the caller's `freq` array so that a read is one store there and nothing
+//! here. Evicting from small moves an entry read [`MOVE_TO_MAIN`] times or
+//! more to main (counter reset), else evicts it into the ghost; evicting from
+//! main re-queues an entry whose counter is not 0 with the counter lowered
+//! by one, else evicts it. Small is evicted from while main is within its
+//! share and small is not empty. Until the first eviction, a new entry that
+//! finds small full goes to main, as libCacheSim's S3FIFO does. Capacities
+//! are in the cache's size units: entries count 1 each, or their weight
+//! when the cache is bounded by size.
+//!
+//! Queues hold `(slot, seq)` records; a record is live while the slot's
+//! place is that queue and its sequence number is unchanged, so removing an
+//! entry costs O(1) and dead records are dropped when they reach the front
+//! (or in a rebuild when they pile up).
+//!
+//! For callers that evict in batches (the heap LRU), [`S3Fifo::victims`]
+//! hands out several victims at once. Each is taken out of its queue and
+//! held as *pending* with the caller's stamp of the slot and a read limit:
+//! the caller evicts it only while the stamp is unchanged and its counter is
+//! below the limit (a read since would have saved it). At the next call,
+//! pending victims that are still there go back to the front of their queue,
+//! and the keys of those that left go to the ghost.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use hashbrown::HashMap;
+
+use crate::recency::Expiry;
+
+/// Highest value of a frequency counter.
+pub const FREQ_MAX: u8 = 3;
+/// Reads in small that earn a move to main.
+pub const MOVE_TO_MAIN: u8 = 2;
+/// Read limit of an expired victim: evicted whatever its counter.
+pub const LIMIT_ALWAYS: u8 = u8::MAX;
+
+const NONE: u8 = 0;
+const SMALL: u8 = 1;
+const MAIN: u8 = 2;
+
+type Hasher = foldhash::fast::FixedState;
+
+/// The ghost: hashes of keys recently evicted from small, oldest first,
+/// bounded by the total weight of the keys they stand for.
+#[derive(Debug, Default)]
+struct Ghost {
+  /// `(hash, tag)`; an element is live while `index[hash]` has its tag.
+  fifo: VecDeque<(u32, u32)>,
+  /// hash -> (tag, weight) of its live element.
+  index: HashMap<u32, (u32, u32), Hasher>,
+  size: u64,
+  capacity: u64,
+  next_tag: u32,
+  /// Counting Bloom filter of the hashes in the ghost (saturating counters
+  /// at the two [`filter_positions`]), mirrored to a caller that wants to
+  /// know, without asking, whether an insert may be a ghost hit. Empty when
+  /// unused.
+  filter: Vec<u8>,
+  /// Filter positions changed since the caller last copied them.
+  changed: Vec<u32>,
+}
+
+impl Ghost {
+  fn contains(&self, hash: u32) -> bool {
+    self.index.contains_key(&hash)
+  }
+
+  fn filter_add(&mut self, hash: u32) {
+    if !self.filter.is_empty() {
+      for i in filter_positions(hash, self.filter.len()) {
+        self.filter[i] = self.filter[i].saturating_add(1);
+        self.changed.push(i as u32);
+      }
+    }
+  }
+
+  fn filter_remove(&mut self, hash: u32) {
+    if !self.filter.is_empty() {
+      for i in filter_positions(hash, self.filter.len()) {
+        // A saturated counter stays so: it may stand for more hashes.
+        if self.filter[i] != u8::MAX {
+          self.filter[i] -= 1;
+        }
+        self.changed.push(i as u32);
+      }
+    }
+  }
+
+  /// Uses a filter of `len` counters (a power of two), rebuilt from the
+  /// ghost when its length changes.
+  fn use_filter(&mut self, len: usize) {
+    if self.filter.len() == len {
+      return;
+    }
+    self.filter = vec![0; len];
+    self.changed.clear();
+    let hashes: Vec<u32> = self.index.keys().copied().collect();
+    for h in hashes {
+      self.filter_add(h);
+    }
+  }
+
+  /// Removes `hash`; returns whether it was there.
+  fn take(&mut self, hash: u32) -> bool {
+    match self.index.remove(&hash) {
+      Some((_, w)) => {
+        self.size -= u64::from(w);
+        self.filter_remove(hash);
+        true
+      }
+      None => false,
+    }
+  }
+
+  /// Adds `hash` as the newest (a hash already there keeps its place).
+  fn add(&mut self, hash: u32, weight: u64) {
+    if self.capacity == 0 || weight > self.capacity || self.index.contains_key(&hash) {
+      return;
+    }
+    while self.size + weight > self.capacity {
+      let Some((h, tag)) = self.fifo.pop_front() else {
+        break;
+      };
+      if let hashbrown::hash_map::Entry::Occupied(e) = self.index.entry(h) {
+        if e.get().0 == tag {
+          let (_, w) = e.remove();
+          self.size -= u64::from(w);
+          self.filter_remove(h);
+        }
+      }
+    }
+    let tag = self.next_tag;
+    self.next_tag = self.next_tag.wrapping_add(1);
+    let w = weight.min(u64::from(u32::MAX)) as u32;
+    self.index.insert(hash, (tag, w));
+    self.size += u64::from(w);
+    self.fifo.push_back((hash, tag));
+    self.filter_add(hash);
+    if self.fifo.len() > 2 * self.index.len() + 64 {
+      let index = &self.index;
+      self
+        .fifo
+        .retain(|&(h, t)| index.get(&h).is_some_and(|&(tag, _)| tag == t));
+    }
+  }
+
+  fn heap_bytes(&self) -> usize {
+    self.fifo.capacity() * 8
+      + self.index.capacity() * 13
+      + self.filter.capacity()
+      + self.changed.capacity() * 4
+  }
+}
+
+/// The two counters of `hash` in a ghost filter of `len` (a power of two)
+/// counters: its low bits, and the high bits of its product with the golden
+/// ratio. A key may be in the ghost only if both are non-zero.
+pub fn filter_positions(hash: u32, len: usize) -> [usize; 2] {
+  let bits = len.trailing_zeros();
+  let second = if bits == 0 {
+    0
+  } else {
+    (hash.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
+  };
+  [hash as usize & (len - 1), second]
+}
+
+/// A victim handed out by [`S3Fifo::victims`] and not yet settled.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+  slot: u32,
+  stamp: u32,
+  place: u8,
+  hash: u32,
+  weight: u64,
+}
+
+/// What [`S3Fifo::victims`] found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VictimBatch {
+  /// Victims written to the output, in eviction order.
+  pub count: usize,
+  /// How many of them, at the front, were expired.
+  pub expired: usize,
+  /// Earliest expiry time of an entry not among the expired victims.
+  pub next_expiry: f64,
+}
+
+/// S3-FIFO queues over caller-owned slots.
+#[derive(Debug)]
+pub struct S3Fifo {
+  capacity: u64,
+  small_capacity: u64,
+  main_capacity: u64,
+  small: VecDeque<(u32, u32)>,
+  main: VecDeque<(u32, u32)>,
+  small_size: u64,
+  main_size: u64,
+  /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`).
+  place: Vec<u8>,
+  /// Per slot: sequence number of its live record.
+  seq: Vec<u32>,
+  /// Per slot: the key's hash, for the ghost.
+  hash: Vec<u32>,
+  /// Per slot: its weight, when weights are not all 1.
+  weight: Vec<u64>,
+  weighted: bool,
+  ghost: Ghost,
+  has_evicted: bool,
+  live: usize,
+  pending: Vec<Pending>,
+  indexed_expiry: Vec<f64>,
+  by_expiry: BTreeSet<(Expiry, u32)>,
+}
+
+impl S3Fifo {
+  /// Queues for a cache of `capacity` size units; `weighted`: entries have
+  /// their own weights (else each weighs 1).
+  pub fn new(capacity: u64, weighted: bool) -> Self {
+    let mut s = S3Fifo {
+      capacity: 0,
+      small_capacity: 0,
+      main_capacity: 0,
+      small: VecDeque::new(),
+      main: VecDeque::new(),
+      small_size: 0,
+      main_size: 0,
+      place: Vec::new(),
+      seq: Vec::new(),
+      hash: Vec::new(),
+      weight: Vec::new(),
+      weighted,
+      ghost: Ghost::default(),
+      has_evicted: false,
+      live: 0,
+      pending: Vec::new(),
+      indexed_expiry: Vec::new(),
+      by_expiry: BTreeSet::new(),
+    };
+    s.set_capacity(capacity);
+    s
+  }
+
+  /// Sets the capacity: small gets 10 % (at least 1), main the rest, the
+  /// ghost remembers keys worth 90 %.
+  pub fn set_capacity(&mut self, capacity: u64) {
+    // Rounded as libCacheSim rounds them.
+    let capacity = capacity.max(1);
+    self.capacity = capacity;
+    self.small_capacity = ((capacity as f64 * 0.1) as u64).max(1);
+    self.main_capacity = capacity - self.small_capacity.min(capacity);
+    self.ghost.capacity = (capacity as f64 * 0.9) as u64;
+  }
+
+  pub fn capacity(&self) -> u64 {
+    self.capacity
+  }
+
+  /// Entries in the queues (pending victims excluded).
+  pub fn len(&self) -> usize {
+    self.live
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.live == 0
+  }
+
+  /// Weight held by small and main.
+  pub fn size(&self) -> u64 {
+    self.small_size + self.main_size
+  }
+
+  /// Bytes of native memory held, for accounting.
+  pub fn heap_bytes(&self) -> usize {
+    (self.small.capacity() + self.main.capacity()) * 8
+      + self.place.capacity()
+      + self.seq.capacity() * 4
+      + self.hash.capacity() * 4
+      + self.weight.capacity() * 8
+      + self.pending.capacity() * std::mem::size_of::<Pending>()
+      + self.indexed_expiry.capacity() * 8
+      + self.by_expiry.len() * 24
+      + self.ghost.heap_bytes()
+  }
+
+  fn grow(&mut self, slot: u32) {
+    let need = slot as usize + 1;
+    if self.place.len() < need {
+      let target = need.max(self.place.len() * 2).max(16);
+      self.place.resize(target, NONE);
+      self.seq.resize(target, 0);
+      self.hash.resize(target, 0);
+      if self.weighted {
+        self.weight.resize(target, 0);
+      }
+    }
+  }
+
+  fn weight_of(&self, slot: u32) -> u64 {
+    if self.weighted {
+      self.weight[slot as usize]
+    } else {
+      1
+    }
+  }
+
+  fn add_size(&mut self, place: u8, w: u64) {
+    if place == SMALL {
+      self.small_size += w;
+    } else {
+      self.main_size += w;
+    }
+  }
+
+  fn sub_size(&mut self, place: u8, w: u64) {
+    if place == SMALL {
+      self.small_size -= w;
+    } else {
+      self.main_size -= w;
+    }
+  }
+
+  fn push(&mut self, place: u8, slot: u32, front: bool) {
+    let s = slot as usize;
+    self.seq[s] = self.seq[s].wrapping_add(1);
+    let rec = (slot, self.seq[s]);
+    let q = if place == SMALL {
+      &mut self.small
+    } else {
+      &mut self.main
+    };
+    if front {
+      q.push_front(rec);
+    } else {
+      q.push_back(rec);
+    }
+    self.place[s] = place;
+    let w = self.weight_of(slot);
+    self.add_size(place, w);
+  }
+
+  /// Mirrors the ghost's counting filter into `out` (a power of two long;
+  /// the first call, or a new length, copies it whole, later calls only
+  /// what changed). A zero at either of [`filter_positions`] means the key
+  /// of `hash` is not in the ghost.
+  pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
+    if out.is_empty() || !out.len().is_power_of_two() {
+      return;
+    }
+    if self.ghost.filter.len() != out.len() {
+      self.ghost.use_filter(out.len());
+      out.copy_from_slice(&self.ghost.filter);
+      self.ghost.changed.clear();
+      return;
+    }
+    for &i in &self.ghost.changed {
+      out[i as usize] = self.ghost.filter[i as usize];
+    }
+    self.ghost.changed.clear();
+  }
+
+  /// Whether the key of `hash` is in the ghost.
+  pub fn in_ghost(&self, hash: u32) -> bool {
+    self.ghost.contains(hash)
+  }
+
+  /// Whether `slot` is in small or main.
+  pub fn contains(&self, slot: u32) -> bool {
+    self.place.get(slot as usize).is_some_and(|&p| p != NONE)
+  }
+
+  /// A new entry in `slot` (key hash `hash`, weight `weight`; expiring at
+  /// `expiry`, `INFINITY` for never). Its counter is the caller's to reset.
+  /// An entry already in `slot` is replaced.
+  pub fn insert(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64) {
+    self.remove(slot);
+    self.grow(slot);
+    let s = slot as usize;
+    self.hash[s] = hash;
+    if self.weighted {
+      self.weight[s] = weight;
+    }
+    let place = if self.ghost.take(hash)
+      || (self.weighted && weight > self.small_capacity)
+      || (!self.has_evicted && self.small_size >= self.small_capacity)
+    {
+      MAIN
+    } else {
+      SMALL
+    };
+    self.push(place, slot, false);
+    self.live += 1;
+    self.set_expiry(slot, expiry);
+    self.compact_if_sparse();
+  }
+
+  /// The entry in `slot` now weighs `weight`.
+  pub fn reweigh(&mut self, slot: u32, weight: u64) {
+    if !self.weighted || !self.contains(slot) {
+      return;
+    }
+    let place = self.place[slot as usize];
+    let old = self.weight[slot as usize];
+    self.sub_size(place, old);
+    self.weight[slot as usize] = weight;
+    self.add_size(place, weight);
+  }
+
+  /// The entry in `slot` is gone (deleted, not evicted: no ghost).
+  pub fn remove(&mut self, slot: u32) {
+    if !self.contains(slot) {
+      return;
+    }
+    let place = self.place[slot as usize];
+    let w = self.weight_of(slot);
+    self.sub_size(place, w);
+    self.place[slot as usize] = NONE;
+    self.live -= 1;
+    self.set_expiry(slot, f64::INFINITY);
+  }
+
+  /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
+  pub fn set_expiry(&mut self, slot: u32, expiry: f64) {
+    let s = slot as usize;
+    let expiry = if expiry.is_nan() {
+      f64::INFINITY
+    } else {
+      expiry
+    };
+    let old = self.indexed_expiry.get(s).copied().unwrap_or(f64::INFINITY);
+    if old == expiry {
+      return;
+    }
+    if old != f64::INFINITY {
+      self.by_expiry.remove(&(Expiry(old), slot));
+    }
+    if expiry != f64::INFINITY {
+      if self.indexed_expiry.len() <= s {
+        let target = (s + 1).max(self.indexed_expiry.len() * 2).max(16);
+        self.indexed_expiry.resize(target, f64::INFINITY);
+      }
+      self.by_expiry.insert((Expiry(expiry), slot));
+    }
+    if s < self.indexed_expiry.len() {
+      self.indexed_expiry[s] = expiry;
+    }
+  }
+
+  /// Slots of entries expired at `now` (past their expiry time: an entry
+  /// whose age equals its TTL is still live), earliest first.
+  pub fn expired(&self, now: f64) -> Vec<u32> {
+    self
+      .by_expiry
+      .iter()
+      .take_while(|&&(Expiry(at), _)| at < now)
+      .map(|&(_, slot)| slot)
+      .collect()
+  }
+
+  fn is_live(&self, place: u8, (slot, seq): (u32, u32)) -> bool {
+    let s = slot as usize;
+    self.place[s] == place && self.seq[s] == seq
+  }
+
+  fn pop_live(&mut self, place: u8) -> Option<u32> {
+    loop {
+      let rec = if place == SMALL {
+        self.small.pop_front()?
+      } else {
+        self.main.pop_front()?
+      };
+      if self.is_live(place, rec) {
+        return Some(rec.0);
+      }
+    }
+  }
+
+  /// Takes `slot` out of its queue as a victim; returns its queue.
+  fn take_out(&mut self, slot: u32) -> u8 {
+    let place = self.place[slot as usize];
+    let w = self.weight_of(slot);
+    self.sub_size(place, w);
+    self.place[slot as usize] = NONE;
+    self.live -= 1;
+    place
+  }
+
+  /// Runs the eviction until one entry leaves; returns its slot and the
+  /// queue it left, without touching the ghost or the expiry index.
+  fn take_victim(&mut self, freq: &mut [u8]) -> Option<(u32, u8)> {
+    self.has_evicted = true;
+    loop {
+      if self.live == 0 {
+        return None;
+      }
+      if self.main_size > self.main_capacity || self.small_size == 0 {
+        // Main: an entry read since it was queued goes round again.
+        while let Some(slot) = self.pop_live(MAIN) {
+          let f = freq.get(slot as usize).copied().unwrap_or(0);
+          if f >= 1 {
+            freq[slot as usize] = f.min(FREQ_MAX) - 1;
+            self.place[slot as usize] = NONE;
+            let w = self.weight_of(slot);
+            self.sub_size(MAIN, w);
+            self.push(MAIN, slot, false);
+          } else {
+            return Some((slot, self.take_out(slot)));
+          }
+        }
+        if self.small_size == 0 {
+          return None;
+        }
+      }
+      // Small: an entry read often enough moves to main, else leaves.
+      while let Some(slot) = self.pop_live(SMALL) {
+        let f = freq.get(slot as usize).copied().unwrap_or(0);
+        if f >= MOVE_TO_MAIN {
+          freq[slot as usize] = 0;
+          let w = self.weight_of(slot);
+          self.sub_size(SMALL, w);
+          self.place[slot as usize] = NONE;
+          self.push(MAIN, slot, false);
+        } else {
+          return Some((slot, self.take_out(slot)));
+        }
+      }
+    }
+  }
+
+  /// Evicts one entry: its key goes to the ghost. Returns its slot.
+  pub fn evict(&mut self, freq: &mut [u8]) -> Option<u32> {
+    let (slot, place) = self.take_victim(freq)?;
+    if place == SMALL {
+      let w = self.weight_of(slot);
+      self.ghost.add(self.hash[slot as usize], w);
+    }
+    self.set_expiry(slot, f64::INFINITY);
+    Some(slot)
+  }
+
+  /// Puts back pending victims the caller kept (their stamp is unchanged),
+  /// at the front of their queue in their order, and sends the keys of the
+  /// others to the ghost.
+  pub fn settle(&mut self, stamps: &[u32]) {
+    let pending = std::mem::take(&mut self.pending);
+    for p in pending.iter().rev() {
+      let s = p.slot as usize;
+      let alive = stamps.get(s).copied().unwrap_or(0) == p.stamp && self.place[s] == NONE;
+      if alive {
+        if self.weighted {
+          self.weight[s] = p.weight;
+        }
+        self.push(p.place, p.slot, true);
+        self.live += 1;
+      }
+    }
+    for p in &pending {
+      let s = p.slot as usize;
+      let alive = self.place[s] != NONE && stamps.get(s).copied().unwrap_or(0) == p.stamp;
+      if !alive {
+        if p.place == SMALL {
+          self.ghost.add(p.hash, p.weight);
+        }
+        if self.place[s] == NONE {
+          self.set_expiry(p.slot, f64::INFINITY);
+        }
+      }
+    }
+    let mut pending = pending;
+    pending.clear();
+    self.pending = pending;
+  }
+
+  /// Fills `out_slots`, `out_stamps` and `out_limits` with the next
+  /// victims: entries expired at `now` first (limit [`LIMIT_ALWAYS`]), then
+  /// at most `want` S3-FIFO victims, each with the stamp its slot had and the
+  /// counter value at which a read since would have kept it. The caller
+  /// evicts a victim only while `stamps[slot]` still equals its stamp and
+  /// `freq[slot]` is below its limit. Call [`S3Fifo::settle`] first.
+  #[allow(clippy::too_many_arguments)]
+  pub fn victims(
+    &mut self,
+    out_slots: &mut [u32],
+    out_stamps: &mut [u32],
+    out_limits: &mut [u8],
+    stamps: &[u32],
+    freq: &mut [u8],
+    now: f64,
+    want: usize,
+  ) -> VictimBatch {
+    let cap = out_slots.len().min(out_stamps.len()).min(out_limits.len());
+    let mut count = 0;
+    let mut next_expiry = f64::INFINITY;
+    for &(Expiry(at), slot) in &self.by_expiry {
+      if at >= now || count == cap {
+        next_expiry = at;
+        break;
+      }
+      let stamp = stamps.get(slot as usize).copied().unwrap_or(0);
+      if stamp == 0 {
+        continue;
+      }
+      out_slots[count] = slot;
+      out_stamps[count] = stamp;
+      out_limits[count] = LIMIT_ALWAYS;
+      count += 1;
+    }
+    let expired = count;
+    let mut taken = 0;
+    while count < cap && taken < want {
+      // Inserts made while the batch is used go to small (the caller ends
+      // the batch at an insert that may be a ghost hit, which would go to
+      // main). So later victims are those of the sequential policy while
+      // small has entries older than those inserts.
+      if taken > 0 && self.small_size == 0 {
+        break;
+      }
+      let Some((slot, place)) = self.take_victim(freq) else {
+        break;
+      };
+      taken += 1;
+      let s = slot as usize;
+      self.pending.push(Pending {
+        slot,
+        stamp: stamps.get(s).copied().unwrap_or(0),
+        place,
+        hash: self.hash[s],
+        weight: self.weight_of(slot),
+      });
+      if out_slots[..expired].contains(&slot) {
+        continue;
+      }
+      out_slots[count] = slot;
+      out_stamps[count] = stamps.get(s).copied().unwrap_or(0);
+      out_limits[count] = if place == SMALL { MOVE_TO_MAIN } else { 1 };
+      count += 1;
+    }
+    VictimBatch {
+      count,
+      expired,
+      next_expiry,
+    }
+  }
+
+  /// Live slots in the documented order: main from newest to oldest, then
+  /// small from newest to oldest (roughly the reverse of eviction order).
+  pub fn order(&self) -> Vec<u32> {
+    let mut out = Vec::with_capacity(self.live);
+    for (q, place) in [(&self.main, MAIN), (&self.small, SMALL)] {
+      for &rec in q.iter().rev() {
+        if self.is_live(place, rec) {
+          out.push(rec.0);
+        }
+      }
+    }
+    out
+  }
+
+  /// Drops dead records when they outnumber the live ones.
+  fn compact_if_sparse(&mut self) {
+    if self.small.len() + self.main.len() > 2 * self.live + 1024 {
+      let (place, seq) = (&self.place, &self.seq);
+      let live = |p: u8| {
+        move |&(slot, sq): &(u32, u32)| place[slot as usize] == p && seq[slot as usize] == sq
+      };
+      self.small.retain(live(SMALL));
+      self.main.retain(live(MAIN));
+    }
+  }
+
+  /// Forgets everything (the ghost included) and gives the memory back.
+  pub fn clear(&mut self) {
+    *self = S3Fifo::new(self.capacity, self.weighted);
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn a_scan_does_not_flush_entries_read_twice() {
+    let mut s = S3Fifo::new(10, false);
+    let mut freq = vec![0u8; 64];
+    // 0..10 fill the cache (one in small, the rest in main: never evicted yet).
+    for k in 0..10 {
+      s.insert(k, k, 1, f64::INFINITY);
+    }
+    for k in 0..10 {
+      freq[k as usize] = 2;
+    }
+    // A scan of 20 new keys passes through small.
+    for k in 10..30 {
+      let v = s.evict(&mut freq).unwrap();
+      freq[v as usize] = 0;
+      s.insert(k, k, 1, f64::INFINITY);
+      assert!(v == 0 || v >= 10, "evicted {v}");
+    }
+    for k in 1..10 {
+      assert!(s.contains(k), "lost {k}");
+    }
+  }
+
+  #[test]
+  fn ghost_hits_go_to_main() {
+    let mut s = S3Fifo::new(10, false);
+    let mut freq = vec![0u8; 64];
+    for k in 0..10 {
+      s.insert(k, 100 + k, 1, f64::INFINITY);
+    }
+    let v = s.evict(&mut freq).unwrap();
+    assert_eq!(v, 0);
+    assert!(s.in_ghost(100));
+    s.insert(v, 100, 1, f64::INFINITY);
+    assert!(!s.in_ghost(100));
+    assert_eq!(s.order()[0], 0);
+  }
+
+  #[test]
+  fn weights_size_the_queues() {
+    let mut s = S3Fifo::new(100, true);
+    let mut freq = vec![0u8; 16];
+    s.insert(0, 0, 30, f64::INFINITY);
+    s.insert(1, 1, 5, f64::INFINITY);
+    assert_eq!(s.size(), 35);
+    s.reweigh(1, 8);
+    assert_eq!(s.size(), 38);
+    s.remove(0);
+    assert_eq!(s.size(), 8);
+    assert_eq!(s.evict(&mut freq), Some(1));
+    assert_eq!(s.size(), 0);
+    assert!(s.is_empty());
+  }
+}
