@@ -601,64 +601,36 @@ test('lruS3Refill and lruS3Order refuse written arrays that share memory with an
   const { refill, order, stamps, freq } = oneS3Entry()
   const victims = u32().fill(7)
   const meta = f64(2).fill(7)
-  throwsNative(
-    t,
-    () => refill({ victims, victimStamps: victims, meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /"victimStamps" must not share memory with "victims"/,
-  )
-  // The counters are written (a victim's is spent): not over the stamps,
-  // nor the filter, nor the limits.
-  throwsNative(
-    t,
-    () => refill({ freq: new Uint8Array(stamps.buffer), victims, meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /must not share memory with "stamps"|"stamps" must not share memory with "freq"/,
-  )
-  throwsNative(
-    t,
-    () => refill({ ghostFilter: freq, victims, meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /"ghostFilter" must not share memory with "freq"/,
-  )
-  throwsNative(
-    t,
-    () => refill({ victimLimits: freq, victims, meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /"victimLimits" must not share memory with "freq"/,
-  )
-  // A read array over a written one.
   const ab = new ArrayBuffer(64)
-  throwsNative(
-    t,
-    () => refill({ sizes: new Float64Array(ab, 0, 2), victims: new Uint32Array(ab, 8, 4), meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /"victims" must not share memory with "sizes"/,
-  )
-  throwsNative(
-    t,
-    () => refill({ log: victims, victims, meta }),
-    'ERR_INVALID_ARG_VALUE',
-    /"victims" must not share memory with "log"/,
-  )
+  const log = u32()
+  const refused = [
+    [refill, { victims, victimStamps: victims, meta }, /"victimStamps" must not share memory with "victims"/],
+    // The counters are written (a victim's is spent): not over the stamps,
+    // nor the filter, nor the limits.
+    [
+      refill,
+      { freq: new Uint8Array(stamps.buffer), victims, meta },
+      /must not share memory with "stamps"|"stamps" must not share memory with "freq"/,
+    ],
+    [refill, { ghostFilter: freq, victims, meta }, /"ghostFilter" must not share memory with "freq"/],
+    [refill, { victimLimits: freq, victims, meta }, /"victimLimits" must not share memory with "freq"/],
+    // A read array over a written one.
+    [
+      refill,
+      { sizes: new Float64Array(ab, 0, 2), victims: new Uint32Array(ab, 8, 4), meta },
+      /"victims" must not share memory with "sizes"/,
+    ],
+    [refill, { log: victims, victims, meta }, /"victims" must not share memory with "log"/],
+    [order, { out: stamps }, /"out" must not share memory with "stamps"/],
+    [order, { log, ghostFilter: new Uint8Array(log.buffer) }, /"ghostFilter" must not share memory with "log"/],
+    [order, { out: new Uint32Array(freq.buffer) }, /"out" must not share memory with "freq"/],
+  ]
+  for (const [call, args, message] of refused) {
+    throwsNative(t, () => call(args), 'ERR_INVALID_ARG_VALUE', message)
+  }
   t.deepEqual([...victims], [7, 7, 7, 7])
   t.deepEqual([...meta], [7, 7])
   t.is(freq[0], 0)
-
-  throwsNative(t, () => order({ out: stamps }), 'ERR_INVALID_ARG_VALUE', /"out" must not share memory with "stamps"/)
-  const log = u32()
-  throwsNative(
-    t,
-    () => order({ log, ghostFilter: new Uint8Array(log.buffer) }),
-    'ERR_INVALID_ARG_VALUE',
-    /"ghostFilter" must not share memory with "log"/,
-  )
-  throwsNative(
-    t,
-    () => order({ out: new Uint32Array(freq.buffer) }),
-    'ERR_INVALID_ARG_VALUE',
-    /"out" must not share memory with "freq"/,
-  )
   t.is(stamps[0], 1)
   // Disjoint views of one buffer are fine.
   const out = new Uint32Array(ab, 0, 4)

@@ -82,15 +82,23 @@ pub fn string(v: &Unknown<'_>, name: &str) -> Result<String> {
 
 /// A boolean argument that may be `undefined` or `null`.
 pub fn optional_boolean(v: &Unknown<'_>, name: &str) -> Result<Option<bool>> {
+  if is_nullish(v)? {
+    return Ok(None);
+  }
+  boolean(v, name).map(Some)
+}
+
+/// Whether an argument is `undefined` or `null` (an omitted optional one).
+fn is_nullish(v: &Unknown<'_>) -> Result<bool> {
   let raw = v.value();
   let mut ty = 0;
   // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
   let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
   crate::errors::check(status, "napi_typeof")?;
-  match ty {
-    sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-    _ => boolean(v, name).map(Some),
-  }
+  Ok(matches!(
+    ty,
+    sys::ValueType::napi_undefined | sys::ValueType::napi_null
+  ))
 }
 
 /// A function argument.
@@ -226,15 +234,10 @@ pub fn optional_typed<'env, T: Element>(
   v: &Unknown<'env>,
   name: &'static str,
 ) -> Result<Option<View<'env, T>>> {
-  let raw = v.value();
-  let mut ty = 0;
-  // SAFETY: `v` is an argument of the running callback; `ty` is a valid out pointer.
-  let status = unsafe { sys::napi_typeof(raw.env, raw.value, &mut ty) };
-  crate::errors::check(status, "napi_typeof")?;
-  match ty {
-    sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
-    _ => typed(v, name).map(Some),
+  if is_nullish(v)? {
+    return Ok(None);
   }
+  typed(v, name).map(Some)
 }
 
 /// A typed array of a call, for [`refuse_aliases`].

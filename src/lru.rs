@@ -141,13 +141,15 @@ pub fn lru_create(env: &Env) -> Result<Array<'_>> {
 ///
 /// The docs are written as `#[doc = "..."]`: napi-derive copies them into
 /// `binding.d.ts`, and reads a `///` comment forwarded through `macro_rules!`
-/// as a raw string (`r" ..."`), prefix included.
+/// as a raw string (`r" ..."`), prefix included. The five common arguments
+/// make long lists, hence the `too_many_arguments` allowance on every one.
 macro_rules! replay_entry {
   ($(
     $(#[$attr:meta])*
     fn $name:ident(|$r:pat_param $(, $extra:ident)*|) -> $ret:ty $body:block
   )+) => {$(
     $(#[$attr])*
+    #[allow(clippy::too_many_arguments)]
     pub fn $name<'env>(
       env: &Env,
       id: Unknown<'env>,
@@ -185,7 +187,6 @@ replay_entry! {
   #[napi(
     ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array"
   )]
-  #[allow(clippy::too_many_arguments)]
   fn lru_refill(|r, victims, victim_stamps, now, meta|) -> u32 {
     let mut victims = args::typed::<u32>(&victims, "victims")?;
     let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
@@ -396,6 +397,41 @@ fn bad_log(what: &str) -> Failure {
   )
 }
 
+/// What the S3-FIFO entry points share: replays the log of `r`, lets `body`
+/// use the queues (with the stamps and the read counters), then mirrors the
+/// ghost's filter into `ghost_filter` and accounts the memory held.
+///
+/// # Safety
+///
+/// Every array the call writes (`freq`, `ghost_filter` and those `body`
+/// writes) was accepted by [`args::refuse_aliases`] against each other and
+/// against the ones read (the log, stamps and expiry times of `r`, `sizes`).
+unsafe fn with_s3<R>(
+  r: &Replay<'_>,
+  sizes: Option<&View<'_, f64>>,
+  freq: &mut [u8],
+  ghost_filter: &mut [u8],
+  body: impl FnOnce(&mut S3Fifo, &[u32], &mut [u8]) -> R,
+) -> errors::Result<R> {
+  // SAFETY: the caller's contract: no written array overlaps the ones read.
+  let ((log, expires), stamps, sizes) =
+    unsafe { (r.inputs(), r.stamps.as_slice(), sizes.map(|s| s.as_slice())) };
+  handles::with::<HeapLru, _>(r.id, |lru| {
+    let slots = Slots {
+      stamps,
+      freq,
+      sizes,
+      expires,
+    };
+    let s3 = lru.s3_replay(r.id, log, &slots)?;
+    let out = body(s3, stamps, slots.freq);
+    s3.mirror_ghost_filter(ghost_filter);
+    let bytes = s3.heap_bytes();
+    lru.held.set(bytes);
+    Ok(out)
+  })
+}
+
 impl HeapLru {
   /// Settles the last batch of victims, then replays the log: inserts carry
   /// the key's hash, `OP_EXPIRY` means the size or expiry changed.
@@ -466,7 +502,6 @@ replay_entry! {
   #[napi(
     ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
   )]
-  #[allow(clippy::too_many_arguments)]
   fn lru_s3_refill(|r, freq, sizes, victims, victim_stamps, victim_limits, now, meta, want, ghost_filter|) -> u32 {
     let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
     let mut victims = args::typed::<u32>(&victims, "victims")?;
@@ -513,38 +548,22 @@ replay_entry! {
         meta.as_mut_slice(),
       )
     };
-    // SAFETY: as above: no written array overlaps the ones read.
-    let ((log, expires), stamps, sizes) = unsafe {
-      (
-        r.inputs(),
-        r.stamps.as_slice(),
-        a.sizes.as_ref().map(|s| s.as_slice()),
-      )
-    };
-    handles::with::<HeapLru, _>(r.id, |lru| {
-      let slots = Slots {
-        stamps,
-        freq,
-        sizes,
-        expires,
-      };
-      let s3 = lru.s3_replay(r.id, log, &slots)?;
-      let batch = s3.victims(
+    let refill = |s3: &mut S3Fifo, stamps: &[u32], freq: &mut [u8]| {
+      s3.victims(
         victims,
         victim_stamps,
         victim_limits,
         stamps,
-        slots.freq,
+        freq,
         now,
         want as usize,
-      );
-      meta[0] = batch.expired as f64;
-      meta[1] = batch.next_expiry;
-      s3.mirror_ghost_filter(ghost_filter);
-      let bytes = s3.heap_bytes();
-      lru.held.set(bytes);
-      Ok(batch.count as u32)
-    })
+      )
+    };
+    // SAFETY: as above: no written array overlaps the ones read.
+    let batch = unsafe { with_s3(&r, a.sizes.as_ref(), freq, ghost_filter, refill) }?;
+    meta[0] = batch.expired as f64;
+    meta[1] = batch.next_expiry;
+    Ok(batch.count as u32)
   }
 
   #[doc = " S3-FIFO: replays the log, then writes live slots in the policy's order"]
@@ -553,7 +572,6 @@ replay_entry! {
   #[napi(
     ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
   )]
-  #[allow(clippy::too_many_arguments)]
   fn lru_s3_order(|r, freq, sizes, out, ghost_filter|) -> u32 {
     let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
     let mut out = args::typed::<u32>(&out, "out")?;
@@ -571,36 +589,19 @@ replay_entry! {
         out.as_mut_slice(),
       )
     };
-    // SAFETY: as above: no written array overlaps the ones read.
-    let ((log, expires), stamps, sizes) = unsafe {
-      (
-        r.inputs(),
-        r.stamps.as_slice(),
-        a.sizes.as_ref().map(|s| s.as_slice()),
-      )
-    };
-    handles::with::<HeapLru, _>(r.id, |lru| {
-      let slots = Slots {
-        stamps,
-        freq,
-        sizes,
-        expires,
-      };
-      let s3 = lru.s3_replay(r.id, log, &slots)?;
-      s3.mirror_ghost_filter(ghost_filter);
-      let count = if out.is_empty() {
+    let write_order = |s3: &mut S3Fifo, _: &[u32], _: &mut [u8]| {
+      if out.is_empty() {
         // Only the replay was asked for.
-        0
-      } else {
-        let order = s3.order();
-        let count = order.len().min(out.len());
-        out[..count].copy_from_slice(&order[..count]);
-        count
-      };
-      let bytes = s3.heap_bytes();
-      lru.held.set(bytes);
-      Ok(count as u32)
-    })
+        return 0;
+      }
+      let order = s3.order();
+      let count = order.len().min(out.len());
+      out[..count].copy_from_slice(&order[..count]);
+      count
+    };
+    // SAFETY: as above: no written array overlaps the ones read.
+    let count = unsafe { with_s3(&r, a.sizes.as_ref(), freq, ghost_filter, write_order) }?;
+    Ok(count as u32)
   }
 }
 

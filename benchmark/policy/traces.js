@@ -4,26 +4,14 @@
 // that every run (and every simulator) sees the same requests. Keys are
 // integers from 1.
 
+const { random, zipfRanks } = require('../lib/zipf')
+
 const KEYS = 100_000
 const REQUESTS = 1_000_000
 
-/** A seeded PRNG (mulberry32) returning floats in [0, 1). */
-function random(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
-/** A sampler of ranks 1..n with P(k) proportional to 1 / k^alpha. */
+/** A sampler of keys 1..n with P(k-th most popular) proportional to 1 / k^alpha. */
 function zipf(n, alpha, rnd) {
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let k = 1; k <= n; k++) cdf[k - 1] = sum += 1 / k ** alpha
-  for (let i = 0; i < n; i++) cdf[i] /= sum
+  const rank = zipfRanks(n, alpha, rnd)
   // Ranks are shuffled onto keys, so that a key's number says nothing of
   // its popularity.
   const keyOf = new Uint32Array(n)
@@ -32,17 +20,7 @@ function zipf(n, alpha, rnd) {
     const j = Math.floor(rnd() * (i + 1))
     ;[keyOf[i], keyOf[j]] = [keyOf[j], keyOf[i]]
   }
-  return () => {
-    const u = rnd()
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return keyOf[lo]
-  }
+  return () => keyOf[rank()]
 }
 
 function zipfTrace(alpha, seed) {

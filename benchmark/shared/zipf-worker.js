@@ -6,6 +6,7 @@
 const { parentPort, workerData } = require('node:worker_threads')
 const { LRUCache: LruCache } = require('lru-cache')
 const leakless = require('../..')
+const { random, zipfRanks } = require('../lib/zipf')
 
 const { variant, capacity, keySpace, warmOps, ops, seed, flag } = workerData
 const go = new Int32Array(flag)
@@ -24,33 +25,8 @@ function makeCache() {
   }
 }
 
-/** Ranks 0..n-1 drawn with probability ∝ 1 / (rank + 1) ** s, by inverse CDF. */
-function zipfSampler(n, s, seed) {
-  const cdf = new Float64Array(n)
-  let sum = 0
-  for (let i = 0; i < n; i++) {
-    sum += 1 / Math.pow(i + 1, s)
-    cdf[i] = sum
-  }
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    const u = ((x >>> 0) / 4294967296) * sum
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (cdf[mid] < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-}
-
 const cache = makeCache()
-const next = zipfSampler(keySpace, 0.99, seed)
+const next = zipfRanks(keySpace, 0.99, random(seed))
 // The key sequence is drawn up front, so that drawing is not timed.
 const sequence = new Uint32Array(warmOps + ops)
 for (let i = 0; i < sequence.length; i++) sequence[i] = next()

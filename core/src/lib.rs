@@ -2,6 +2,7 @@
 //! checks it alone. The N-API layer (`src/` of the root crate) only converts
 //! arguments and reports memory.
 
+mod expiry;
 pub mod offheap;
 pub mod pool;
 pub mod recency;

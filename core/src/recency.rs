@@ -39,7 +39,9 @@
 //! recent than all of them, so this is still the exact LRU entry.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::expiry::ExpiryIndex;
 
 /// Log operation tags, in the two high bits of the first word of each pair.
 /// An entry was inserted in the slot; the second word is its stamp.
@@ -65,26 +67,6 @@ pub struct VictimBatch {
   /// expired victims (`f64::INFINITY` when none): once the clock passes it,
   /// the batch no longer lists every expired entry.
   pub next_expiry: f64,
-}
-
-/// A totally ordered expiry time.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Expiry(pub(crate) f64);
-impl PartialEq for Expiry {
-  fn eq(&self, other: &Self) -> bool {
-    self.cmp(other).is_eq()
-  }
-}
-impl Eq for Expiry {}
-impl PartialOrd for Expiry {
-  fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-    Some(self.cmp(other))
-  }
-}
-impl Ord for Expiry {
-  fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-    self.0.total_cmp(&other.0)
-  }
 }
 
 /// Errors from malformed input (a log or stamps array that does not fit).
@@ -118,9 +100,7 @@ pub struct Recency {
   last_batch: Vec<(u32, u32)>,
   /// Scratch space of `readmit_last_batch`.
   moved: Vec<(u32, u32)>,
-  /// Expiry time each slot is indexed under (`INFINITY`: not indexed).
-  indexed_expiry: Vec<f64>,
-  by_expiry: BTreeSet<(Expiry, u32)>,
+  expiry: ExpiryIndex,
 }
 
 impl Recency {
@@ -133,20 +113,7 @@ impl Recency {
     self.queue.capacity() * 8
       + self.heap.capacity() * 8
       + self.last_batch.capacity() * 8
-      + self.indexed_expiry.capacity() * 8
-      // A B-tree node holds up to 11 keys of 16 bytes plus edges; about 24
-      // bytes per key is what it costs when nodes are two-thirds full.
-      + self.by_expiry.len() * 24
-  }
-
-  fn grow<T: Copy>(v: &mut Vec<T>, need: usize, fill: T) {
-    if need > v.len() {
-      if need > v.capacity() {
-        let target = need.max(v.capacity() * 2).max(16);
-        v.reserve_exact(target - v.len());
-      }
-      v.resize(need, fill);
-    }
+      + self.expiry.heap_bytes()
   }
 
   /// Replays an operation log of `(op | slot, stamp)` pairs. `expiry_of(slot)`
@@ -225,36 +192,12 @@ impl Recency {
   /// lru-cache counts it: an entry whose age equals its TTL is still live),
   /// earliest expiry first.
   pub fn expired(&self, now: f64) -> Vec<u32> {
-    self
-      .by_expiry
-      .iter()
-      .take_while(|&&(Expiry(at), _)| at < now)
-      .map(|&(_, slot)| slot)
-      .collect()
+    self.expiry.expired(now)
   }
 
   /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
   fn set_expiry(&mut self, slot: u32, expiry: f64) {
-    let s = slot as usize;
-    let expiry = if expiry.is_nan() {
-      f64::INFINITY
-    } else {
-      expiry
-    };
-    let old = self.indexed_expiry.get(s).copied().unwrap_or(f64::INFINITY);
-    if old == expiry {
-      return;
-    }
-    if old != f64::INFINITY {
-      self.by_expiry.remove(&(Expiry(old), slot));
-    }
-    if expiry != f64::INFINITY {
-      Self::grow(&mut self.indexed_expiry, s + 1, f64::INFINITY);
-      self.by_expiry.insert((Expiry(expiry), slot));
-    }
-    if s < self.indexed_expiry.len() {
-      self.indexed_expiry[s] = expiry;
-    }
+    self.expiry.set(slot, expiry);
   }
 
   /// Stale records are dropped or re-filed lazily; when there are many more
@@ -340,21 +283,12 @@ impl Recency {
   ) -> VictimBatch {
     self.readmit_last_batch(stamps);
     let cap = out_slots.len().min(out_stamps.len());
-    let mut count = 0;
-    let mut next_expiry = f64::INFINITY;
-    for &(Expiry(at), slot) in &self.by_expiry {
-      if at >= now || count == cap {
-        next_expiry = at;
-        break;
-      }
-      let stamp = stamps.get(slot as usize).copied().unwrap_or(0);
-      if stamp == 0 {
-        continue;
-      }
-      out_slots[count] = slot;
-      out_stamps[count] = stamp;
-      count += 1;
-    }
+    let (mut count, next_expiry) = self
+      .expiry
+      .take_expired(stamps, now, cap, |i, slot, stamp| {
+        out_slots[i] = slot;
+        out_stamps[i] = stamp;
+      });
     let expired = count;
     let mut previous = None;
     while count < cap {

@@ -31,11 +31,11 @@
 //! pending victims that are still there go back to the front of their queue,
 //! and the keys of those that left go to the ghost.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use hashbrown::HashMap;
 
-use crate::recency::Expiry;
+use crate::expiry::ExpiryIndex;
 
 /// Highest value of a frequency counter.
 pub const FREQ_MAX: u8 = 3;
@@ -219,8 +219,7 @@ pub struct S3Fifo {
   has_evicted: bool,
   live: usize,
   pending: Vec<Pending>,
-  indexed_expiry: Vec<f64>,
-  by_expiry: BTreeSet<(Expiry, u32)>,
+  expiry: ExpiryIndex,
 }
 
 impl S3Fifo {
@@ -244,8 +243,7 @@ impl S3Fifo {
       has_evicted: false,
       live: 0,
       pending: Vec::new(),
-      indexed_expiry: Vec::new(),
-      by_expiry: BTreeSet::new(),
+      expiry: ExpiryIndex::default(),
     };
     s.set_capacity(capacity);
     s
@@ -288,8 +286,7 @@ impl S3Fifo {
       + self.hash.capacity() * 4
       + self.weight.capacity() * 8
       + self.pending.capacity() * std::mem::size_of::<Pending>()
-      + self.indexed_expiry.capacity() * 8
-      + self.by_expiry.len() * 24
+      + self.expiry.heap_bytes()
       + self.ghost.heap_bytes()
   }
 
@@ -431,40 +428,13 @@ impl S3Fifo {
 
   /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
   pub fn set_expiry(&mut self, slot: u32, expiry: f64) {
-    let s = slot as usize;
-    let expiry = if expiry.is_nan() {
-      f64::INFINITY
-    } else {
-      expiry
-    };
-    let old = self.indexed_expiry.get(s).copied().unwrap_or(f64::INFINITY);
-    if old == expiry {
-      return;
-    }
-    if old != f64::INFINITY {
-      self.by_expiry.remove(&(Expiry(old), slot));
-    }
-    if expiry != f64::INFINITY {
-      if self.indexed_expiry.len() <= s {
-        let target = (s + 1).max(self.indexed_expiry.len() * 2).max(16);
-        self.indexed_expiry.resize(target, f64::INFINITY);
-      }
-      self.by_expiry.insert((Expiry(expiry), slot));
-    }
-    if s < self.indexed_expiry.len() {
-      self.indexed_expiry[s] = expiry;
-    }
+    self.expiry.set(slot, expiry);
   }
 
   /// Slots of entries expired at `now` (past their expiry time: an entry
   /// whose age equals its TTL is still live), earliest first.
   pub fn expired(&self, now: f64) -> Vec<u32> {
-    self
-      .by_expiry
-      .iter()
-      .take_while(|&&(Expiry(at), _)| at < now)
-      .map(|&(_, slot)| slot)
-      .collect()
+    self.expiry.expired(now)
   }
 
   fn is_live(&self, place: u8, (slot, seq): (u32, u32)) -> bool {
@@ -599,22 +569,13 @@ impl S3Fifo {
     want: usize,
   ) -> VictimBatch {
     let cap = out_slots.len().min(out_stamps.len()).min(out_limits.len());
-    let mut count = 0;
-    let mut next_expiry = f64::INFINITY;
-    for &(Expiry(at), slot) in &self.by_expiry {
-      if at >= now || count == cap {
-        next_expiry = at;
-        break;
-      }
-      let stamp = stamps.get(slot as usize).copied().unwrap_or(0);
-      if stamp == 0 {
-        continue;
-      }
-      out_slots[count] = slot;
-      out_stamps[count] = stamp;
-      out_limits[count] = LIMIT_ALWAYS;
-      count += 1;
-    }
+    let (mut count, next_expiry) = self
+      .expiry
+      .take_expired(stamps, now, cap, |i, slot, stamp| {
+        out_slots[i] = slot;
+        out_stamps[i] = stamp;
+        out_limits[i] = LIMIT_ALWAYS;
+      });
     let expired = count;
     let mut taken = 0;
     while count < cap && taken < want {

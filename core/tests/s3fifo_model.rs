@@ -218,27 +218,34 @@ impl Real {
     k
   }
 
+  /// Settles the last batch, then takes a new one of at most `want` victims
+  /// (none expired: the clock stays at 0), as `(slot, stamp, limit)`.
+  fn victims(&mut self, want: usize) -> Vec<(u32, u32, u8)> {
+    self.s.settle(&self.stamps);
+    let (mut slots, mut stamps, mut limits) = (vec![0u32; want], vec![0u32; want], vec![0u8; want]);
+    let b = self.s.victims(
+      &mut slots,
+      &mut stamps,
+      &mut limits,
+      &self.stamps,
+      &mut self.freq,
+      0.0,
+      want,
+    );
+    (0..b.count)
+      .map(|i| (slots[i], stamps[i], limits[i]))
+      .collect()
+  }
+
   /// One eviction, directly or through a batch of one victim.
   fn evict(&mut self, batched: bool) -> Option<u32> {
     let slot = if batched {
-      self.s.settle(&self.stamps);
-      let (mut slots, mut st, mut lim) = ([0u32; 4], [0u32; 4], [0u8; 4]);
-      let b = self.s.victims(
-        &mut slots,
-        &mut st,
-        &mut lim,
-        &self.stamps,
-        &mut self.freq,
-        0.0,
-        1,
-      );
+      let batch = self.victims(1);
       self.s.mirror_ghost_filter(&mut self.filter);
-      if b.count == 0 {
-        return None;
-      }
-      assert_eq!(st[0], self.stamps[slots[0] as usize]);
-      assert!(self.freq[slots[0] as usize] < lim[0]);
-      slots[0]
+      let &(slot, stamp, limit) = batch.first()?;
+      assert_eq!(stamp, self.stamps[slot as usize]);
+      assert!(self.freq[slot as usize] < limit);
+      slot
     } else {
       self.s.evict(&mut self.freq)?
     };
@@ -436,22 +443,15 @@ fn larger_batches_keep_every_kept_entry() {
       continue;
     }
     if r.slot_of.len() >= 50 {
-      r.s.settle(&r.stamps);
-      let (mut slots, mut st, mut lim) = ([0u32; 8], [0u32; 8], [0u8; 8]);
-      let b = r.s.victims(
-        &mut slots,
-        &mut st,
-        &mut lim,
-        &r.stamps,
-        &mut r.freq,
-        0.0,
-        8,
-      );
+      let batch = r.victims(8);
       // Take the first victim still valid; leave the rest pending.
-      let i = (0..b.count)
-        .find(|&i| r.stamps[slots[i] as usize] == st[i] && r.freq[slots[i] as usize] < lim[i])
+      let &(slot, _, _) = batch
+        .iter()
+        .find(|&&(slot, stamp, limit)| {
+          r.stamps[slot as usize] == stamp && r.freq[slot as usize] < limit
+        })
         .unwrap();
-      r.drop_slot(slots[i]);
+      r.drop_slot(slot);
     }
     r.insert(k, 1, true);
     let mut order = r.order(true);

@@ -249,10 +249,7 @@ class LRU {
     }
     this.#touch(slot)
     if (this.#freq !== null) this.#hits++
-    if (updateAgeOnGet && this.#ttls[slot] > 0) {
-      this.#setExpiry(slot, this.#ttls[slot], now)
-      this.#log2(OP_EXPIRY + slot, 0)
-    }
+    if (updateAgeOnGet) this.#restartTTL(slot, now)
     if (status !== undefined) {
       status.get = 'hit'
       this.#statusTTL(status, slot, now)
@@ -276,6 +273,13 @@ class LRU {
     if (this.#freq !== null) this.#hits++
     if (status !== undefined) status.get = 'hit'
     return this.#vals[slot]
+  }
+
+  /** Restarts the TTL of `slot` at `now` (`updateAgeOnGet`, `updateAgeOnHas`). */
+  #restartTTL(slot, now) {
+    if (!(this.#ttls[slot] > 0)) return
+    this.#setExpiry(slot, this.#ttls[slot], now)
+    this.#log2(OP_EXPIRY + slot, 0)
   }
 
   /** Fills lru-cache's TTL fields of a `status` object. */
@@ -313,10 +317,7 @@ class LRU {
       }
       return false
     }
-    if (updateAgeOnHas && this.#ttls[slot] > 0) {
-      this.#setExpiry(slot, this.#ttls[slot], now)
-      this.#log2(OP_EXPIRY + slot, 0)
-    }
+    if (updateAgeOnHas) this.#restartTTL(slot, now)
     if (status !== undefined) {
       status.has = 'hit'
       this.#statusTTL(status, slot, now)
@@ -1028,6 +1029,21 @@ class LRU {
     }
   }
 
+  /** Calls an S3-FIFO entry point with the arguments they share, then `rest`. */
+  #s3Call(entry, ...rest) {
+    const sizes = this.#s3Weighted ? this.#sizes : undefined
+    return entry(
+      this.#id,
+      this.#log,
+      this.#logLen,
+      this.#stamps,
+      this.#expires ?? undefined,
+      this.#freq,
+      sizes,
+      ...rest,
+    )
+  }
+
   /** Sets both filter counters of `hash` (see filter_positions in core/src/s3fifo.rs). */
   #flagGhost(hash) {
     const filter = this.#ghostFilter
@@ -1042,14 +1058,8 @@ class LRU {
       // As many victims as the last batch used, twice over: a batch ended
       // early by a possible ghost hit is not worth picking far ahead.
       const want = Math.min(this.#s3Batch, Math.max(2, 2 * this.#vi))
-      this.#vn = native.lruS3Refill(
-        this.#id,
-        this.#log,
-        this.#logLen,
-        this.#stamps,
-        this.#expires ?? undefined,
-        this.#freq,
-        this.#s3Weighted ? this.#sizes : undefined,
+      this.#vn = this.#s3Call(
+        native.lruS3Refill,
         this.#victims,
         this.#victimStamps,
         this.#victimLimits,
@@ -1124,17 +1134,7 @@ class LRU {
    * empty). Victims of the current batch go back to their queues.
    */
   #s3Order(out) {
-    const count = native.lruS3Order(
-      this.#id,
-      this.#log,
-      this.#logLen,
-      this.#stamps,
-      this.#expires ?? undefined,
-      this.#freq,
-      this.#s3Weighted ? this.#sizes : undefined,
-      out,
-      this.#ghostFilter,
-    )
+    const count = this.#s3Call(native.lruS3Order, out, this.#ghostFilter)
     this.#logLen = 0
     this.#vi = this.#vn = this.#expiredInBatch = 0
     return count
