@@ -491,7 +491,7 @@ impl SharedStore {
     match shard.map.pop_lru() {
       None => false,
       Some((key, item)) => {
-        if item.expires <= now {
+        if item.expires < now {
           shard.counters.expirations += 1;
         } else {
           shard.counters.evictions += 1;
@@ -511,7 +511,7 @@ impl SharedStore {
         shard.counters.misses += 1;
         return SharedLookup::Miss;
       };
-      if item.expires <= now {
+      if item.expires < now {
         shard.counters.misses += 1;
         shard.counters.expirations += 1;
         let item = shard.map.pop(encoded).expect("present");
@@ -536,7 +536,7 @@ impl SharedStore {
     with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       let item = shard.map.peek(encoded)?;
-      (allow_stale || item.expires > now).then(|| item.value.clone())
+      (allow_stale || item.expires >= now).then(|| item.value.clone())
     })
   }
 
@@ -547,7 +547,7 @@ impl SharedStore {
       shard
         .map
         .peek(encoded)
-        .is_some_and(|item| item.expires > now)
+        .is_some_and(|item| item.expires >= now)
     })
   }
 
@@ -651,7 +651,7 @@ impl SharedStore {
         return false;
       };
       self.release(Self::item_size(encoded.len(), &item));
-      if item.expires <= now {
+      if item.expires < now {
         shard.counters.expirations += 1;
         false
       } else {
@@ -684,7 +684,7 @@ impl SharedStore {
       let mut shard = self.shards[(start + step) & (SHARDS - 1)].lock();
       while let Some((key, item)) = shard.map.pop_lru() {
         self.release(Self::item_size(key.len(), &item));
-        if item.expires <= now {
+        if item.expires < now {
           shard.counters.expirations += 1;
           continue;
         }
@@ -705,7 +705,7 @@ impl SharedStore {
       let stale: Vec<Box<[u8]>> = shard
         .map
         .iter()
-        .filter(|(_, item)| item.expires <= now)
+        .filter(|(_, item)| item.expires < now)
         .map(|(k, _)| k.clone())
         .collect();
       for key in stale {
@@ -730,7 +730,7 @@ impl SharedStore {
         shard
           .map
           .iter()
-          .filter(|(_, item)| item.expires > now)
+          .filter(|(_, item)| item.expires >= now)
           .map(|(k, item)| {
             (
               OwnedKey::decode(k),
