@@ -107,13 +107,12 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constant('keys'), fc.constant(0)) },
 )
 
-// Heap caches take victims in batches; `[kS3Batch]: 1` takes one at a time.
-// Both must agree with the model (batches end where an insert may be a ghost
-// hit, the one event a victim picked ahead could not foresee).
+// Heap caches take one victim per crossing into Rust under 's3fifo' (see
+// #s3Batch in lib/lru/heap.js: larger batches are not exact yet).
 const variants = [
   { storage: 'heap', batch: 1, maxMax: 40, keys: op },
   { storage: 'offheap', batch: 1, maxMax: 40, keys: op },
-  { storage: 'heap', batch: 128, maxMax: 300, keys: null },
+  { storage: 'heap', batch: 1, maxMax: 300, keys: null },
 ]
 const wideOp = fc.oneof(
   { weight: 10, arbitrary: fc.tuple(fc.constant('get'), fc.integer({ min: 0, max: 400 })) },
@@ -123,7 +122,8 @@ const wideOp = fc.oneof(
 )
 for (const { storage, batch, maxMax, keys } of variants) {
   const ops = keys === null ? fc.array(wideOp, { maxLength: 1500 }) : fc.array(op, { maxLength: 400 })
-  test(`${storage}, batches of ${batch}: s3fifo agrees with the model on every answer, eviction and order`, (t) => {
+  const shape = keys === null ? ', wide keys and loops' : ''
+  test(`${storage}, batches of ${batch}${shape}: s3fifo agrees with the model on every answer, eviction and order`, (t) => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: maxMax }), ops, (max, ops) => {
         const evicted = []
