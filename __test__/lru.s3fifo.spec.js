@@ -108,7 +108,8 @@ const op = fc.oneof(
 )
 
 // Heap caches take one victim per crossing into Rust under 's3fifo' (see
-// #s3Batch in lib/lru/heap.js: larger batches are not exact yet).
+// #s3Batch in lib/lru/heap.js: batches of victims picked ahead are not exact
+// yet).
 const variants = [
   { storage: 'heap', batch: 1, maxMax: 40, keys: op },
   { storage: 'offheap', batch: 1, maxMax: 40, keys: op },

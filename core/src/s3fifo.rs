@@ -455,6 +455,17 @@ impl S3Fifo {
     }
   }
 
+  /// Puts back at the front of its queue the record of `slot` that
+  /// [`Self::pop_live`] just took (it is still live: nothing else changed).
+  fn unpop(&mut self, place: u8, slot: u32) {
+    let rec = (slot, self.seq[slot as usize]);
+    if place == SMALL {
+      self.small.push_front(rec);
+    } else {
+      self.main.push_front(rec);
+    }
+  }
+
   /// Takes `slot` out of its queue as a victim; returns its queue.
   fn take_out(&mut self, slot: u32) -> u8 {
     let place = self.place[slot as usize];
@@ -467,7 +478,12 @@ impl S3Fifo {
 
   /// Runs the eviction until one entry leaves; returns its slot and the
   /// queue it left, without touching the ghost or the expiry index.
-  fn take_victim(&mut self, freq: &mut [u8]) -> Option<(u32, u8)> {
+  ///
+  /// With `no_moves`, stops (returning `None`) instead of moving an entry to
+  /// main or round main again: a batch of victims must not hold such a move
+  /// after a victim, since a read of that victim before it is used would
+  /// have moved it first.
+  fn take_victim(&mut self, freq: &mut [u8], no_moves: bool) -> Option<(u32, u8)> {
     self.has_evicted = true;
     loop {
       if self.live == 0 {
@@ -478,6 +494,10 @@ impl S3Fifo {
         while let Some(slot) = self.pop_live(MAIN) {
           let f = freq.get(slot as usize).copied().unwrap_or(0);
           if f >= 1 {
+            if no_moves {
+              self.unpop(MAIN, slot);
+              return None;
+            }
             freq[slot as usize] = f.min(FREQ_MAX) - 1;
             self.place[slot as usize] = NONE;
             let w = self.weight_of(slot);
@@ -495,6 +515,10 @@ impl S3Fifo {
       while let Some(slot) = self.pop_live(SMALL) {
         let f = freq.get(slot as usize).copied().unwrap_or(0);
         if f >= MOVE_TO_MAIN {
+          if no_moves {
+            self.unpop(SMALL, slot);
+            return None;
+          }
           freq[slot as usize] = 0;
           let w = self.weight_of(slot);
           self.sub_size(SMALL, w);
@@ -509,7 +533,7 @@ impl S3Fifo {
 
   /// Evicts one entry: its key goes to the ghost. Returns its slot.
   pub fn evict(&mut self, freq: &mut [u8]) -> Option<u32> {
-    let (slot, place) = self.take_victim(freq)?;
+    let (slot, place) = self.take_victim(freq, false)?;
     if place == SMALL {
       let w = self.weight_of(slot);
       self.ghost.add(self.hash[slot as usize], w);
@@ -586,7 +610,7 @@ impl S3Fifo {
       if taken > 0 && self.small_size == 0 {
         break;
       }
-      let Some((slot, place)) = self.take_victim(freq) else {
+      let Some((slot, place)) = self.take_victim(freq, taken > 0) else {
         break;
       };
       taken += 1;

@@ -71,12 +71,11 @@ class LRU {
   #victimLimits = null
   #hits = 0
   #s3Weighted = false
-  // One victim per crossing under 's3fifo'. Victims picked ahead in larger
-  // batches are not exact: a victim saved by a hit after its batch was picked
-  // reaches the main queue only when the batch is settled, after entries the
-  // batch had already moved there, so the main queue's order (and with it
-  // keys() and later evictions) can differ from the sequential policy's.
-  // `[kS3Batch]` still sets a larger batch, for the tests of that path.
+  // One victim per crossing under 's3fifo' until batches are exact: a
+  // batch (`[kS3Batch]`, for the tests of that path) now ends where a read
+  // saves one of its victims and holds no move to main after a victim, but
+  // a victim deleted after its batch was picked still reaches the ghost at
+  // settlement, which the sequential policy never does.
   #s3Batch = 1
   // The ghost's counting filter, mirrored by Rust: an insert of a key it
   // flags may go to main, which victims picked ahead did not foresee.
@@ -1026,7 +1025,13 @@ class LRU {
       if (this.#stamps[slot] !== this.#victimStamps[i]) continue
       if (this.#freq === null) return slot
       const limit = this.#victimLimits[i]
-      if (this.#freq[slot] >= limit) continue
+      if (this.#freq[slot] >= limit) {
+        // A read since the batch was picked saved this victim: the policy
+        // now moves it to main, which may change where the next victims
+        // come from. End the batch; Rust puts the rest back in order.
+        this.#vn = this.#vi
+        continue
+      }
       // An entry evicted from small goes to the ghost when Rust settles the
       // batch; flag its key in the filter now, so that inserting it again
       // before then ends the batch as a ghost hit would.
