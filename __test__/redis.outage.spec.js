@@ -18,7 +18,7 @@ function isReady(c) {
 }
 
 /** `waitFor` with room for a server restart, polling every 2 ms. */
-const waitLong = (check, what) => waitFor(check, what, 10_000, 2)
+const waitLong = (check) => waitFor(check, 2)
 
 for (const kind of KINDS) {
   test.serial(
@@ -32,7 +32,7 @@ for (const kind of KINDS) {
       t.like(near.stats(), { size: 1, flushes: 0, localHits: 1 })
 
       await redis.server.kill()
-      await waitLong(() => near.stats().flushes === 1, 'the flush')
+      await waitLong(() => near.stats().flushes === 1)
       t.like(near.stats(), { size: 0, tracking: false })
 
       // Down: the local copy is gone, so the read goes to the client, which fails.
@@ -41,21 +41,21 @@ for (const kind of KINDS) {
       t.true(err.cause instanceof Error)
 
       await redis.server.restart()
-      await waitLong(() => isReady(c), 'the client to reconnect')
+      await waitLong(() => isReady(c))
       // Restarted empty: what the near cache held before is not served.
       t.is(await near.get(key), undefined)
       const plain = await client('ioredis')
       await plain.set(key, 'after the restart')
       t.is(await near.get(key), 'after the restart')
 
-      await waitLong(() => near.stats().tracking, 'tracking to come back')
+      await waitLong(() => near.stats().tracking)
       t.is(near.stats().flushes, 1, 'one outage, one counted flush')
       t.is(await near.get(key), 'after the restart')
       const { localHits, invalidations } = near.stats()
       t.is(await near.get(key), 'after the restart')
       t.is(near.stats().localHits, localHits + 1, 'local hits again')
       await plain.set(key, 'written later')
-      await waitLong(() => near.stats().invalidations > invalidations, 'an invalidation after the restart')
+      await waitLong(() => near.stats().invalidations > invalidations)
       t.is(await near.get(key), 'written later')
     },
   )
@@ -69,7 +69,7 @@ for (const kind of KINDS) {
     const flushes = near.stats().flushes
 
     await redis.server.kill()
-    await waitLong(() => near.stats().flushes === flushes + 1, 'the flush')
+    await waitLong(() => near.stats().flushes === flushes + 1)
     const during = near.get(key)
     await redis.server.restart()
     const plain = await client('ioredis')
@@ -86,7 +86,7 @@ for (const kind of KINDS) {
       },
     )
     t.true(value === undefined || value === 'new', `read during the outage: ${value}`)
-    await waitLong(() => near.stats().tracking, 'tracking to come back')
+    await waitLong(() => near.stats().tracking)
     t.is(await near.get(key), 'new')
   })
 }
