@@ -55,6 +55,16 @@ export interface NearCacheOptions<V = string> {
    * noticed within two heartbeats.
    */
   heartbeatMs?: number
+  /**
+   * Called after a local copy was dropped because Redis reported a change to
+   * its key (a write by any client, an expiry, an eviction in Redis), with the
+   * key as the near cache's user sees it (without the client's `keyPrefix`);
+   * called with `null` after the whole local tier was emptied (`FLUSHALL`,
+   * `FLUSHDB`, or a lost tracking connection). It runs inside the tracking
+   * connection's message handler: keep it short. An exception it throws is
+   * rethrown on a later tick, as an uncaught exception.
+   */
+  onInvalidate?: (key: string | null) => void
 }
 
 /** Per-call options of {@link NearCache.set} and {@link NearCache.fetch}. */

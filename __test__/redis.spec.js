@@ -128,6 +128,24 @@ for (const kind of KINDS) {
     t.true(near.stats().tracking)
   })
 
+  test.serial(`${kind}: onInvalidate hears each dropped key, and null when everything was flushed`, async (t) => {
+    const plain = await client('ioredis')
+    const heard = []
+    const near = await nearCache({ client: await client(kind), onInvalidate: (key) => heard.push(key) })
+    const key = newKey('hook')
+    await near.set(key, 'v1')
+    t.is(await near.get(key), 'v1')
+    await command(plain, ['SET', key, 'v2'])
+    await waitFor(() => heard.length === 1)
+    t.deepEqual(heard, [key])
+    t.is(near.stats().invalidations, 1, 'called once the local copy is gone')
+    t.is(await near.get(key), 'v2')
+    await command(plain, ['FLUSHALL'])
+    await waitFor(() => heard.length === 2)
+    t.deepEqual(heard, [key, null])
+    t.is(near.stats().size, 0)
+  })
+
   test.serial(`${kind}: process A's writes reach process B's near cache, DELs included`, async (t) => {
     const peer = await Peer.start(redis.server.port, kind)
     redis.closeAtEnd(() => peer.stop())
@@ -373,6 +391,10 @@ for (const kind of KINDS) {
       message: /departed thread/,
     })
     t.throws(() => new NearCache({ client: c, maxSize: 1024, heartbeatMs: 0 }), { code: 'ERR_OUT_OF_RANGE' })
+    t.throws(() => new NearCache({ client: c, maxSize: 1024, onInvalidate: 'log' }), {
+      code: 'ERR_INVALID_ARG_TYPE',
+      message: /options\.onInvalidate/,
+    })
 
     const { client: idle, close } = await connectClient(kind, redis.server.port)
     close()

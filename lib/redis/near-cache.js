@@ -90,7 +90,7 @@ function defaultSerialize(value) {
 
 class NearCache {
   /**
-   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize?, heartbeatMs? }`
+   * @param {object} options `{ client, maxSize?, max?, storage?, ttl?, valueType?, serialize?, deserialize?, heartbeatMs?, onInvalidate? }`
    */
   constructor(options) {
     validateObject(options, 'options')
@@ -104,6 +104,7 @@ class NearCache {
       serialize,
       deserialize,
       heartbeatMs = 1000,
+      onInvalidate,
     } = options
     if (client === undefined || client === null) {
       throw invalidArgType('options.client', 'a connected ioredis or node-redis 5 client', client)
@@ -132,6 +133,7 @@ class NearCache {
     validateOptionalFunction(serialize, 'options.serialize')
     validateOptionalFunction(deserialize, 'options.deserialize')
     validateInteger(heartbeatMs, 'options.heartbeatMs', 10, 2 ** 31 - 1)
+    validateOptionalFunction(onInvalidate, 'options.onInvalidate')
     if (maxSize === undefined && max === undefined) {
       throw leaklessError(
         RangeError,
@@ -151,6 +153,7 @@ class NearCache {
     this._buffers = valueType === 'buffer'
     this._serialize = serialize || defaultSerialize
     this._deserialize = deserialize || null
+    this._onInvalidateHook = onInvalidate || null
     this._closed = false
     this._epoch = 0
     this._pending = new Map() // key -> { refs, gen }
@@ -451,6 +454,24 @@ class NearCache {
       this._changed(key)
       this._local.delete(key)
       this._stats.invalidations++
+      this._notify(key)
+    }
+  }
+
+  /**
+   * Calls `options.onInvalidate`. It runs inside the tracking connection's
+   * message handler, so an exception it throws is rethrown on a later tick
+   * (as an 'error' listener's would be) instead of breaking the client.
+   */
+  _notify(key) {
+    const hook = this._onInvalidateHook
+    if (hook === null) return
+    try {
+      hook(key)
+    } catch (err) {
+      process.nextTick(() => {
+        throw err
+      })
     }
   }
 
@@ -459,7 +480,10 @@ class NearCache {
     this._epoch++
     this._local.clear()
     this._reads.clear()
-    if (counted) this._stats.flushes++
+    if (counted) {
+      this._stats.flushes++
+      this._notify(null)
+    }
   }
 
   // ------------------------------------------------------------ values
