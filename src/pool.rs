@@ -39,7 +39,7 @@ use std::ptr;
 use std::thread::LocalKey;
 
 use leakless_core::pool::{
-  AcquireError, ConfigError, Finalized, Pool, PoolConfig, PoolSet, ReleaseError, MAX_POOLS,
+  self, AcquireError, ConfigError, Finalized, Pool, PoolConfig, ReleaseError, MAX_POOLS,
 };
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -148,7 +148,7 @@ impl OwnedPool {
         lease.len,
         lease.ptr.as_ptr().cast(),
         Some(finalize_lease),
-        PoolSet::token(id, lease.serial) as *mut c_void,
+        pool::token(id, lease.serial) as *mut c_void,
         &mut buffer,
       )
     };
@@ -203,7 +203,7 @@ impl Kind for OwnedPool {
   /// token. After a release this is stale and ignored; otherwise the Buffer
   /// leaked, the slot comes back and a record waits for JS.
   fn loan_finalized(&mut self, data: usize, hint: usize) -> bool {
-    let (_, serial) = PoolSet::untoken(hint);
+    let (_, serial) = pool::untoken(hint);
     let outcome = self.pool.finalize(data, serial, now_us());
     if outcome == Finalized::Leaked {
       schedule_drain();
@@ -332,7 +332,7 @@ fn schedule_drain() {
 /// Finalizer of every lent Buffer: `data` is the slot's memory, `hint` the
 /// lease's token (pool id and serial).
 unsafe extern "C" fn finalize_lease(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
-  let (id, _) = PoolSet::untoken(hint as usize);
+  let (id, _) = pool::untoken(hint as usize);
   handles::loan_finalized::<OwnedPool>(id, data as usize, hint as usize);
 }
 

@@ -442,7 +442,7 @@ impl Pool {
 
   /// The finalizer of the Buffer of lease `serial` at `addr` ran at `now`.
   /// Only the low bits of `serial` that a finalizer token carries are
-  /// compared (see [`PoolSet::token`]).
+  /// compared (see [`token`]).
   pub fn finalize(&mut self, addr: usize, serial: u64, now: u64) -> Finalized {
     let Some(&idx) = self.by_addr.get(&addr) else {
       return Finalized::Stale;
@@ -574,7 +574,7 @@ impl Pool {
 
 impl Drop for Pool {
   /// Frees all memory, lent slots included: the owner drops a pool only when
-  /// no Buffer can read it any more (see [`PoolSet`]).
+  /// no Buffer can read it any more (the binding, src/pool.rs, keeps an orphaned pool until its last Buffer is collected).
   fn drop(&mut self) {
     for s in &self.slots {
       if !s.ptr.is_null() {
@@ -586,161 +586,18 @@ impl Drop for Pool {
   }
 }
 
-#[derive(Debug)]
-struct Entry {
-  pool: Pool,
-  /// The JS object that owned the pool was collected.
-  orphan: bool,
+/// The finalizer token of lease `serial` of pool `id`: a pointer-sized
+/// value handed to Node as the finalize hint of the Buffer. Serials are
+/// unique on the thread, so a late finalizer can never be mistaken for a
+/// lease of a pool that reused the id.
+pub fn token(id: u32, serial: u64) -> usize {
+  (id as usize) | (((serial & SERIAL_MASK) as usize) << POOL_BITS)
 }
 
-/// The pools of one thread, and the serials of their leases.
-///
-/// A pool leaves the set when its JS owner is gone and none of its Buffers
-/// is still lent, so that memory a Buffer can read is never freed. Finalizer
-/// tokens name a pool by index and a lease by serial; serials are unique on
-/// the thread, so a late finalizer can never be mistaken for a lease of a
-/// pool that reused the index.
-#[derive(Debug)]
-pub struct PoolSet {
-  entries: Vec<Option<Entry>>,
-  free: Vec<u32>,
-  next_serial: u64,
-  unseen: usize,
-}
-
-impl Default for PoolSet {
-  fn default() -> Self {
-    PoolSet::new()
-  }
-}
-
-impl PoolSet {
-  /// An empty set.
-  pub const fn new() -> PoolSet {
-    PoolSet {
-      entries: Vec::new(),
-      free: Vec::new(),
-      next_serial: 1,
-      unseen: 0,
-    }
-  }
-
-  /// Adds a pool; returns its id, or `None` when [`MAX_POOLS`] are alive.
-  pub fn insert(&mut self, pool: Pool) -> Option<u32> {
-    let unseen = pool.unseen_bytes();
-    let entry = Some(Entry {
-      pool,
-      orphan: false,
-    });
-    let id = match self.free.pop() {
-      Some(id) => {
-        self.entries[id as usize] = entry;
-        id
-      }
-      None if self.entries.len() < MAX_POOLS => {
-        self.entries.push(entry);
-        (self.entries.len() - 1) as u32
-      }
-      None => return None,
-    };
-    self.unseen += unseen;
-    Some(id)
-  }
-
-  /// Pools in the set (orphans still lending included).
-  pub fn len(&self) -> usize {
-    self.entries.len() - self.free.len()
-  }
-
-  /// Whether the set is empty.
-  pub fn is_empty(&self) -> bool {
-    self.len() == 0
-  }
-
-  /// The pool `id`, unless it left the set.
-  pub fn get(&self, id: u32) -> Option<&Pool> {
-    self.entries.get(id as usize)?.as_ref().map(|e| &e.pool)
-  }
-
-  /// Runs `f` on pool `id`, keeping the set's byte total in step.
-  pub fn with<R>(&mut self, id: u32, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-    let entry = self.entries.get_mut(id as usize)?.as_mut()?;
-    let before = entry.pool.unseen_bytes();
-    let result = f(&mut entry.pool);
-    self.unseen = self.unseen - before + entry.pool.unseen_bytes();
-    Some(result)
-  }
-
-  /// Lends from pool `id` under a fresh serial.
-  pub fn acquire(&mut self, id: u32, size: usize, now: u64) -> Result<Lease, AcquireError> {
-    let serial = self.next_serial;
-    let result = self
-      .with(id, |p| p.acquire(size, serial, now))
-      .unwrap_or(Err(AcquireError::Closed));
-    if result.is_ok() {
-      self.next_serial += 1;
-    }
-    result
-  }
-
-  /// The finalizer token of lease `serial` of pool `id`: a pointer-sized
-  /// value handed to Node as the finalize hint of the Buffer.
-  pub fn token(id: u32, serial: u64) -> usize {
-    (id as usize) | (((serial & SERIAL_MASK) as usize) << POOL_BITS)
-  }
-
-  /// Pool id and (low bits of the) serial of a token.
-  pub fn untoken(token: usize) -> (u32, u64) {
-    (
-      (token & (MAX_POOLS - 1)) as u32,
-      (token >> POOL_BITS) as u64,
-    )
-  }
-
-  /// The finalizer of the Buffer `token` over `addr` ran at `now`. Returns
-  /// the pool id and what happened.
-  pub fn finalize(&mut self, token: usize, addr: usize, now: u64) -> (u32, Finalized) {
-    let (id, serial) = Self::untoken(token);
-    let outcome = self
-      .with(id, |p| p.finalize(addr, serial, now))
-      .unwrap_or(Finalized::Stale);
-    if outcome != Finalized::Stale {
-      self.remove_if_done(id);
-    }
-    (id, outcome)
-  }
-
-  /// The JS owner of pool `id` was collected: close it, and forget it once
-  /// nothing is lent.
-  pub fn orphan(&mut self, id: u32) {
-    self.with(id, |p| p.close());
-    if let Some(Some(entry)) = self.entries.get_mut(id as usize) {
-      entry.orphan = true;
-    }
-    self.remove_if_done(id);
-  }
-
-  fn remove_if_done(&mut self, id: u32) {
-    let done =
-      matches!(self.entries.get(id as usize), Some(Some(e)) if e.orphan && e.pool.lent() == 0);
-    if done {
-      if let Some(entry) = self.entries[id as usize].take() {
-        self.unseen -= entry.pool.unseen_bytes();
-      }
-      self.free.push(id);
-    }
-  }
-
-  /// Bytes all pools hold that V8 does not count (see [`Pool::unseen_bytes`]).
-  pub fn unseen_bytes(&self) -> usize {
-    self.unseen
-  }
-
-  /// Forgets every pool and frees all their memory. Only for the end of the
-  /// thread's JS environment, when no Buffer can be read any more.
-  pub fn clear(&mut self) {
-    self.entries.clear();
-    self.free.clear();
-    self.unseen = 0;
-  }
+/// Pool id and (low bits of the) serial of a token.
+pub fn untoken(token: usize) -> (u32, u64) {
+  (
+    (token & (MAX_POOLS - 1)) as u32,
+    (token >> POOL_BITS) as u64,
+  )
 }

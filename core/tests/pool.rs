@@ -1,13 +1,13 @@
 //! Tests of [`leakless_core::pool`] through its public API: configuration,
 //! size classes, leases and their reuse, zero-filling, release checks,
 //! finalizers (current, stale, leaked), the leak records' bound, `max_bytes`,
-//! trim and close, the pool set's tokens and orphans, and a random walk
+//! trim and close, finalizer tokens, and a random walk
 //! checked against counters kept on the side. The model-based property tests
 //! are in `pool_model.rs`.
 
 use leakless_core::pool::{
-  AcquireError, ConfigError, Finalized, Leak, Lease, Pool, PoolConfig, PoolSet, ReleaseError,
-  MAX_LEAK_RECORDS, MAX_POOLS, SERIAL_MASK,
+  token, untoken, AcquireError, ConfigError, Finalized, Leak, Lease, Pool, PoolConfig,
+  ReleaseError, MAX_LEAK_RECORDS, MAX_POOLS, SERIAL_MASK,
 };
 
 const KB: usize = 1024;
@@ -305,20 +305,6 @@ fn slices_are_found_for_messages() {
   assert_eq!(p.lent_slot_containing(base), None);
 }
 
-fn set_pool(set: &mut PoolSet) -> u32 {
-  set
-    .insert(pool(16 * KB, 1 << 20, true))
-    .expect("room for a pool")
-}
-
-/// A set of two pools and their ids.
-fn two_pools() -> (PoolSet, u32, u32) {
-  let mut set = PoolSet::new();
-  let a = set_pool(&mut set);
-  let b = set_pool(&mut set);
-  (set, a, b)
-}
-
 #[test]
 fn tokens_round_trip() {
   for (id, serial) in [
@@ -326,94 +312,8 @@ fn tokens_round_trip() {
     (5, 123_456_789),
     ((MAX_POOLS - 1) as u32, SERIAL_MASK),
   ] {
-    assert_eq!(PoolSet::untoken(PoolSet::token(id, serial)), (id, serial));
+    assert_eq!(untoken(token(id, serial)), (id, serial));
   }
-}
-
-#[test]
-fn serials_are_unique_across_pools() {
-  let (mut set, a, b) = two_pools();
-  let la = set.acquire(a, 100, 0).unwrap();
-  let lb = set.acquire(b, 100, 0).unwrap();
-  assert_ne!(la.serial, lb.serial);
-  assert_eq!(set.acquire(a, 0, 0), Err(AcquireError::BadSize));
-  let lc = set.acquire(a, 100, 0).unwrap();
-  assert_eq!(lc.serial, lb.serial + 1, "a refusal uses no serial");
-  assert_eq!(set.acquire(999, 100, 0), Err(AcquireError::Closed));
-}
-
-#[test]
-fn an_orphan_pool_stays_until_its_last_buffer_is_collected() {
-  let mut set = PoolSet::new();
-  let id = set_pool(&mut set);
-  let lease = set.acquire(id, 16 * KB, 0).unwrap();
-  let released = set.acquire(id, 16 * KB, 0).unwrap();
-  set
-    .with(id, |p| {
-      p.check_release(released.slot, released.ptr.as_ptr(), released.len, 0)?;
-      p.release(released.slot)
-    })
-    .unwrap()
-    .unwrap();
-  assert_eq!(set.unseen_bytes(), 16 * KB);
-  set.orphan(id);
-  assert_eq!(set.len(), 1, "a Buffer still reads this pool's memory");
-  assert_eq!(set.unseen_bytes(), 0, "idle memory was freed");
-  // The released lease's finalizer is stale; the lent one's frees the pool.
-  let token = PoolSet::token(id, released.serial);
-  assert_eq!(
-    set.finalize(token, released.ptr.as_ptr() as usize, 0),
-    (id, Finalized::Stale)
-  );
-  assert_eq!(set.len(), 1);
-  let token = PoolSet::token(id, lease.serial);
-  assert_eq!(
-    set.finalize(token, lease.ptr.as_ptr() as usize, 0),
-    (id, Finalized::Reclaimed)
-  );
-  assert!(set.is_empty());
-  // A late finalizer for a pool that left the set, even once its index is
-  // reused, finds nothing.
-  let again = set_pool(&mut set);
-  assert_eq!(again, id);
-  let fresh = set.acquire(again, 16 * KB, 0).unwrap();
-  assert_eq!(
-    set.finalize(token, lease.ptr.as_ptr() as usize, 0).1,
-    Finalized::Stale
-  );
-  assert_eq!(
-    set.finalize(token, fresh.ptr.as_ptr() as usize, 0).1,
-    Finalized::Stale
-  );
-  assert_eq!(set.get(again).unwrap().lent(), 1);
-}
-
-#[test]
-fn orphan_without_leases_leaves_at_once() {
-  let mut set = PoolSet::new();
-  let id = set_pool(&mut set);
-  let l = set.acquire(id, 100, 0).unwrap();
-  set.with(id, |p| p.release(l.slot)).unwrap().unwrap();
-  set.orphan(id);
-  assert!(set.is_empty());
-  assert_eq!(set.unseen_bytes(), 0);
-  set.orphan(id);
-  assert!(set.with(id, |p| p.lent()).is_none());
-}
-
-#[test]
-fn set_tracks_unseen_bytes() {
-  let (mut set, a, b) = two_pools();
-  let la = set.acquire(a, 1000, 0).unwrap();
-  let lb = set.acquire(b, 16 * KB, 0).unwrap();
-  assert_eq!(set.unseen_bytes(), 24);
-  set.with(a, |p| p.release(la.slot)).unwrap().unwrap();
-  set.with(b, |p| p.release(lb.slot)).unwrap().unwrap();
-  assert_eq!(set.unseen_bytes(), 1024 + 16 * KB);
-  set.with(a, |p| p.trim());
-  assert_eq!(set.unseen_bytes(), 16 * KB);
-  set.clear();
-  assert_eq!(set.unseen_bytes(), 0);
 }
 
 /// A random walk over acquire / release / finalize (current and stale) /
