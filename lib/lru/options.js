@@ -14,10 +14,35 @@ const {
 const { settleAll } = require('../common/settle')
 const { kBatch } = require('./live')
 
-// Options that storage: 'offheap' cannot honour, and why. Refused by name
-// rather than ignored.
-const OFFHEAP_REFUSED = {
-  sizeCalculation: 'sizes are the real bytes held',
+// Options a storage cannot honour, and why: refused by name rather than
+// ignored. The heap storage honours every option.
+const PER_THREAD =
+  "is not supported with storage: 'shared' (one store for every thread: no per-thread callbacks or per-entry policies)"
+const REFUSED = {
+  offheap: {
+    sizeCalculation: "does not apply to storage: 'offheap', where sizes are the real bytes held",
+  },
+  shared: {
+    onEvict:
+      "is not supported with storage: 'shared': an entry is evicted by whichever thread needs the room, " +
+      'where another thread’s callback cannot run',
+    sizeCalculation: "does not apply to storage: 'shared', where sizes are the real bytes held",
+    perf: "does not apply to storage: 'shared', whose threads share the addon's one clock",
+    dispose: PER_THREAD,
+    disposeAfter: PER_THREAD,
+    onInsert: PER_THREAD,
+    noDisposeOnSet: PER_THREAD,
+    ttlAutopurge: PER_THREAD,
+    updateAgeOnHas: PER_THREAD,
+    noDeleteOnStaleGet: PER_THREAD,
+    noUpdateTTL: PER_THREAD,
+    maxEntrySize: PER_THREAD,
+    memoMethod: PER_THREAD,
+    allowStaleOnFetchRejection: PER_THREAD,
+    allowStaleOnFetchAbort: PER_THREAD,
+    ignoreFetchAbort: PER_THREAD,
+    noDeleteOnFetchRejection: PER_THREAD,
+  },
 }
 
 // The options that are functions when given.
@@ -100,12 +125,11 @@ function parseOptions(options) {
   ) {
     throw invalidArgType('options.perf', 'an object with a now() method', perf)
   }
-  if (storage === 'offheap') {
-    for (const [name, why] of Object.entries(OFFHEAP_REFUSED)) {
+  const refused = REFUSED[storage]
+  if (refused !== undefined) {
+    for (const [name, why] of Object.entries(refused)) {
       const value = options[name]
-      if (value !== undefined && value !== false) {
-        throw invalidArgValue(`options.${name}`, `does not apply to storage: 'offheap', where ${why}`, value)
-      }
+      if (value !== undefined && value !== false) throw invalidArgValue(`options.${name}`, why, value)
     }
   }
   return {

@@ -24,26 +24,10 @@ const MAX_NAME_LENGTH = 256
 /** The clock of every shared store, as `load()` wants it. */
 const sharedClock = { now: native.sharedNow }
 
-// lru-cache's options that a store shared by every thread does not honour:
-// refused by name rather than ignored.
-const SHARED_UNSUPPORTED = [
-  'dispose',
-  'disposeAfter',
-  'onInsert',
-  'noDisposeOnSet',
-  'ttlAutopurge',
-  'updateAgeOnHas',
-  'noDeleteOnStaleGet',
-  'noUpdateTTL',
-  'maxEntrySize',
-  'memoMethod',
-  'allowStaleOnFetchRejection',
-  'allowStaleOnFetchAbort',
-  'ignoreFetchAbort',
-  'noDeleteOnFetchRejection',
-]
-
-/** Checks the options only a shared store has, or refuses. */
+/**
+ * Checks the options only a shared store has. Those it cannot honour are
+ * refused by parseOptions (REFUSED in options.js).
+ */
 function checkSharedOptions(raw) {
   const { name } = raw
   if (typeof name !== 'string') {
@@ -52,38 +36,6 @@ function checkSharedOptions(raw) {
   if (name.length === 0) throw invalidArgValue('options.name', 'must not be empty', name)
   if (name.length > MAX_NAME_LENGTH) {
     throw invalidArgValue('options.name', `must be at most ${MAX_NAME_LENGTH} characters long`, name)
-  }
-  if (raw.onEvict !== undefined) {
-    throw invalidArgValue(
-      'options.onEvict',
-      "is not supported with storage: 'shared': an entry is evicted by whichever thread needs the room, " +
-        'where another thread’s callback cannot run',
-      raw.onEvict,
-    )
-  }
-  if (raw.sizeCalculation !== undefined) {
-    throw invalidArgValue(
-      'options.sizeCalculation',
-      "does not apply to storage: 'shared', where sizes are the real bytes held",
-      raw.sizeCalculation,
-    )
-  }
-  for (const option of SHARED_UNSUPPORTED) {
-    const value = raw[option]
-    if (value !== undefined && value !== false) {
-      throw invalidArgValue(
-        `options.${option}`,
-        "is not supported with storage: 'shared' (one store for every thread: no per-thread callbacks or per-entry policies)",
-        value,
-      )
-    }
-  }
-  if (raw.perf !== undefined) {
-    throw invalidArgValue(
-      'options.perf',
-      "does not apply to storage: 'shared', whose threads share the addon's one clock",
-      raw.perf,
-    )
   }
   if (raw.policy !== undefined && raw.policy !== 'lru') {
     throw invalidArgValue(
