@@ -44,6 +44,10 @@ pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16;
 /// Longest store name, in UTF-16 code units as JS counts them.
 pub const MAX_NAME_UNITS: usize = 256;
 
+/// Bytes before a key's own in its encoded form: its hash (8, little
+/// endian) and its tag (1).
+const KEY_PREFIX: usize = 9;
+
 const KEY_NUM: u8 = 0;
 const KEY_UTF8: u8 = 1;
 const KEY_UTF16: u8 = 2;
@@ -116,8 +120,10 @@ impl OwnedKey {
     }
   }
 
-  fn decode(bytes: &[u8]) -> OwnedKey {
-    let (tag, rest) = bytes.split_first().expect("encoded keys have a tag");
+  fn decode(encoded: &[u8]) -> OwnedKey {
+    let (tag, rest) = encoded[KEY_PREFIX - 1..]
+      .split_first()
+      .expect("encoded keys have a tag");
     match *tag {
       KEY_NUM => OwnedKey::Num(u64::from_ne_bytes(rest.try_into().expect("8 bytes"))),
       KEY_UTF8 => OwnedKey::Utf8(rest.to_vec()),
@@ -131,9 +137,12 @@ impl OwnedKey {
   }
 }
 
-/// Writes `key` as a tag byte and its bytes (the form the shards keep).
-fn encode_key(key: KeyRef<'_>, out: &mut Vec<u8>) {
+/// Writes `key` in the form the shards keep: its hash, a tag byte and its
+/// bytes. The hash is computed here once, and serves both to pick the
+/// shard and as the key's hash in the shard's table ([`Prehashed`]).
+fn encode_key(key: KeyRef<'_>, hasher: &Hasher, out: &mut Vec<u8>) {
   out.clear();
+  out.extend_from_slice(&[0; 8]);
   match key {
     KeyRef::Num(n) => {
       out.push(KEY_NUM);
@@ -151,7 +160,44 @@ fn encode_key(key: KeyRef<'_>, out: &mut Vec<u8>) {
       }
     }
   }
+  let hash = hasher.hash_one(&out[8..]);
+  out[..8].copy_from_slice(&hash.to_le_bytes());
 }
+
+/// The hash written at the start of an encoded key.
+fn hash_of(encoded: &[u8]) -> u64 {
+  let mut h = [0; 8];
+  h.copy_from_slice(&encoded[..8]);
+  u64::from_le_bytes(h)
+}
+
+/// The hasher of the shards' tables: an encoded key carries its hash in its
+/// first eight bytes, which this takes as is instead of hashing the key
+/// again. (A `[u8]` hashes as its length, then its bytes in one `write`.)
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+
+  fn write(&mut self, bytes: &[u8]) {
+    self.0 = match bytes.first_chunk::<8>() {
+      Some(h) => u64::from_le_bytes(*h),
+      // Never an encoded key; any function of the bytes is a valid hash.
+      None => bytes
+        .iter()
+        .fold(self.0, |h, &b| h.rotate_left(8) ^ u64::from(b)),
+    };
+  }
+
+  fn write_usize(&mut self, _len: usize) {
+    // The slice's length prefix: the hash already covers the length.
+  }
+}
+
+type PrehashedState = std::hash::BuildHasherDefault<Prehashed>;
 
 thread_local! {
   /// The encoded form of the key being looked up, so a lookup allocates nothing.
@@ -159,10 +205,10 @@ thread_local! {
 }
 
 /// Runs `f` with the encoded form of `key`.
-fn with_encoded<R>(key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
+fn with_encoded<R>(key: KeyRef<'_>, hasher: &Hasher, f: impl FnOnce(&[u8]) -> R) -> R {
   KEY_BUF.with(|buf| match buf.try_borrow_mut() {
     Ok(mut buf) => {
-      encode_key(key, &mut buf);
+      encode_key(key, hasher, &mut buf);
       if buf.capacity() > 64 * 1024 {
         let out = f(&buf);
         *buf = Vec::new();
@@ -173,7 +219,7 @@ fn with_encoded<R>(key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
     }
     Err(_) => {
       let mut own = Vec::new();
-      encode_key(key, &mut own);
+      encode_key(key, hasher, &mut own);
       f(&own)
     }
   })
@@ -212,7 +258,7 @@ struct Item {
 type Hasher = foldhash::fast::FixedState;
 
 struct Shard {
-  map: LruCache<Box<[u8]>, Item, Hasher>,
+  map: LruCache<Box<[u8]>, Item, PrehashedState>,
   counters: SharedCounters,
 }
 
@@ -337,7 +383,7 @@ impl SharedStore {
     let shards = (0..SHARDS)
       .map(|_| {
         Mutex::new(Shard {
-          map: LruCache::unbounded_with_hasher(hasher.clone()),
+          map: LruCache::unbounded_with_hasher(PrehashedState::default()),
           counters: SharedCounters::default(),
         })
       })
@@ -442,7 +488,18 @@ impl SharedStore {
   fn shard_of(&self, encoded: &[u8]) -> usize {
     // Bits the shard's own table does not use for buckets (low bits) or
     // tags (top seven), so that keys of one shard stay spread within it.
-    (self.hasher.hash_one(encoded) >> 40) as usize & (SHARDS - 1)
+    (hash_of(encoded) >> 40) as usize & (SHARDS - 1)
+  }
+
+  /// Runs `f` with the encoded form of `key` (see [`encode_key`]).
+  fn with_encoded<R>(&self, key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
+    with_encoded(key, &self.hasher, f)
+  }
+
+  fn encode(&self, key: KeyRef<'_>) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    encode_key(key, &self.hasher, &mut encoded);
+    encoded
   }
 
   /// Reserves room for one entry of `size` bytes; false if it does not fit now.
@@ -482,8 +539,8 @@ impl SharedStore {
   }
 
   fn item_size(key_len: usize, item: &Item) -> usize {
-    // The tag byte is bookkeeping: a key's size is its JS bytes.
-    key_len - 1 + item.value.byte_len() + SHARED_ENTRY_OVERHEAD
+    // The hash and the tag are bookkeeping: a key's size is its JS bytes.
+    key_len - KEY_PREFIX + item.value.byte_len() + SHARED_ENTRY_OVERHEAD
   }
 
   /// Removes the least recently used entry of `shard`; false if empty.
@@ -504,7 +561,7 @@ impl SharedStore {
 
   /// The value of `key`, which becomes the most recently used of its shard.
   pub fn get(&self, key: KeyRef<'_>, now: f64) -> SharedLookup {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let mut shard = self.shards[self.shard_of(encoded)].lock();
       let shard = &mut *shard;
       let Some(item) = shard.map.get_mut(encoded) else {
@@ -533,7 +590,7 @@ impl SharedStore {
   /// The value of `key` without changing recency; an expired entry only
   /// when `allow_stale`.
   pub fn peek(&self, key: KeyRef<'_>, now: f64, allow_stale: bool) -> Option<SharedValue> {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       let item = shard.map.peek(encoded)?;
       (allow_stale || item.expires >= now).then(|| item.value.clone())
@@ -542,7 +599,7 @@ impl SharedStore {
 
   /// Whether `key` has a live entry (recency unchanged).
   pub fn has(&self, key: KeyRef<'_>, now: f64) -> bool {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       shard
         .map
@@ -553,7 +610,7 @@ impl SharedStore {
 
   /// Milliseconds `key` has left: `INFINITY` without TTL, 0 if absent.
   pub fn remaining_ttl(&self, key: KeyRef<'_>, now: f64) -> f64 {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       match shard.map.peek(encoded) {
         None => 0.0,
@@ -573,7 +630,7 @@ impl SharedStore {
     now: f64,
     expires_at: Option<f64>,
   ) -> SharedStored {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       self.set_encoded(encoded, value, ttl, now, expires_at)
     })
   }
@@ -586,7 +643,7 @@ impl SharedStore {
     now: f64,
     expires_at: Option<f64>,
   ) -> SharedStored {
-    let size = encoded.len() - 1 + value.byte_len() + SHARED_ENTRY_OVERHEAD;
+    let size = encoded.len() - KEY_PREFIX + value.byte_len() + SHARED_ENTRY_OVERHEAD;
     let index = self.shard_of(encoded);
     if size > self.config.max_size {
       let mut shard = self.shards[index].lock();
@@ -645,7 +702,7 @@ impl SharedStore {
   /// Removes `key`. Returns whether a live entry was removed (an expired
   /// one is removed too, and counted as an expiration).
   pub fn delete(&self, key: KeyRef<'_>, now: f64) -> bool {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let mut shard = self.shards[self.shard_of(encoded)].lock();
       let Some(item) = shard.map.pop(encoded) else {
         return false;
@@ -670,7 +727,7 @@ impl SharedStore {
         removed += 1;
       }
       // Give the table's memory back too.
-      shard.map = LruCache::unbounded_with_hasher(self.hasher.clone());
+      shard.map = LruCache::unbounded_with_hasher(PrehashedState::default());
     }
     removed
   }
@@ -774,8 +831,7 @@ impl SharedStore {
   /// decision are one step against [`SharedStore::complete`], so a key is
   /// never loaded twice because a load ended in between.
   pub fn claim(&self, key: KeyRef<'_>, now: f64, owner: u64, waiter: Waiter) -> Claim {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let mut inflight = self.inflight.lock();
     if let Some(load) = inflight.get_mut(&encoded[..]) {
       load.waiters.push(waiter);
@@ -806,8 +862,7 @@ impl SharedStore {
     ttl: f64,
     now: f64,
   ) -> bool {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let waiters = {
       let mut inflight = self.inflight.lock();
       match inflight.get(&encoded[..]) {
@@ -824,8 +879,7 @@ impl SharedStore {
   /// Ends load `id` of `key` without a value (the loader failed, or gave
   /// nothing): its waiters are notified and retry, one of them leading.
   pub fn abandon(&self, key: KeyRef<'_>, id: u64) -> bool {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let waiters = {
       let mut inflight = self.inflight.lock();
       match inflight.get(&encoded[..]) {
