@@ -263,6 +263,16 @@ pub struct Scratch {
 
 const SCRATCH_KEEP: usize = 64 * 1024;
 
+impl Scratch {
+  /// Empty buffers; `const`, for thread-locals without lazy initialization.
+  pub const fn new() -> Self {
+    Scratch {
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
+}
+
 /// Reads a JS string as UTF-16 into `buf` (replacing its contents), in one
 /// call when it fits the buffer's capacity. `Ok(false)` if `v` is not a
 /// string (nothing read).
@@ -516,4 +526,65 @@ pub unsafe fn value_to_js(env: sys::napi_env, value: ValueRef<'_>) -> Result<sys
   };
   check(status, "creating a value")?;
   Ok(out)
+}
+
+/// A value copied out of a store, so that its JS value is made once the
+/// store (its handle table, its shard's lock) is released. The buffers are kept between calls.
+pub struct Reply {
+  form: Form,
+  bytes: Vec<u8>,
+  units: Vec<u16>,
+}
+
+#[derive(Clone, Copy)]
+enum Form {
+  Utf8,
+  Ascii,
+  Utf16,
+  Bytes,
+}
+
+/// Copies larger than this are not kept for the next call.
+const REPLY_KEEP: usize = 64 * 1024;
+
+impl Reply {
+  pub const fn new() -> Self {
+    Reply {
+      form: Form::Utf8,
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
+
+  pub fn copy(&mut self, value: ValueRef<'_>) {
+    if self.bytes.capacity() > REPLY_KEEP {
+      self.bytes = Vec::new();
+    }
+    if self.units.capacity() > REPLY_KEEP {
+      self.units = Vec::new();
+    }
+    let (form, bytes) = match value {
+      ValueRef::Utf16(u) => {
+        self.units.clear();
+        self.units.extend_from_slice(u);
+        self.form = Form::Utf16;
+        return;
+      }
+      ValueRef::Utf8(b) => (Form::Utf8, b),
+      ValueRef::Ascii(b) => (Form::Ascii, b),
+      ValueRef::Bytes(b) => (Form::Bytes, b),
+    };
+    self.bytes.clear();
+    self.bytes.extend_from_slice(bytes);
+    self.form = form;
+  }
+
+  pub fn get(&self) -> ValueRef<'_> {
+    match self.form {
+      Form::Utf8 => ValueRef::Utf8(&self.bytes),
+      Form::Ascii => ValueRef::Ascii(&self.bytes),
+      Form::Utf16 => ValueRef::Utf16(&self.units),
+      Form::Bytes => ValueRef::Bytes(&self.bytes),
+    }
+  }
 }

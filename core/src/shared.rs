@@ -37,9 +37,9 @@ pub const SHARDS: usize = 16;
 
 /// Bookkeeping bytes charged to each entry on top of its key and value: the
 /// LRU node (key box, item, two links) and its allocation, the key's and
-/// the value's allocations and headers, and the entry's share of the hash
-/// table.
-pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16;
+/// the value's allocations and headers, the entry's share of the hash
+/// table, and the key's hash kept with it.
+pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16 + 8;
 
 /// Longest store name, in UTF-16 code units as JS counts them.
 pub const MAX_NAME_UNITS: usize = 256;
@@ -199,6 +199,65 @@ impl std::hash::Hasher for Prehashed {
 
 type PrehashedState = std::hash::BuildHasherDefault<Prehashed>;
 
+/// Longest encoded key kept inside the shard's LRU node rather than in an
+/// allocation of its own (a 24-byte key is 33 encoded bytes).
+const INLINE_KEY: usize = 46;
+
+/// An encoded key as a shard keeps it: a short one inside the LRU node, so
+/// that comparing it during a lookup touches no further allocation.
+#[derive(Clone)]
+enum StoredKey {
+  Inline { len: u8, bytes: [u8; INLINE_KEY] },
+  Heap(Box<[u8]>),
+}
+
+impl StoredKey {
+  fn new(encoded: &[u8]) -> StoredKey {
+    if encoded.len() <= INLINE_KEY {
+      let mut bytes = [0; INLINE_KEY];
+      bytes[..encoded.len()].copy_from_slice(encoded);
+      StoredKey::Inline {
+        len: encoded.len() as u8,
+        bytes,
+      }
+    } else {
+      StoredKey::Heap(encoded.into())
+    }
+  }
+
+  fn bytes(&self) -> &[u8] {
+    match self {
+      StoredKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+      StoredKey::Heap(b) => b,
+    }
+  }
+
+  fn len(&self) -> usize {
+    self.bytes().len()
+  }
+}
+
+impl std::borrow::Borrow<[u8]> for StoredKey {
+  fn borrow(&self) -> &[u8] {
+    self.bytes()
+  }
+}
+
+// Hashed and compared as its bytes, as `Borrow<[u8]>` requires.
+impl std::hash::Hash for StoredKey {
+  fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+    self.bytes().hash(state)
+  }
+}
+
+impl PartialEq for StoredKey {
+  fn eq(&self, other: &StoredKey) -> bool {
+    self.bytes() == other.bytes()
+  }
+}
+
+impl Eq for StoredKey {}
+
 thread_local! {
   /// The encoded form of the key being looked up, so a lookup allocates nothing.
   static KEY_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -258,21 +317,34 @@ struct Item {
 type Hasher = foldhash::fast::FixedState;
 
 struct Shard {
-  map: LruCache<Box<[u8]>, Item, PrehashedState>,
+  map: LruCache<StoredKey, Item, PrehashedState>,
   counters: SharedCounters,
 }
 
-/// What a `get` found.
+/// A shard's lock on cache lines of its own, so that threads working in
+/// different shards do not write to one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::ops::Deref for Padded {
+  type Target = Mutex<Shard>;
+  fn deref(&self) -> &Mutex<Shard> {
+    &self.0
+  }
+}
+
+/// What a `get` found (`V`: the value, or what [`SharedStore::get_with`]
+/// made of it).
 #[derive(Debug, PartialEq, Eq)]
-pub enum SharedLookup {
-  Hit(SharedValue),
+pub enum SharedLookup<V = SharedValue> {
+  Hit(V),
   /// Expired, returned once because of `allow_stale`, and now removed.
-  Stale(SharedValue),
+  Stale(V),
   Miss,
 }
 
-impl SharedLookup {
-  pub fn value(self) -> Option<SharedValue> {
+impl<V> SharedLookup<V> {
+  pub fn value(self) -> Option<V> {
     match self {
       SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
       SharedLookup::Miss => None,
@@ -333,7 +405,7 @@ pub struct Mismatch {
 pub struct SharedStore {
   name: String,
   config: SharedConfig,
-  shards: Box<[Mutex<Shard>]>,
+  shards: Box<[Padded]>,
   hasher: Hasher,
   /// Bytes reserved: the entries' charged sizes, plus those being inserted.
   bytes: AtomicUsize,
@@ -382,10 +454,10 @@ impl SharedStore {
     let hasher = Hasher::with_seed(0x6c65_616b_6c65_7373);
     let shards = (0..SHARDS)
       .map(|_| {
-        Mutex::new(Shard {
+        Padded(Mutex::new(Shard {
           map: LruCache::unbounded_with_hasher(PrehashedState::default()),
           counters: SharedCounters::default(),
-        })
+        }))
       })
       .collect();
     SharedStore {
@@ -561,9 +633,24 @@ impl SharedStore {
 
   /// The value of `key`, which becomes the most recently used of its shard.
   pub fn get(&self, key: KeyRef<'_>, now: f64) -> SharedLookup {
+    self.get_with(key, now, SharedValue::clone)
+  }
+
+  /// [`SharedStore::get`], handing the value to `f` instead of a new
+  /// reference to it: under the shard's lock for a live entry (so `f` must
+  /// be quick, and must not use the store), after unlocking for a stale
+  /// one. A caller that copies the value out this way spares the two
+  /// atomic updates of the reference count, and another thread's reads of
+  /// a hot value a shared cache line.
+  pub fn get_with<R>(
+    &self,
+    key: KeyRef<'_>,
+    now: f64,
+    f: impl FnOnce(&SharedValue) -> R,
+  ) -> SharedLookup<R> {
     self.with_encoded(key, |encoded| {
-      let mut shard = self.shards[self.shard_of(encoded)].lock();
-      let shard = &mut *shard;
+      let mut guard = self.shards[self.shard_of(encoded)].lock();
+      let shard = &mut *guard;
       let Some(item) = shard.map.get_mut(encoded) else {
         shard.counters.misses += 1;
         return SharedLookup::Miss;
@@ -573,8 +660,9 @@ impl SharedStore {
         shard.counters.expirations += 1;
         let item = shard.map.pop(encoded).expect("present");
         self.release(Self::item_size(encoded.len(), &item));
+        drop(guard);
         return if self.config.allow_stale {
-          SharedLookup::Stale(item.value)
+          SharedLookup::Stale(f(&item.value))
         } else {
           SharedLookup::Miss
         };
@@ -583,7 +671,7 @@ impl SharedStore {
       if self.config.update_age_on_get && item.ttl > 0.0 {
         item.expires = now + item.ttl;
       }
-      SharedLookup::Hit(item.value.clone())
+      SharedLookup::Hit(f(&item.value))
     })
   }
 
@@ -662,7 +750,7 @@ impl SharedStore {
       expires,
       ttl,
     };
-    let key: Box<[u8]> = encoded.into();
+    let key = StoredKey::new(encoded);
     let mut shard = self.shards[index].lock();
     // The old value goes first: its room is the first the new one may use.
     if let Some(old) = shard.map.pop(encoded) {
@@ -745,7 +833,7 @@ impl SharedStore {
           shard.counters.expirations += 1;
           continue;
         }
-        return Some((OwnedKey::decode(&key), item.value));
+        return Some((OwnedKey::decode(key.bytes()), item.value));
       }
     }
     None
@@ -759,14 +847,14 @@ impl SharedStore {
     let mut removed = 0;
     for shard in self.shards.iter() {
       let mut shard = shard.lock();
-      let stale: Vec<Box<[u8]>> = shard
+      let stale: Vec<StoredKey> = shard
         .map
         .iter()
         .filter(|(_, item)| item.expires < now)
         .map(|(k, _)| k.clone())
         .collect();
       for key in stale {
-        if let Some(item) = shard.map.pop(&key) {
+        if let Some(item) = shard.map.pop(key.bytes()) {
           self.release(Self::item_size(key.len(), &item));
           shard.counters.expirations += 1;
           removed += 1;
@@ -790,7 +878,7 @@ impl SharedStore {
           .filter(|(_, item)| item.expires >= now)
           .map(|(k, item)| {
             (
-              OwnedKey::decode(k),
+              OwnedKey::decode(k.bytes()),
               item.value.clone(),
               item.ttl,
               item.expires,
