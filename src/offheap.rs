@@ -218,10 +218,7 @@ raw::callbacks! {
   fn off_set(env, [id, key, value, ttl, now, expires_at]) {
     let ttl = raw::get_f64(env, ttl, "ttl")?;
     let now = raw::get_f64(env, now, "now")?;
-    let expires_at = match raw::type_of(env, expires_at)? {
-      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-    };
+    let expires_at = raw::optional_f64(env, expires_at, "expiresAt")?;
     VALUE_SCRATCH.with(|scratch| {
       let mut scratch = scratch.borrow_mut();
       let value = scratch.value(env, value)?;

@@ -170,6 +170,31 @@ pub unsafe fn get_f64(env: sys::napi_env, v: sys::napi_value, name: &str) -> Res
   }
 }
 
+/// The number argument `name`, or `None` for `undefined` or `null`: one
+/// call into V8 for a number or `undefined`.
+///
+/// # Safety
+///
+/// `env` and `v` belong to the running callback.
+pub unsafe fn optional_f64(
+  env: sys::napi_env,
+  v: sys::napi_value,
+  name: &str,
+) -> Result<Option<f64>> {
+  let mut n = 0f64;
+  // SAFETY: `env` and `v` are live (the caller's contract); `n` is a valid out pointer.
+  match unsafe { sys::napi_get_value_double(env, v, &mut n) } {
+    sys::Status::napi_ok => Ok(Some(n)),
+    // SAFETY: as above.
+    sys::Status::napi_number_expected => match unsafe { type_of(env, v) }? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+      // SAFETY: as above.
+      _ => Err(unsafe { not_a(env, v, name, "of type number") }),
+    },
+    status => Err(Failure::napi("napi_get_value_double", status)),
+  }
+}
+
 /// The boolean argument `name`.
 ///
 /// # Safety

@@ -578,10 +578,7 @@ raw::callbacks! {
   /// is removed). `expiresAt` is on [`clock_ms`]'s scale.
   fn shared_set(env, [id, key, value, ttl, expires_at]) {
     let ttl = raw::get_f64(env, ttl, "ttl")?;
-    let expires_at = match raw::type_of(env, expires_at)? {
-      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-    };
+    let expires_at = raw::optional_f64(env, expires_at, "expiresAt")?;
     with_value(env, id, key, value, |lru, key, value| {
       let now = if ttl > 0.0 || expires_at.is_some() {
         clock_ms()
