@@ -1,6 +1,6 @@
 'use strict'
 
-// One contender, one process: `node worker.js <offheap|lru-cache|floor>`.
+// One contender, one process: `node worker.js <offheap|lru-cache|floor> [max]`.
 // Prints one JSON line: ns per operation for each operation, best of
 // several runs. 24-byte string keys, 100-byte string values.
 
@@ -9,8 +9,8 @@ const native = require('../../lib/common/native')
 const { indexes, bestNsPerOp: best } = require('../lib/measure')
 
 const name = process.argv[2]
-const KEY_SPACE = 100_000
-const MAX = 50_000
+const MAX = Number(process.argv[3] ?? 50_000)
+const KEY_SPACE = 2 * MAX
 const OPS = 200_000
 const keys = Array.from({ length: KEY_SPACE }, (_, i) => `key:${String(i).padStart(20, '0')}`)
 const values = Array.from({ length: KEY_SPACE }, (_, i) => `${i}:`.padEnd(100, 'v'))
