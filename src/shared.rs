@@ -537,7 +537,7 @@ keyed_callbacks! {
     // The value is copied out under the shard's lock (a memcpy, no JS).
     let found = REPLY.with(|reply| {
       let mut reply = reply.borrow_mut();
-      lru.holder.get_with(key, now, |v| reply.copy(v.as_ref())).value()
+      lru.holder.get_with(key, now, |v| reply.copy(v)).value()
     });
     if timed {
       // A get may have removed an expired entry.

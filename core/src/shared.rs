@@ -36,9 +36,12 @@ use crate::offheap::{KeyRef, ValueRef};
 pub const SHARDS: usize = 16;
 
 /// Bookkeeping bytes charged to each entry on top of its key and value: the
-/// LRU node (key box, item, two links) and its allocation, the key's and
-/// the value's allocations and headers, the entry's share of the hash
-/// table, and the key's hash kept with it.
+/// LRU node (key, item, two links) and its allocation, the key's and the
+/// value's allocations and headers when they do not fit in the node, the
+/// entry's share of the hash table, and the key's hash kept with it. (A
+/// node holding a short key and value inline is about 200 bytes whatever
+/// their length, so entries of a few bytes are charged somewhat less than
+/// they hold, and entries near the inline limits somewhat more.)
 pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16 + 8;
 
 /// Longest store name, in UTF-16 code units as JS counts them.
@@ -305,9 +308,80 @@ impl SharedCounters {
   }
 }
 
+/// Longest value (UTF-8, ASCII or bytes) kept inside the shard's LRU node,
+/// next to its key, so that a lookup reads it without reaching another
+/// allocation. Longer values, and UTF-16 ones, are [`SharedValue`]s.
+const INLINE_VALUE: usize = 112;
+
+#[derive(Debug, Clone, Copy)]
+enum InlineKind {
+  Utf8,
+  Ascii,
+  Bytes,
+}
+
+/// A value as a shard keeps it.
+#[derive(Debug)]
+enum StoredValue {
+  Inline {
+    kind: InlineKind,
+    len: u8,
+    bytes: [u8; INLINE_VALUE],
+  },
+  Shared(SharedValue),
+}
+
+impl StoredValue {
+  fn new(value: ValueRef<'_>) -> StoredValue {
+    let (kind, b) = match value {
+      ValueRef::Utf8(b) if b.is_ascii() => (InlineKind::Ascii, b),
+      ValueRef::Utf8(b) => (InlineKind::Utf8, b),
+      ValueRef::Ascii(b) => (InlineKind::Ascii, b),
+      ValueRef::Bytes(b) => (InlineKind::Bytes, b),
+      ValueRef::Utf16(_) => return StoredValue::Shared(SharedValue::new(value)),
+    };
+    if b.len() > INLINE_VALUE {
+      return StoredValue::Shared(SharedValue::new(value));
+    }
+    let mut bytes = [0; INLINE_VALUE];
+    bytes[..b.len()].copy_from_slice(b);
+    StoredValue::Inline {
+      kind,
+      len: b.len() as u8,
+      bytes,
+    }
+  }
+
+  fn as_ref(&self) -> ValueRef<'_> {
+    match self {
+      StoredValue::Inline { kind, len, bytes } => {
+        let b = &bytes[..usize::from(*len)];
+        match kind {
+          InlineKind::Utf8 => ValueRef::Utf8(b),
+          InlineKind::Ascii => ValueRef::Ascii(b),
+          InlineKind::Bytes => ValueRef::Bytes(b),
+        }
+      }
+      StoredValue::Shared(v) => v.as_ref(),
+    }
+  }
+
+  /// The value as a caller may keep it.
+  fn shared(&self) -> SharedValue {
+    match self {
+      StoredValue::Inline { .. } => SharedValue::new(self.as_ref()),
+      StoredValue::Shared(v) => v.clone(),
+    }
+  }
+
+  fn byte_len(&self) -> usize {
+    self.as_ref().byte_len()
+  }
+}
+
 #[derive(Debug)]
 struct Item {
-  value: SharedValue,
+  value: StoredValue,
   /// Absolute expiry time on the store's clock (`INFINITY`: never).
   expires: f64,
   /// The TTL it was set with (0: none).
@@ -633,20 +707,29 @@ impl SharedStore {
 
   /// The value of `key`, which becomes the most recently used of its shard.
   pub fn get(&self, key: KeyRef<'_>, now: f64) -> SharedLookup {
-    self.get_with(key, now, SharedValue::clone)
+    self.lookup(key, now, StoredValue::shared)
   }
 
-  /// [`SharedStore::get`], handing the value to `f` instead of a new
-  /// reference to it: under the shard's lock for a live entry (so `f` must
-  /// be quick, and must not use the store), after unlocking for a stale
-  /// one. A caller that copies the value out this way spares the two
-  /// atomic updates of the reference count, and another thread's reads of
-  /// a hot value a shared cache line.
+  /// [`SharedStore::get`], handing the value to `f` instead of a copy or a
+  /// new reference to it: under the shard's lock for a live entry (so `f`
+  /// must be quick, and must not use the store), after unlocking for a
+  /// stale one. A caller that copies the value out this way spares an
+  /// allocation or the two atomic updates of a reference count, and
+  /// another thread's reads of a hot value a shared cache line.
   pub fn get_with<R>(
     &self,
     key: KeyRef<'_>,
     now: f64,
-    f: impl FnOnce(&SharedValue) -> R,
+    f: impl FnOnce(ValueRef<'_>) -> R,
+  ) -> SharedLookup<R> {
+    self.lookup(key, now, |v| f(v.as_ref()))
+  }
+
+  fn lookup<R>(
+    &self,
+    key: KeyRef<'_>,
+    now: f64,
+    f: impl FnOnce(&StoredValue) -> R,
   ) -> SharedLookup<R> {
     self.with_encoded(key, |encoded| {
       let mut guard = self.shards[self.shard_of(encoded)].lock();
@@ -681,7 +764,7 @@ impl SharedStore {
     self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       let item = shard.map.peek(encoded)?;
-      (allow_stale || item.expires >= now).then(|| item.value.clone())
+      (allow_stale || item.expires >= now).then(|| item.value.shared())
     })
   }
 
@@ -746,7 +829,7 @@ impl SharedStore {
     }
     // Copied before any lock is taken; stored only once room is reserved.
     let item = Item {
-      value: SharedValue::new(value),
+      value: StoredValue::new(value),
       expires,
       ttl,
     };
@@ -833,7 +916,7 @@ impl SharedStore {
           shard.counters.expirations += 1;
           continue;
         }
-        return Some((OwnedKey::decode(key.bytes()), item.value));
+        return Some((OwnedKey::decode(key.bytes()), item.value.shared()));
       }
     }
     None
@@ -879,7 +962,7 @@ impl SharedStore {
           .map(|(k, item)| {
             (
               OwnedKey::decode(k.bytes()),
-              item.value.clone(),
+              item.value.shared(),
               item.ttl,
               item.expires,
             )
