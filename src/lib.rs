@@ -6,6 +6,7 @@
 mod accounting;
 mod args;
 mod errors;
+mod floor;
 mod handles;
 mod lru;
 mod offheap;
@@ -58,5 +59,8 @@ pub fn init(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Res
   errors::js(&env, registered)?;
   // SAFETY: as above.
   let registered = unsafe { shared::register(env.raw(), exports) };
+  errors::js(&env, registered)?;
+  // SAFETY: as above.
+  let registered = unsafe { floor::register(env.raw(), exports) };
   errors::js(&env, registered)
 }

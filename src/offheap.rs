@@ -20,7 +20,7 @@ use crate::accounting::Held;
 use crate::args::{self, limit};
 use crate::errors;
 use crate::handles::{self, Table};
-use crate::raw::{self, Scratch};
+use crate::raw::{self, Reply, Scratch};
 use crate::records;
 
 /// One off-heap LRU.
@@ -39,8 +39,8 @@ thread_local! {
   static TABLE: RefCell<Table<OffHeapLru>> = const { RefCell::new(Table::new()) };
   /// The key of the current call and the value it answers, in one
   /// thread-local (each access to one costs a call in a shared library).
-  static KEY_REPLY: RefCell<(Scratch, ValueCopy)> =
-    RefCell::new((Scratch::default(), ValueCopy::new()));
+  static KEY_REPLY: RefCell<(Scratch, Reply)> =
+    RefCell::new((Scratch::default(), Reply::new()));
   static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
@@ -51,81 +51,20 @@ pub fn live_instances() -> usize {
   handles::live::<OffHeapLru>()
 }
 
-/// A value copied out of a store, so that its JS value is made once the
-/// table is released. The buffers are kept between calls.
-struct ValueCopy {
-  form: Form,
-  bytes: Vec<u8>,
-  units: Vec<u16>,
-}
-
-#[derive(Clone, Copy)]
-enum Form {
-  Utf8,
-  Ascii,
-  Utf16,
-  Bytes,
-}
-
-/// Copies larger than this are not kept for the next call.
-const REPLY_KEEP: usize = 64 * 1024;
-
-impl ValueCopy {
-  const fn new() -> Self {
-    ValueCopy {
-      form: Form::Utf8,
-      bytes: Vec::new(),
-      units: Vec::new(),
-    }
-  }
-
-  fn copy(&mut self, value: ValueRef<'_>) {
-    if self.bytes.capacity() > REPLY_KEEP {
-      self.bytes = Vec::new();
-    }
-    if self.units.capacity() > REPLY_KEEP {
-      self.units = Vec::new();
-    }
-    let (form, bytes) = match value {
-      ValueRef::Utf16(u) => {
-        self.units.clear();
-        self.units.extend_from_slice(u);
-        self.form = Form::Utf16;
-        return;
-      }
-      ValueRef::Utf8(b) => (Form::Utf8, b),
-      ValueRef::Ascii(b) => (Form::Ascii, b),
-      ValueRef::Bytes(b) => (Form::Bytes, b),
-    };
-    self.bytes.clear();
-    self.bytes.extend_from_slice(bytes);
-    self.form = form;
-  }
-
-  fn get(&self) -> ValueRef<'_> {
-    match self.form {
-      Form::Utf8 => ValueRef::Utf8(&self.bytes),
-      Form::Ascii => ValueRef::Ascii(&self.bytes),
-      Form::Utf16 => ValueRef::Utf16(&self.units),
-      Form::Bytes => ValueRef::Bytes(&self.bytes),
-    }
-  }
-}
-
 /// What a hot entry point answers, made into a JS value after the table was
 /// released.
 enum Answer {
   Undefined,
   Bool(bool),
   Number(f64),
-  /// The value copied into the call's [`ValueCopy`].
+  /// The value copied into the call's [`Reply`].
   Value,
 }
 
 impl Answer {
   /// A value found in the store, copied into `out`.
   #[inline(always)]
-  fn value(out: &mut ValueCopy, value: ValueRef<'_>) -> Answer {
+  fn value(out: &mut Reply, value: ValueRef<'_>) -> Answer {
     out.copy(value);
     Answer::Value
   }
@@ -133,7 +72,7 @@ impl Answer {
   /// # Safety
   /// `env` is the environment of the current callback, on its JS thread.
   #[inline(always)]
-  unsafe fn to_js(&self, env: sys::napi_env, copy: &ValueCopy) -> errors::Result<sys::napi_value> {
+  unsafe fn to_js(&self, env: sys::napi_env, copy: &Reply) -> errors::Result<sys::napi_value> {
     // SAFETY: the caller's contract; `copy` outlives the call that reads it.
     unsafe {
       match *self {
@@ -157,7 +96,7 @@ unsafe fn with_key(
   env: sys::napi_env,
   id: sys::napi_value,
   key: sys::napi_value,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut ValueCopy) -> Answer,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, &mut Reply) -> Answer,
 ) -> errors::Result<sys::napi_value> {
   // SAFETY: the caller's contract.
   let id = unsafe { raw::get_u32(env, id, "id") }?;
@@ -181,7 +120,7 @@ unsafe fn with_key(
 unsafe fn key_now(
   env: sys::napi_env,
   info: sys::napi_callback_info,
-  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, f64, &mut ValueCopy) -> Answer,
+  f: impl FnOnce(&mut OffHeapLru, KeyRef<'_>, f64, &mut Reply) -> Answer,
 ) -> sys::napi_value {
   let run = || {
     // SAFETY: the caller's contract; every value is read from its callback.
@@ -279,10 +218,7 @@ raw::callbacks! {
   fn off_set(env, [id, key, value, ttl, now, expires_at]) {
     let ttl = raw::get_f64(env, ttl, "ttl")?;
     let now = raw::get_f64(env, now, "now")?;
-    let expires_at = match raw::type_of(env, expires_at)? {
-      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-    };
+    let expires_at = raw::optional_f64(env, expires_at, "expiresAt")?;
     VALUE_SCRATCH.with(|scratch| {
       let mut scratch = scratch.borrow_mut();
       let value = scratch.value(env, value)?;

@@ -170,6 +170,31 @@ pub unsafe fn get_f64(env: sys::napi_env, v: sys::napi_value, name: &str) -> Res
   }
 }
 
+/// The number argument `name`, or `None` for `undefined` or `null`: one
+/// call into V8 for a number or `undefined`.
+///
+/// # Safety
+///
+/// `env` and `v` belong to the running callback.
+pub unsafe fn optional_f64(
+  env: sys::napi_env,
+  v: sys::napi_value,
+  name: &str,
+) -> Result<Option<f64>> {
+  let mut n = 0f64;
+  // SAFETY: `env` and `v` are live (the caller's contract); `n` is a valid out pointer.
+  match unsafe { sys::napi_get_value_double(env, v, &mut n) } {
+    sys::Status::napi_ok => Ok(Some(n)),
+    // SAFETY: as above.
+    sys::Status::napi_number_expected => match unsafe { type_of(env, v) }? {
+      sys::ValueType::napi_undefined | sys::ValueType::napi_null => Ok(None),
+      // SAFETY: as above.
+      _ => Err(unsafe { not_a(env, v, name, "of type number") }),
+    },
+    status => Err(Failure::napi("napi_get_value_double", status)),
+  }
+}
+
 /// The boolean argument `name`.
 ///
 /// # Safety
@@ -263,69 +288,91 @@ pub struct Scratch {
 
 const SCRATCH_KEEP: usize = 64 * 1024;
 
-/// Whether UTF-8 from V8 may have replaced a lone surrogate with U+FFFD
-/// (in which case it is not an exact form of the string).
-fn has_replacement_char(bytes: &[u8]) -> bool {
-  bytes.iter().any(|&b| b >= 0x80) && bytes.windows(3).any(|w| w == [0xef, 0xbf, 0xbd])
+impl Scratch {
+  /// Empty buffers; `const`, for thread-locals without lazy initialization.
+  pub const fn new() -> Self {
+    Scratch {
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
 }
 
-/// Reads a JS string as UTF-8 into `buf` (replacing its contents).
+/// Reads a JS string as UTF-16 into `buf` (replacing its contents), in one
+/// call when it fits the buffer's capacity. `Ok(false)` if `v` is not a
+/// string (nothing read).
+///
+/// UTF-16 rather than UTF-8: V8 copies a string's UTF-16 units (widening
+/// one-byte strings) in a plain loop, while its UTF-8 encoder costs several
+/// times more per character; the narrowing below is cheaper than the
+/// difference.
 ///
 /// # Safety
 ///
-/// `env` and `v` belong to the running callback; `v` is a string.
-unsafe fn read_utf8(env: sys::napi_env, v: sys::napi_value, buf: &mut Vec<u8>) -> Result<()> {
+/// `env` and `v` belong to the running callback.
+unsafe fn read_units(env: sys::napi_env, v: sys::napi_value, buf: &mut Vec<u16>) -> Result<bool> {
   if buf.capacity() < 256 {
     buf.reserve(256);
   }
   let cap = buf.capacity();
   let mut len = 0usize;
-  // SAFETY: `buf` has room for `cap` bytes, which napi writes at most
-  // (the terminating NUL included).
-  let status = unsafe {
-    sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr() as *mut c_char, cap, &mut len)
-  };
-  check(status, "napi_get_value_string_utf8")?;
-  if len + 4 >= cap {
+  // SAFETY: `buf` has room for `cap` units, which napi writes at most (the
+  // terminating NUL included).
+  let status = unsafe { sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), cap, &mut len) };
+  if status == sys::Status::napi_string_expected {
+    return Ok(false);
+  }
+  check(status, "napi_get_value_string_utf16")?;
+  if len + 1 >= cap {
     // Perhaps truncated: ask for the exact length and read again.
     let mut exact = 0usize;
     // SAFETY: a NULL buffer asks for the length only.
-    let status = unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut exact) };
-    check(status, "napi_get_value_string_utf8")?;
+    let status =
+      unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut exact) };
+    check(status, "napi_get_value_string_utf16")?;
     buf.clear();
     buf.reserve(exact + 1);
-    // SAFETY: `buf` now has room for `exact + 1` bytes.
-    let status = unsafe {
-      sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr() as *mut c_char, exact + 1, &mut len)
-    };
-    check(status, "napi_get_value_string_utf8")?;
+    // SAFETY: `buf` now has room for `exact + 1` units.
+    let status =
+      unsafe { sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), exact + 1, &mut len) };
+    check(status, "napi_get_value_string_utf16")?;
   }
-  // SAFETY: napi wrote `len` initialized bytes (plus a terminating NUL), and
-  // `len` is below the capacity it was given.
+  // SAFETY: napi wrote `len` initialized units (plus a terminating NUL),
+  // and `len` is below the capacity it was given.
   unsafe { buf.set_len(len) };
-  Ok(())
+  Ok(true)
 }
 
-/// Reads a JS string as UTF-16 into `buf` (replacing its contents).
-///
-/// # Safety
-///
-/// `env` and `v` belong to the running callback; `v` is a string.
-unsafe fn read_utf16(env: sys::napi_env, v: sys::napi_value, buf: &mut Vec<u16>) -> Result<()> {
-  let mut exact = 0usize;
-  // SAFETY: a NULL buffer asks for the length only.
-  let status = unsafe { sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut exact) };
-  check(status, "napi_get_value_string_utf16")?;
-  buf.clear();
-  buf.reserve(exact + 1);
-  let mut len = 0usize;
-  // SAFETY: `buf` has room for `exact + 1` units, which napi writes at most.
-  let status =
-    unsafe { sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), exact + 1, &mut len) };
-  check(status, "napi_get_value_string_utf16")?;
-  // SAFETY: napi wrote `len` initialized units, below the capacity given.
-  unsafe { buf.set_len(len) };
-  Ok(())
+/// Writes `units` as UTF-8 into `out` (replacing its contents); false,
+/// with `out` unspecified, when they hold a lone surrogate or U+FFFD (the
+/// string is then kept as UTF-16: the form a string takes depends on the
+/// string alone, as it did when V8's UTF-8, which replaces lone surrogates
+/// with U+FFFD, was read and checked for U+FFFD).
+fn utf8_of(units: &[u16], out: &mut Vec<u8>) -> bool {
+  out.clear();
+  out.reserve(units.len());
+  // ASCII, the common case: one narrowing pass the compiler vectorizes.
+  let mut any = 0u16;
+  for (slot, &u) in out.spare_capacity_mut().iter_mut().zip(units) {
+    slot.write(u as u8);
+    any |= u;
+  }
+  if any < 0x80 {
+    // SAFETY: the loop above wrote one byte for each of the `units.len()`
+    // units, within the capacity reserved.
+    unsafe { out.set_len(units.len()) };
+    return true;
+  }
+  let mut tmp = [0u8; 4];
+  for c in char::decode_utf16(units.iter().copied()) {
+    match c {
+      Ok(c) if c != char::REPLACEMENT_CHARACTER => {
+        out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes())
+      }
+      _ => return false,
+    }
+  }
+  true
 }
 
 impl Scratch {
@@ -338,21 +385,19 @@ impl Scratch {
     }
   }
 
-  /// Reads a string: UTF-8 when exact, else UTF-16. The bool says which.
+  /// Reads `v` if it is a string: `Some(true)` when it went to `bytes` as
+  /// exact UTF-8, `Some(false)` when it stays in `units` as UTF-16, `None`
+  /// when `v` is not a string. One call into V8 whatever `v` is.
   ///
   /// # Safety
   ///
-  /// `env` and `v` belong to the running callback; `v` is a string.
-  unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<bool> {
+  /// `env` and `v` belong to the running callback.
+  unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<Option<bool>> {
     // SAFETY: the caller's contract.
-    unsafe { read_utf8(env, v, &mut self.bytes) }?;
-    if has_replacement_char(&self.bytes) {
-      // SAFETY: the caller's contract.
-      unsafe { read_utf16(env, v, &mut self.units) }?;
-      Ok(false)
-    } else {
-      Ok(true)
+    if !unsafe { read_units(env, v, &mut self.units) }? {
+      return Ok(None);
     }
+    Ok(Some(utf8_of(&self.units, &mut self.bytes)))
   }
 
   /// Reads the `key` argument: a number or a string.
@@ -364,13 +409,19 @@ impl Scratch {
     self.trim();
     // SAFETY: the caller's contract, for every call below.
     unsafe {
-      match type_of(env, v)? {
-        sys::ValueType::napi_number => Ok(KeyRef::Num(number_key(get_f64(env, v, "key")?))),
-        sys::ValueType::napi_string => match self.string(env, v)? {
-          true => Ok(KeyRef::Utf8(&self.bytes)),
-          false => Ok(KeyRef::Utf16(&self.units)),
-        },
-        _ => Err(not_a(env, v, "key", "of type string or number")),
+      match self.string(env, v)? {
+        Some(true) => Ok(KeyRef::Utf8(&self.bytes)),
+        Some(false) => Ok(KeyRef::Utf16(&self.units)),
+        None => {
+          let mut n = 0f64;
+          match sys::napi_get_value_double(env, v, &mut n) {
+            sys::Status::napi_ok => Ok(KeyRef::Num(number_key(n))),
+            sys::Status::napi_number_expected => {
+              Err(not_a(env, v, "key", "of type string or number"))
+            }
+            status => Err(Failure::napi("napi_get_value_double", status)),
+          }
+        }
       }
     }
   }
@@ -390,13 +441,14 @@ impl Scratch {
     self.trim();
     const EXPECTED: &str = "of type string or an instance of Buffer or Uint8Array";
     // SAFETY: the caller's contract.
+    match unsafe { self.string(env, v) }? {
+      Some(true) => return Ok(ValueRef::Utf8(&self.bytes)),
+      Some(false) => return Ok(ValueRef::Utf16(&self.units)),
+      None => {}
+    }
+    // SAFETY: the caller's contract.
     let ty = unsafe { type_of(env, v) }?;
     match ty {
-      // SAFETY: the caller's contract; `v` is a string.
-      sys::ValueType::napi_string => match unsafe { self.string(env, v) }? {
-        true => Ok(ValueRef::Utf8(&self.bytes)),
-        false => Ok(ValueRef::Utf16(&self.units)),
-      },
       sys::ValueType::napi_object => {
         let mut is_typed = false;
         // SAFETY: `v` is an object of this callback; `is_typed` a valid out pointer.
@@ -499,4 +551,65 @@ pub unsafe fn value_to_js(env: sys::napi_env, value: ValueRef<'_>) -> Result<sys
   };
   check(status, "creating a value")?;
   Ok(out)
+}
+
+/// A value copied out of a store, so that its JS value is made once the
+/// store (its handle table, its shard's lock) is released. The buffers are kept between calls.
+pub struct Reply {
+  form: Form,
+  bytes: Vec<u8>,
+  units: Vec<u16>,
+}
+
+#[derive(Clone, Copy)]
+enum Form {
+  Utf8,
+  Ascii,
+  Utf16,
+  Bytes,
+}
+
+/// Copies larger than this are not kept for the next call.
+const REPLY_KEEP: usize = 64 * 1024;
+
+impl Reply {
+  pub const fn new() -> Self {
+    Reply {
+      form: Form::Utf8,
+      bytes: Vec::new(),
+      units: Vec::new(),
+    }
+  }
+
+  pub fn copy(&mut self, value: ValueRef<'_>) {
+    if self.bytes.capacity() > REPLY_KEEP {
+      self.bytes = Vec::new();
+    }
+    if self.units.capacity() > REPLY_KEEP {
+      self.units = Vec::new();
+    }
+    let (form, bytes) = match value {
+      ValueRef::Utf16(u) => {
+        self.units.clear();
+        self.units.extend_from_slice(u);
+        self.form = Form::Utf16;
+        return;
+      }
+      ValueRef::Utf8(b) => (Form::Utf8, b),
+      ValueRef::Ascii(b) => (Form::Ascii, b),
+      ValueRef::Bytes(b) => (Form::Bytes, b),
+    };
+    self.bytes.clear();
+    self.bytes.extend_from_slice(bytes);
+    self.form = form;
+  }
+
+  pub fn get(&self) -> ValueRef<'_> {
+    match self.form {
+      Form::Utf8 => ValueRef::Utf8(&self.bytes),
+      Form::Ascii => ValueRef::Ascii(&self.bytes),
+      Form::Utf16 => ValueRef::Utf16(&self.units),
+      Form::Bytes => ValueRef::Bytes(&self.bytes),
+    }
+  }
 }

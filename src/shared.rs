@@ -30,8 +30,8 @@ use std::time::Instant;
 
 use leakless_core::offheap::{KeyRef, ValueRef};
 use leakless_core::shared::{
-  self, Claim, Holder, Notify, OwnedKey, SharedConfig, SharedLookup, SharedStore, SharedStored,
-  SharedValue, Waiter,
+  self, Claim, Holder, Notify, OwnedKey, SharedConfig, SharedStore, SharedStored, SharedValue,
+  Waiter,
 };
 use napi::bindgen_prelude::*;
 use napi::sys;
@@ -42,7 +42,7 @@ use crate::args::{self, limit};
 use crate::errors::{self, check, Failure};
 use crate::handles::{self, Table};
 use crate::offheap::DUMP_RECORD;
-use crate::raw::{self, Scratch};
+use crate::raw::{self, Reply, Scratch};
 use crate::records;
 
 /// Milliseconds since the first call in this process: the one clock every
@@ -77,9 +77,11 @@ impl SharedLru {
 }
 
 thread_local! {
-  static TABLE: RefCell<Table<SharedLru>> = RefCell::new(Table::default());
-  static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-  static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+  static TABLE: RefCell<Table<SharedLru>> = const { RefCell::new(Table::new()) };
+  static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+  static VALUE_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+  /// The value a `get` answers, copied out under the shard's lock.
+  static REPLY: RefCell<Reply> = const { RefCell::new(Reply::new()) };
   static THREAD: RefCell<ThreadState> = RefCell::new(ThreadState::default());
 }
 
@@ -416,6 +418,8 @@ fn note_led(weak: Weak<SharedStore>) {
 /// What an operation hands back, turned into JS after every lock and
 /// borrow is released.
 enum Out {
+  /// The value copied into [`REPLY`].
+  Reply,
   Value(Option<SharedValue>),
   Bool(bool),
   Number(f64),
@@ -450,6 +454,7 @@ unsafe fn with_key(
   // value is made from bytes this call owns.
   unsafe {
     match out {
+      Out::Reply => REPLY.with(|reply| raw::value_to_js(env, reply.borrow().get())),
       Out::Value(Some(v)) => raw::value_to_js(env, v.as_ref()),
       Out::Value(None) => raw::undefined(env),
       Out::Bool(b) => raw::boolean(env, b),
@@ -529,15 +534,19 @@ keyed_callbacks! {
   shared_get = |lru, key| {
     let timed = lru.holder.is_timed();
     let now = lru.now();
-    let found = match lru.holder.get(key, now) {
-      SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
-      SharedLookup::Miss => None,
-    };
+    // The value is copied out under the shard's lock (a memcpy, no JS).
+    let found = REPLY.with(|reply| {
+      let mut reply = reply.borrow_mut();
+      lru.holder.get_with(key, now, |v| reply.copy(v)).value()
+    });
     if timed {
       // A get may have removed an expired entry.
       lru.account();
     }
-    Out::Value(found)
+    match found {
+      Some(()) => Out::Reply,
+      None => Out::Value(None),
+    }
   };
   /// `sharedHas(id, key)`.
   shared_has = |lru, key| {
@@ -569,10 +578,7 @@ raw::callbacks! {
   /// is removed). `expiresAt` is on [`clock_ms`]'s scale.
   fn shared_set(env, [id, key, value, ttl, expires_at]) {
     let ttl = raw::get_f64(env, ttl, "ttl")?;
-    let expires_at = match raw::type_of(env, expires_at)? {
-      sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-      _ => Some(raw::get_f64(env, expires_at, "expiresAt")?),
-    };
+    let expires_at = raw::optional_f64(env, expires_at, "expiresAt")?;
     with_value(env, id, key, value, |lru, key, value| {
       let now = if ttl > 0.0 || expires_at.is_some() {
         clock_ms()

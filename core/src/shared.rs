@@ -36,13 +36,20 @@ use crate::offheap::{KeyRef, ValueRef};
 pub const SHARDS: usize = 16;
 
 /// Bookkeeping bytes charged to each entry on top of its key and value: the
-/// LRU node (key box, item, two links) and its allocation, the key's and
-/// the value's allocations and headers, and the entry's share of the hash
-/// table.
-pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16;
+/// LRU node (key, item, two links) and its allocation, the key's and the
+/// value's allocations and headers when they do not fit in the node, the
+/// entry's share of the hash table, and the key's hash kept with it. (A
+/// node holding a short key and value inline is about 200 bytes whatever
+/// their length, so entries of a few bytes are charged somewhat less than
+/// they hold, and entries near the inline limits somewhat more.)
+pub const SHARED_ENTRY_OVERHEAD: usize = 64 + 16 + 16 + 16 + 16 + 16 + 8;
 
 /// Longest store name, in UTF-16 code units as JS counts them.
 pub const MAX_NAME_UNITS: usize = 256;
+
+/// Bytes before a key's own in its encoded form: its hash (8, little
+/// endian) and its tag (1).
+const KEY_PREFIX: usize = 9;
 
 const KEY_NUM: u8 = 0;
 const KEY_UTF8: u8 = 1;
@@ -116,8 +123,10 @@ impl OwnedKey {
     }
   }
 
-  fn decode(bytes: &[u8]) -> OwnedKey {
-    let (tag, rest) = bytes.split_first().expect("encoded keys have a tag");
+  fn decode(encoded: &[u8]) -> OwnedKey {
+    let (tag, rest) = encoded[KEY_PREFIX - 1..]
+      .split_first()
+      .expect("encoded keys have a tag");
     match *tag {
       KEY_NUM => OwnedKey::Num(u64::from_ne_bytes(rest.try_into().expect("8 bytes"))),
       KEY_UTF8 => OwnedKey::Utf8(rest.to_vec()),
@@ -131,9 +140,12 @@ impl OwnedKey {
   }
 }
 
-/// Writes `key` as a tag byte and its bytes (the form the shards keep).
-fn encode_key(key: KeyRef<'_>, out: &mut Vec<u8>) {
+/// Writes `key` in the form the shards keep: its hash, a tag byte and its
+/// bytes. The hash is computed here once, and serves both to pick the
+/// shard and as the key's hash in the shard's table ([`Prehashed`]).
+fn encode_key(key: KeyRef<'_>, hasher: &Hasher, out: &mut Vec<u8>) {
   out.clear();
+  out.extend_from_slice(&[0; 8]);
   match key {
     KeyRef::Num(n) => {
       out.push(KEY_NUM);
@@ -151,7 +163,103 @@ fn encode_key(key: KeyRef<'_>, out: &mut Vec<u8>) {
       }
     }
   }
+  let hash = hasher.hash_one(&out[8..]);
+  out[..8].copy_from_slice(&hash.to_le_bytes());
 }
+
+/// The hash written at the start of an encoded key.
+fn hash_of(encoded: &[u8]) -> u64 {
+  let mut h = [0; 8];
+  h.copy_from_slice(&encoded[..8]);
+  u64::from_le_bytes(h)
+}
+
+/// The hasher of the shards' tables: an encoded key carries its hash in its
+/// first eight bytes, which this takes as is instead of hashing the key
+/// again. (A `[u8]` hashes as its length, then its bytes in one `write`.)
+#[derive(Default)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+
+  fn write(&mut self, bytes: &[u8]) {
+    self.0 = match bytes.first_chunk::<8>() {
+      Some(h) => u64::from_le_bytes(*h),
+      // Never an encoded key; any function of the bytes is a valid hash.
+      None => bytes
+        .iter()
+        .fold(self.0, |h, &b| h.rotate_left(8) ^ u64::from(b)),
+    };
+  }
+
+  fn write_usize(&mut self, _len: usize) {
+    // The slice's length prefix: the hash already covers the length.
+  }
+}
+
+type PrehashedState = std::hash::BuildHasherDefault<Prehashed>;
+
+/// Longest encoded key kept inside the shard's LRU node rather than in an
+/// allocation of its own (a 24-byte key is 33 encoded bytes).
+const INLINE_KEY: usize = 46;
+
+/// An encoded key as a shard keeps it: a short one inside the LRU node, so
+/// that comparing it during a lookup touches no further allocation.
+#[derive(Clone)]
+enum StoredKey {
+  Inline { len: u8, bytes: [u8; INLINE_KEY] },
+  Heap(Box<[u8]>),
+}
+
+impl StoredKey {
+  fn new(encoded: &[u8]) -> StoredKey {
+    if encoded.len() <= INLINE_KEY {
+      let mut bytes = [0; INLINE_KEY];
+      bytes[..encoded.len()].copy_from_slice(encoded);
+      StoredKey::Inline {
+        len: encoded.len() as u8,
+        bytes,
+      }
+    } else {
+      StoredKey::Heap(encoded.into())
+    }
+  }
+
+  fn bytes(&self) -> &[u8] {
+    match self {
+      StoredKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+      StoredKey::Heap(b) => b,
+    }
+  }
+
+  fn len(&self) -> usize {
+    self.bytes().len()
+  }
+}
+
+impl std::borrow::Borrow<[u8]> for StoredKey {
+  fn borrow(&self) -> &[u8] {
+    self.bytes()
+  }
+}
+
+// Hashed and compared as its bytes, as `Borrow<[u8]>` requires.
+impl std::hash::Hash for StoredKey {
+  fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+    self.bytes().hash(state)
+  }
+}
+
+impl PartialEq for StoredKey {
+  fn eq(&self, other: &StoredKey) -> bool {
+    self.bytes() == other.bytes()
+  }
+}
+
+impl Eq for StoredKey {}
 
 thread_local! {
   /// The encoded form of the key being looked up, so a lookup allocates nothing.
@@ -159,10 +267,10 @@ thread_local! {
 }
 
 /// Runs `f` with the encoded form of `key`.
-fn with_encoded<R>(key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
+fn with_encoded<R>(key: KeyRef<'_>, hasher: &Hasher, f: impl FnOnce(&[u8]) -> R) -> R {
   KEY_BUF.with(|buf| match buf.try_borrow_mut() {
     Ok(mut buf) => {
-      encode_key(key, &mut buf);
+      encode_key(key, hasher, &mut buf);
       if buf.capacity() > 64 * 1024 {
         let out = f(&buf);
         *buf = Vec::new();
@@ -173,7 +281,7 @@ fn with_encoded<R>(key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
     }
     Err(_) => {
       let mut own = Vec::new();
-      encode_key(key, &mut own);
+      encode_key(key, hasher, &mut own);
       f(&own)
     }
   })
@@ -200,9 +308,80 @@ impl SharedCounters {
   }
 }
 
+/// Longest value (UTF-8, ASCII or bytes) kept inside the shard's LRU node,
+/// next to its key, so that a lookup reads it without reaching another
+/// allocation. Longer values, and UTF-16 ones, are [`SharedValue`]s.
+const INLINE_VALUE: usize = 112;
+
+#[derive(Debug, Clone, Copy)]
+enum InlineKind {
+  Utf8,
+  Ascii,
+  Bytes,
+}
+
+/// A value as a shard keeps it.
+#[derive(Debug)]
+enum StoredValue {
+  Inline {
+    kind: InlineKind,
+    len: u8,
+    bytes: [u8; INLINE_VALUE],
+  },
+  Shared(SharedValue),
+}
+
+impl StoredValue {
+  fn new(value: ValueRef<'_>) -> StoredValue {
+    let (kind, b) = match value {
+      ValueRef::Utf8(b) if b.is_ascii() => (InlineKind::Ascii, b),
+      ValueRef::Utf8(b) => (InlineKind::Utf8, b),
+      ValueRef::Ascii(b) => (InlineKind::Ascii, b),
+      ValueRef::Bytes(b) => (InlineKind::Bytes, b),
+      ValueRef::Utf16(_) => return StoredValue::Shared(SharedValue::new(value)),
+    };
+    if b.len() > INLINE_VALUE {
+      return StoredValue::Shared(SharedValue::new(value));
+    }
+    let mut bytes = [0; INLINE_VALUE];
+    bytes[..b.len()].copy_from_slice(b);
+    StoredValue::Inline {
+      kind,
+      len: b.len() as u8,
+      bytes,
+    }
+  }
+
+  fn as_ref(&self) -> ValueRef<'_> {
+    match self {
+      StoredValue::Inline { kind, len, bytes } => {
+        let b = &bytes[..usize::from(*len)];
+        match kind {
+          InlineKind::Utf8 => ValueRef::Utf8(b),
+          InlineKind::Ascii => ValueRef::Ascii(b),
+          InlineKind::Bytes => ValueRef::Bytes(b),
+        }
+      }
+      StoredValue::Shared(v) => v.as_ref(),
+    }
+  }
+
+  /// The value as a caller may keep it.
+  fn shared(&self) -> SharedValue {
+    match self {
+      StoredValue::Inline { .. } => SharedValue::new(self.as_ref()),
+      StoredValue::Shared(v) => v.clone(),
+    }
+  }
+
+  fn byte_len(&self) -> usize {
+    self.as_ref().byte_len()
+  }
+}
+
 #[derive(Debug)]
 struct Item {
-  value: SharedValue,
+  value: StoredValue,
   /// Absolute expiry time on the store's clock (`INFINITY`: never).
   expires: f64,
   /// The TTL it was set with (0: none).
@@ -212,21 +391,34 @@ struct Item {
 type Hasher = foldhash::fast::FixedState;
 
 struct Shard {
-  map: LruCache<Box<[u8]>, Item, Hasher>,
+  map: LruCache<StoredKey, Item, PrehashedState>,
   counters: SharedCounters,
 }
 
-/// What a `get` found.
+/// A shard's lock on cache lines of its own, so that threads working in
+/// different shards do not write to one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::ops::Deref for Padded {
+  type Target = Mutex<Shard>;
+  fn deref(&self) -> &Mutex<Shard> {
+    &self.0
+  }
+}
+
+/// What a `get` found (`V`: the value, or what [`SharedStore::get_with`]
+/// made of it).
 #[derive(Debug, PartialEq, Eq)]
-pub enum SharedLookup {
-  Hit(SharedValue),
+pub enum SharedLookup<V = SharedValue> {
+  Hit(V),
   /// Expired, returned once because of `allow_stale`, and now removed.
-  Stale(SharedValue),
+  Stale(V),
   Miss,
 }
 
-impl SharedLookup {
-  pub fn value(self) -> Option<SharedValue> {
+impl<V> SharedLookup<V> {
+  pub fn value(self) -> Option<V> {
     match self {
       SharedLookup::Hit(v) | SharedLookup::Stale(v) => Some(v),
       SharedLookup::Miss => None,
@@ -287,7 +479,7 @@ pub struct Mismatch {
 pub struct SharedStore {
   name: String,
   config: SharedConfig,
-  shards: Box<[Mutex<Shard>]>,
+  shards: Box<[Padded]>,
   hasher: Hasher,
   /// Bytes reserved: the entries' charged sizes, plus those being inserted.
   bytes: AtomicUsize,
@@ -336,10 +528,10 @@ impl SharedStore {
     let hasher = Hasher::with_seed(0x6c65_616b_6c65_7373);
     let shards = (0..SHARDS)
       .map(|_| {
-        Mutex::new(Shard {
-          map: LruCache::unbounded_with_hasher(hasher.clone()),
+        Padded(Mutex::new(Shard {
+          map: LruCache::unbounded_with_hasher(PrehashedState::default()),
           counters: SharedCounters::default(),
-        })
+        }))
       })
       .collect();
     SharedStore {
@@ -442,7 +634,18 @@ impl SharedStore {
   fn shard_of(&self, encoded: &[u8]) -> usize {
     // Bits the shard's own table does not use for buckets (low bits) or
     // tags (top seven), so that keys of one shard stay spread within it.
-    (self.hasher.hash_one(encoded) >> 40) as usize & (SHARDS - 1)
+    (hash_of(encoded) >> 40) as usize & (SHARDS - 1)
+  }
+
+  /// Runs `f` with the encoded form of `key` (see [`encode_key`]).
+  fn with_encoded<R>(&self, key: KeyRef<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
+    with_encoded(key, &self.hasher, f)
+  }
+
+  fn encode(&self, key: KeyRef<'_>) -> Vec<u8> {
+    let mut encoded = Vec::new();
+    encode_key(key, &self.hasher, &mut encoded);
+    encoded
   }
 
   /// Reserves room for one entry of `size` bytes; false if it does not fit now.
@@ -482,8 +685,8 @@ impl SharedStore {
   }
 
   fn item_size(key_len: usize, item: &Item) -> usize {
-    // The tag byte is bookkeeping: a key's size is its JS bytes.
-    key_len - 1 + item.value.byte_len() + SHARED_ENTRY_OVERHEAD
+    // The hash and the tag are bookkeeping: a key's size is its JS bytes.
+    key_len - KEY_PREFIX + item.value.byte_len() + SHARED_ENTRY_OVERHEAD
   }
 
   /// Removes the least recently used entry of `shard`; false if empty.
@@ -504,9 +707,33 @@ impl SharedStore {
 
   /// The value of `key`, which becomes the most recently used of its shard.
   pub fn get(&self, key: KeyRef<'_>, now: f64) -> SharedLookup {
-    with_encoded(key, |encoded| {
-      let mut shard = self.shards[self.shard_of(encoded)].lock();
-      let shard = &mut *shard;
+    self.lookup(key, now, StoredValue::shared)
+  }
+
+  /// [`SharedStore::get`], handing the value to `f` instead of a copy or a
+  /// new reference to it: under the shard's lock for a live entry (so `f`
+  /// must be quick, and must not use the store), after unlocking for a
+  /// stale one. A caller that copies the value out this way spares an
+  /// allocation or the two atomic updates of a reference count, and
+  /// another thread's reads of a hot value a shared cache line.
+  pub fn get_with<R>(
+    &self,
+    key: KeyRef<'_>,
+    now: f64,
+    f: impl FnOnce(ValueRef<'_>) -> R,
+  ) -> SharedLookup<R> {
+    self.lookup(key, now, |v| f(v.as_ref()))
+  }
+
+  fn lookup<R>(
+    &self,
+    key: KeyRef<'_>,
+    now: f64,
+    f: impl FnOnce(&StoredValue) -> R,
+  ) -> SharedLookup<R> {
+    self.with_encoded(key, |encoded| {
+      let mut guard = self.shards[self.shard_of(encoded)].lock();
+      let shard = &mut *guard;
       let Some(item) = shard.map.get_mut(encoded) else {
         shard.counters.misses += 1;
         return SharedLookup::Miss;
@@ -516,8 +743,9 @@ impl SharedStore {
         shard.counters.expirations += 1;
         let item = shard.map.pop(encoded).expect("present");
         self.release(Self::item_size(encoded.len(), &item));
+        drop(guard);
         return if self.config.allow_stale {
-          SharedLookup::Stale(item.value)
+          SharedLookup::Stale(f(&item.value))
         } else {
           SharedLookup::Miss
         };
@@ -526,23 +754,23 @@ impl SharedStore {
       if self.config.update_age_on_get && item.ttl > 0.0 {
         item.expires = now + item.ttl;
       }
-      SharedLookup::Hit(item.value.clone())
+      SharedLookup::Hit(f(&item.value))
     })
   }
 
   /// The value of `key` without changing recency; an expired entry only
   /// when `allow_stale`.
   pub fn peek(&self, key: KeyRef<'_>, now: f64, allow_stale: bool) -> Option<SharedValue> {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       let item = shard.map.peek(encoded)?;
-      (allow_stale || item.expires >= now).then(|| item.value.clone())
+      (allow_stale || item.expires >= now).then(|| item.value.shared())
     })
   }
 
   /// Whether `key` has a live entry (recency unchanged).
   pub fn has(&self, key: KeyRef<'_>, now: f64) -> bool {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       shard
         .map
@@ -553,7 +781,7 @@ impl SharedStore {
 
   /// Milliseconds `key` has left: `INFINITY` without TTL, 0 if absent.
   pub fn remaining_ttl(&self, key: KeyRef<'_>, now: f64) -> f64 {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let shard = self.shards[self.shard_of(encoded)].lock();
       match shard.map.peek(encoded) {
         None => 0.0,
@@ -573,7 +801,7 @@ impl SharedStore {
     now: f64,
     expires_at: Option<f64>,
   ) -> SharedStored {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       self.set_encoded(encoded, value, ttl, now, expires_at)
     })
   }
@@ -586,7 +814,7 @@ impl SharedStore {
     now: f64,
     expires_at: Option<f64>,
   ) -> SharedStored {
-    let size = encoded.len() - 1 + value.byte_len() + SHARED_ENTRY_OVERHEAD;
+    let size = encoded.len() - KEY_PREFIX + value.byte_len() + SHARED_ENTRY_OVERHEAD;
     let index = self.shard_of(encoded);
     if size > self.config.max_size {
       let mut shard = self.shards[index].lock();
@@ -601,11 +829,11 @@ impl SharedStore {
     }
     // Copied before any lock is taken; stored only once room is reserved.
     let item = Item {
-      value: SharedValue::new(value),
+      value: StoredValue::new(value),
       expires,
       ttl,
     };
-    let key: Box<[u8]> = encoded.into();
+    let key = StoredKey::new(encoded);
     let mut shard = self.shards[index].lock();
     // The old value goes first: its room is the first the new one may use.
     if let Some(old) = shard.map.pop(encoded) {
@@ -645,7 +873,7 @@ impl SharedStore {
   /// Removes `key`. Returns whether a live entry was removed (an expired
   /// one is removed too, and counted as an expiration).
   pub fn delete(&self, key: KeyRef<'_>, now: f64) -> bool {
-    with_encoded(key, |encoded| {
+    self.with_encoded(key, |encoded| {
       let mut shard = self.shards[self.shard_of(encoded)].lock();
       let Some(item) = shard.map.pop(encoded) else {
         return false;
@@ -670,7 +898,7 @@ impl SharedStore {
         removed += 1;
       }
       // Give the table's memory back too.
-      shard.map = LruCache::unbounded_with_hasher(self.hasher.clone());
+      shard.map = LruCache::unbounded_with_hasher(PrehashedState::default());
     }
     removed
   }
@@ -688,7 +916,7 @@ impl SharedStore {
           shard.counters.expirations += 1;
           continue;
         }
-        return Some((OwnedKey::decode(&key), item.value));
+        return Some((OwnedKey::decode(key.bytes()), item.value.shared()));
       }
     }
     None
@@ -702,14 +930,14 @@ impl SharedStore {
     let mut removed = 0;
     for shard in self.shards.iter() {
       let mut shard = shard.lock();
-      let stale: Vec<Box<[u8]>> = shard
+      let stale: Vec<StoredKey> = shard
         .map
         .iter()
         .filter(|(_, item)| item.expires < now)
         .map(|(k, _)| k.clone())
         .collect();
       for key in stale {
-        if let Some(item) = shard.map.pop(&key) {
+        if let Some(item) = shard.map.pop(key.bytes()) {
           self.release(Self::item_size(key.len(), &item));
           shard.counters.expirations += 1;
           removed += 1;
@@ -733,8 +961,8 @@ impl SharedStore {
           .filter(|(_, item)| item.expires >= now)
           .map(|(k, item)| {
             (
-              OwnedKey::decode(k),
-              item.value.clone(),
+              OwnedKey::decode(k.bytes()),
+              item.value.shared(),
               item.ttl,
               item.expires,
             )
@@ -774,8 +1002,7 @@ impl SharedStore {
   /// decision are one step against [`SharedStore::complete`], so a key is
   /// never loaded twice because a load ended in between.
   pub fn claim(&self, key: KeyRef<'_>, now: f64, owner: u64, waiter: Waiter) -> Claim {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let mut inflight = self.inflight.lock();
     if let Some(load) = inflight.get_mut(&encoded[..]) {
       load.waiters.push(waiter);
@@ -806,8 +1033,7 @@ impl SharedStore {
     ttl: f64,
     now: f64,
   ) -> bool {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let waiters = {
       let mut inflight = self.inflight.lock();
       match inflight.get(&encoded[..]) {
@@ -824,8 +1050,7 @@ impl SharedStore {
   /// Ends load `id` of `key` without a value (the loader failed, or gave
   /// nothing): its waiters are notified and retry, one of them leading.
   pub fn abandon(&self, key: KeyRef<'_>, id: u64) -> bool {
-    let mut encoded = Vec::new();
-    encode_key(key, &mut encoded);
+    let encoded = self.encode(key);
     let waiters = {
       let mut inflight = self.inflight.lock();
       match inflight.get(&encoded[..]) {
