@@ -59,7 +59,9 @@ class LRU {
   #keys = []
   #vals = []
   #used = 0
-  #free = []
+  // Head of the list of free slots (-1: none); a free slot's element of
+  // #vals holds the next one, so freeing a slot allocates nothing.
+  #freeSlot = -1
   #stamps = new Uint32Array(0)
   #tick = 0
   #sizes = null
@@ -364,7 +366,7 @@ class LRU {
         else this.#insertStamp(slot)
         return this
       }
-      slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+      slot = this.#takeSlot()
       this.#cell.entries++
       this.#keys[slot] = key
       this.#vals[slot] = value
@@ -409,6 +411,23 @@ class LRU {
   }
 
   delete(key) {
+    if (this.#plain && this.#inflight === null && this.#freq === null) {
+      // Fast path of a cache with only `max`: what #removeSlot does, minus
+      // the sizes, expiry, callbacks and log it does not have.
+      const slot = this.#map.get(key)
+      if (slot === undefined) return false
+      this.#map.delete(key)
+      this.#cell.entries--
+      this.#keys[slot] = undefined
+      this.#vals[slot] = this.#freeSlot
+      this.#freeSlot = slot
+      this.#stamps[slot] = 0
+      return true
+    }
+    return this.#deleteWith(key)
+  }
+
+  #deleteWith(key) {
     if (this.#disposing !== 0) throw reentrant('delete')
     this.#abortFetch(key, 'deleted')
     const slot = this.#map.get(key)
@@ -435,7 +454,7 @@ class LRU {
     this.#keys = []
     this.#vals = []
     this.#used = 0
-    this.#free = []
+    this.#freeSlot = -1
     this.#stamps = new Uint32Array(0)
     if (this.#freq !== null) this.#freq = new Uint8Array(0)
     this.#tickOffset += this.#tick
@@ -878,7 +897,7 @@ class LRU {
         // which is all Rust needs to know.
         slot = this.#evictOne(queue, true, now)
       } else {
-        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+        slot = this.#takeSlot()
         this.#cell.entries++
       }
       this.#keys[slot] = key
@@ -949,19 +968,25 @@ class LRU {
     this.#timers.clear()
   }
 
+  /** A free slot, or a new one. */
+  #takeSlot() {
+    const slot = this.#freeSlot
+    if (slot < 0) return this.#newSlot()
+    this.#freeSlot = this.#vals[slot]
+    return slot
+  }
+
   #newSlot() {
     const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
-    this.#keys.push(undefined)
-    this.#vals.push(undefined)
-    if (this.#used === this.#max) {
-      // Full for the first time: push left up to half again as much room
-      // as needed, which a bounded cache never uses; copy it away.
-      this.#keys = this.#keys.slice()
-      this.#vals = this.#vals.slice()
-    }
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
+      // Keys and values grow with the stamps, by doubling up to `max`, which
+      // is where a bounded cache stops: no room is left over once full.
+      // Setting the length grows the backing store once, where a push per
+      // slot regrew it by half each time and copied it once more when full.
+      this.#keys.length = capacity
+      this.#vals.length = capacity
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#freq !== null) {
         this.#freq = grow(this.#freq, capacity, 0)
@@ -1107,7 +1132,8 @@ class LRU {
     this.#map.delete(key)
     this.#cell.entries--
     this.#keys[slot] = undefined
-    this.#vals[slot] = undefined
+    this.#vals[slot] = this.#freeSlot
+    this.#freeSlot = slot
     if (this.#sizes !== null) {
       this.#calculatedSize -= this.#sizes[slot]
       this.#sizes[slot] = 0
@@ -1119,7 +1145,6 @@ class LRU {
       if (this.#expires !== null) this.#expires[slot] = Infinity
       this.#log2(OP_DELETE + slot, 0)
     }
-    this.#free.push(slot)
   }
 
   /**
