@@ -45,7 +45,7 @@ const {
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
-const BATCH_SIZE = 128
+const BATCH_SIZE = 512
 // Tests start the counter near the limit to exercise renumbering.
 const { kTickStart, kS3Batch } = require('./hooks')
 
