@@ -153,10 +153,6 @@ impl<'env, T: Element> View<'env, T> {
     start..start + self.len * std::mem::size_of::<T>()
   }
 
-  fn received(&self) -> String {
-    format!("an instance of {}", typed_array_name(T::KIND))
-  }
-
   /// The elements, read only.
   ///
   /// # Safety
@@ -187,17 +183,12 @@ impl<'env, T: Element> View<'env, T> {
 /// A typed array argument whose elements are `T`.
 pub fn typed<'env, T: Element>(v: &Unknown<'env>, name: &'static str) -> Result<View<'env, T>> {
   let raw = v.value();
-  let mut is_typed = false;
-  // SAFETY: `v` is an argument of the running callback; `is_typed` is a valid out pointer.
-  let status = unsafe { sys::napi_is_typedarray(raw.env, raw.value, &mut is_typed) };
-  crate::errors::check(status, "napi_is_typedarray")?;
   let expected = || format!("an instance of {}", typed_array_name(T::KIND));
-  if !is_typed {
-    return Err(Failure::arg_type(name, &expected(), &received(v)));
-  }
   let (mut kind, mut len, mut data, mut ab, mut offset) =
     (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
-  // SAFETY: `v` is a typed array of this callback; every out pointer is valid.
+  // SAFETY: `v` is an argument of the running callback; every out pointer
+  // is valid. On a value that is not a typed array, Node-API answers
+  // napi_invalid_arg and throws nothing: one call does both checks.
   let status = unsafe {
     sys::napi_get_typedarray_info(
       raw.env,
@@ -209,6 +200,9 @@ pub fn typed<'env, T: Element>(v: &Unknown<'env>, name: &'static str) -> Result<
       &mut offset,
     )
   };
+  if status == sys::Status::napi_invalid_arg {
+    return Err(Failure::arg_type(name, &expected(), &received(v)));
+  }
   crate::errors::check(status, "napi_get_typedarray_info")?;
   if kind != T::KIND {
     return Err(Failure::arg_type(name, &expected(), &received(v)));
@@ -245,7 +239,9 @@ pub struct Span {
   name: &'static str,
   bytes: Range<usize>,
   writable: bool,
-  received: String,
+  /// The array's type, formatted only for an error: a call that passes
+  /// pays no allocation for it.
+  kind: &'static str,
 }
 
 impl<T: Element> View<'_, T> {
@@ -255,7 +251,7 @@ impl<T: Element> View<'_, T> {
       name: self.name,
       bytes: self.bytes(),
       writable: false,
-      received: self.received(),
+      kind: typed_array_name(T::KIND),
     }
   }
 
@@ -281,7 +277,7 @@ pub fn refuse_aliases(spans: &[Span]) -> Result<()> {
         return Err(Failure::arg_value(
           b.name,
           &format!("must not share memory with \"{}\"", a.name),
-          &b.received,
+          &format!("an instance of {}", b.kind),
         ));
       }
     }

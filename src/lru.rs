@@ -80,7 +80,9 @@ impl<'env> Replay<'env> {
 
   /// The arrays only read by the call.
   fn read_only(&self) -> Vec<Span> {
-    let mut spans = vec![self.log.reads()];
+    // Room for the arrays every entry point adds, so that it allocates once.
+    let mut spans = Vec::with_capacity(8);
+    spans.push(self.log.reads());
     spans.extend(self.expires.as_ref().map(View::reads));
     spans
   }

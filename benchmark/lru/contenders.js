@@ -44,6 +44,13 @@ const contenders = {
       return map
     },
   },
+  'mnemonist-delete': {
+    label: 'mnemonist LRUMapWithDelete',
+    create: (max) => {
+      const LRUMapWithDelete = require('mnemonist/lru-map-with-delete')
+      return new LRUMapWithDelete(max)
+    },
+  },
   'tiny-lru': {
     label: 'tiny-lru',
     create: (max) => require('tiny-lru').lru(max),

@@ -218,6 +218,7 @@ impl Recency {
 
   /// Pops records in stamp order until one belongs to an untouched live
   /// entry; re-files stale ones. Returns `(slot, stamp)`.
+  #[inline]
   fn pop_oldest(&mut self, stamps: &[u32]) -> Option<(u32, u32)> {
     loop {
       let from_queue = match (self.queue.front(), self.heap.peek()) {
@@ -257,13 +258,28 @@ impl Recency {
         current => moved.push((current, slot)),
       }
     }
-    moved.sort_unstable();
-    moved.dedup();
-    for &(stamp, slot) in &moved {
-      if self.queue.back().is_none_or(|&(_, last)| last < stamp) {
-        self.queue.push_back((slot, stamp));
-      } else {
-        self.heap.push(Reverse((stamp, slot)));
+    // Slots reused in the order they were handed out come back sorted:
+    // then they all go to the back of the queue when they follow it.
+    let ascending = moved.windows(2).all(|w| w[0].0 < w[1].0);
+    let follows =
+      |queue: &VecDeque<(u32, u32)>, stamp: u32| queue.back().is_none_or(|&(_, last)| last < stamp);
+    if ascending
+      && moved
+        .first()
+        .is_some_and(|&(stamp, _)| follows(&self.queue, stamp))
+    {
+      self
+        .queue
+        .extend(moved.iter().map(|&(stamp, slot)| (slot, stamp)));
+    } else {
+      moved.sort_unstable();
+      moved.dedup();
+      for &(stamp, slot) in &moved {
+        if follows(&self.queue, stamp) {
+          self.queue.push_back((slot, stamp));
+        } else {
+          self.heap.push(Reverse((stamp, slot)));
+        }
       }
     }
     moved.clear();

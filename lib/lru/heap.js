@@ -45,7 +45,7 @@ const {
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
-const BATCH_SIZE = 128
+const BATCH_SIZE = 512
 // Tests start the counter near the limit to exercise renumbering.
 const { kTickStart, kS3Batch } = require('./hooks')
 
@@ -59,7 +59,9 @@ class LRU {
   #keys = []
   #vals = []
   #used = 0
-  #free = []
+  // Head of the list of free slots (-1: none); a free slot's element of
+  // #vals holds the next one, so freeing a slot allocates nothing.
+  #freeSlot = -1
   #stamps = new Uint32Array(0)
   #tick = 0
   #sizes = null
@@ -89,6 +91,9 @@ class LRU {
   #victimStamps = new Uint32Array(BATCH_SIZE)
   #vi = 0
   #vn = 0
+  // 'lru': the value #tick has while every stamp written since the batch was
+  // picked is an evicting set's own (-1 once anything else wrote one).
+  #cleanTick = -1
   #expiredInBatch = 0
   #nextExpiry = Infinity
   #meta = new Float64Array(2)
@@ -353,7 +358,7 @@ class LRU {
       if (this.#map.size >= this.#max) {
         // Reuse the victim's slot. Stamping it is all Rust needs to know:
         // a victim's slot with a new stamp holds a live entry of that stamp.
-        slot = this.#nextVictim(0)
+        slot = this.#freq === null ? this.#lruVictim() : this.#nextVictim(0)
         this.#map.delete(this.#keys[slot])
         this.#evictions++
         this.#keys[slot] = key
@@ -364,7 +369,7 @@ class LRU {
         else this.#insertStamp(slot)
         return this
       }
-      slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+      slot = this.#takeSlot()
       this.#cell.entries++
       this.#keys[slot] = key
       this.#vals[slot] = value
@@ -409,6 +414,24 @@ class LRU {
   }
 
   delete(key) {
+    if (this.#plain && this.#inflight === null && this.#freq === null) {
+      // Fast path of a cache with only `max`: what #removeSlot does, minus
+      // the sizes, expiry, callbacks and log it does not have.
+      const slot = this.#map.get(key)
+      if (slot === undefined) return false
+      this.#map.delete(key)
+      this.#cell.entries--
+      this.#keys[slot] = undefined
+      this.#vals[slot] = this.#freeSlot
+      this.#freeSlot = slot
+      this.#stamps[slot] = 0
+      this.#cleanTick = -1
+      return true
+    }
+    return this.#deleteWith(key)
+  }
+
+  #deleteWith(key) {
     if (this.#disposing !== 0) throw reentrant('delete')
     this.#abortFetch(key, 'deleted')
     const slot = this.#map.get(key)
@@ -435,7 +458,7 @@ class LRU {
     this.#keys = []
     this.#vals = []
     this.#used = 0
-    this.#free = []
+    this.#freeSlot = -1
     this.#stamps = new Uint32Array(0)
     if (this.#freq !== null) this.#freq = new Uint8Array(0)
     this.#tickOffset += this.#tick
@@ -878,7 +901,7 @@ class LRU {
         // which is all Rust needs to know.
         slot = this.#evictOne(queue, true, now)
       } else {
-        slot = this.#free.length > 0 ? this.#free.pop() : this.#newSlot()
+        slot = this.#takeSlot()
         this.#cell.entries++
       }
       this.#keys[slot] = key
@@ -949,19 +972,25 @@ class LRU {
     this.#timers.clear()
   }
 
+  /** A free slot, or a new one. */
+  #takeSlot() {
+    const slot = this.#freeSlot
+    if (slot < 0) return this.#newSlot()
+    this.#freeSlot = this.#vals[slot]
+    return slot
+  }
+
   #newSlot() {
     const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
-    this.#keys.push(undefined)
-    this.#vals.push(undefined)
-    if (this.#used === this.#max) {
-      // Full for the first time: push left up to half again as much room
-      // as needed, which a bounded cache never uses; copy it away.
-      this.#keys = this.#keys.slice()
-      this.#vals = this.#vals.slice()
-    }
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
+      // Keys and values grow with the stamps, by doubling up to `max`, which
+      // is where a bounded cache stops: no room is left over once full.
+      // Setting the length grows the backing store once, where a push per
+      // slot regrew it by half each time and copied it once more when full.
+      this.#keys.length = capacity
+      this.#vals.length = capacity
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#freq !== null) {
         this.#freq = grow(this.#freq, capacity, 0)
@@ -1007,6 +1036,27 @@ class LRU {
       this.#calculatedSize -= this.#sizes[slot]
       this.#sizes[slot] = 0
     }
+    return slot
+  }
+
+  /**
+   * #nextVictim for set()'s fast path under 'lru', whose caller stamps the
+   * slot next. While no entry was read, replaced, inserted or removed since
+   * the batch was picked, every victim left in it still has the stamp it had
+   * then: the next one is exact without reading its stamp, which is the one
+   * memory access of an eviction that nothing else needs.
+   */
+  #lruVictim() {
+    const i = this.#vi
+    let slot
+    if (i < this.#vn && this.#tick === this.#cleanTick) {
+      this.#vi = i + 1
+      slot = this.#victims[i]
+    } else {
+      slot = this.#nextVictim(0)
+      if (this.#tick !== this.#cleanTick) return slot
+    }
+    this.#cleanTick++
     return slot
   }
 
@@ -1091,6 +1141,7 @@ class LRU {
         now,
         this.#meta,
       )
+      this.#cleanTick = this.#tick
     }
     this.#logLen = 0
     this.#vi = 0
@@ -1107,19 +1158,20 @@ class LRU {
     this.#map.delete(key)
     this.#cell.entries--
     this.#keys[slot] = undefined
-    this.#vals[slot] = undefined
+    this.#vals[slot] = this.#freeSlot
+    this.#freeSlot = slot
     if (this.#sizes !== null) {
       this.#calculatedSize -= this.#sizes[slot]
       this.#sizes[slot] = 0
     }
     this.#stamps[slot] = 0
+    this.#cleanTick = -1
     // Rust notices a zeroed stamp by itself; only the expiry index (and
     // the S3-FIFO queues) need telling.
     if (this.#expires !== null || this.#freq !== null) {
       if (this.#expires !== null) this.#expires[slot] = Infinity
       this.#log2(OP_DELETE + slot, 0)
     }
-    this.#free.push(slot)
   }
 
   /**
