@@ -107,13 +107,16 @@ const op = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constant('keys'), fc.constant(0)) },
 )
 
-// Heap caches take one victim per crossing into Rust under 's3fifo' (see
-// #s3Batch in lib/lru/heap.js: batches of victims picked ahead are not exact
-// yet).
+// Heap caches take victims in batches (128 at most); `[kS3Batch]: 1` takes
+// one at a time. Both must agree with the model: a batch ends where an
+// insert may be a ghost hit or a read saves one of its victims, and Rust
+// tells its victims evicted since from those deleted since by the log.
 const variants = [
   { storage: 'heap', batch: 1, maxMax: 40, keys: op },
+  { storage: 'heap', batch: 128, maxMax: 40, keys: op },
   { storage: 'offheap', batch: 1, maxMax: 40, keys: op },
   { storage: 'heap', batch: 1, maxMax: 300, keys: null },
+  { storage: 'heap', batch: 128, maxMax: 300, keys: null },
 ]
 const wideOp = fc.oneof(
   { weight: 10, arbitrary: fc.tuple(fc.constant('get'), fc.integer({ min: 0, max: 400 })) },
@@ -168,7 +171,24 @@ for (const { storage, batch, maxMax, keys } of variants) {
           JSON.stringify(evicted) === JSON.stringify(m.evicted)
         )
       }),
-      { numRuns: keys === null ? Math.ceil(RUNS / 3) : RUNS },
+      {
+        numRuns: keys === null ? Math.ceil(RUNS / 3) : RUNS,
+        // Found at 10,000 runs: a victim of a batch, deleted before it was
+        // used, must not reach the ghost.
+        examples:
+          keys === null
+            ? [
+                [
+                  141,
+                  [
+                    ['loop', 3],
+                    ['delete', 29],
+                    ['loop', 1],
+                  ],
+                ],
+              ]
+            : [],
+      },
     )
     t.pass()
   })

@@ -27,15 +27,21 @@
 //! hands out several victims at once. Each is taken out of its queue and
 //! held as *pending* with the caller's stamp of the slot and a read limit:
 //! the caller evicts it only while the stamp is unchanged and its counter is
-//! below the limit (a read since would have saved it). At the next call,
-//! pending victims that are still there go back to the front of their queue,
-//! and the keys of those that left go to the ghost.
+//! below the limit (a read since would have saved it). A pending victim
+//! leaves when the caller says so: an insert into its slot or a delete
+//! marked [`EVICTED`] in the log ([`S3Fifo::apply`]) means it was evicted
+//! (its key goes to the ghost, at that point of the log), a plain delete
+//! ([`S3Fifo::remove`]) that it was deleted (no ghost, as for any entry).
+//! At the next batch ([`S3Fifo::settle`]), pending victims that are still
+//! there go back to the front of their queue; those whose slot's stamp
+//! changed without a word are taken as evicted.
 
 use std::collections::VecDeque;
 
 use hashbrown::HashMap;
 
 use crate::expiry::ExpiryIndex;
+use crate::recency::{MAX_SLOT, OP_DELETE, OP_INSERT};
 
 /// Highest value of a frequency counter.
 pub const FREQ_MAX: u8 = 3;
@@ -43,10 +49,18 @@ pub const FREQ_MAX: u8 = 3;
 pub const MOVE_TO_MAIN: u8 = 2;
 /// Read limit of an expired victim: evicted whatever its counter.
 pub const LIMIT_ALWAYS: u8 = u8::MAX;
+/// Second word of an `OP_DELETE` pair in the log of [`S3Fifo::apply`]: the
+/// entry left as a victim handed out by [`S3Fifo::victims`] (0: deleted).
+pub const EVICTED: u32 = 1;
 
 const NONE: u8 = 0;
 const SMALL: u8 = 1;
 const MAIN: u8 = 2;
+/// A victim handed out and not yet evicted, deleted or put back, that
+/// left small: evicted, its key goes to the ghost.
+const PENDING_SMALL: u8 = 3;
+/// Any other pending victim (from main, or also expired).
+const PENDING_OTHER: u8 = 4;
 
 type Hasher = foldhash::fast::FixedState;
 
@@ -175,14 +189,14 @@ pub fn filter_positions(hash: u32, len: usize) -> [usize; 2] {
   [hash as usize & (len - 1), second]
 }
 
-/// A victim handed out by [`S3Fifo::victims`] and not yet settled.
+/// A victim handed out by [`S3Fifo::victims`]. While its slot's place is
+/// pending, the slot's hash and weight are still the victim's.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
   slot: u32,
   stamp: u32,
+  /// The queue it left.
   place: u8,
-  hash: u32,
-  weight: u64,
 }
 
 /// What [`S3Fifo::victims`] found.
@@ -206,7 +220,8 @@ pub struct S3Fifo {
   main: VecDeque<(u32, u32)>,
   small_size: u64,
   main_size: u64,
-  /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`).
+  /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`), or that it is
+  /// a pending victim (`PENDING_SMALL`, `PENDING_OTHER`).
   place: Vec<u8>,
   /// Per slot: sequence number of its live record.
   seq: Vec<u32>,
@@ -373,13 +388,42 @@ impl S3Fifo {
 
   /// Whether `slot` is in small or main.
   pub fn contains(&self, slot: u32) -> bool {
-    self.place.get(slot as usize).is_some_and(|&p| p != NONE)
+    self
+      .place
+      .get(slot as usize)
+      .is_some_and(|&p| p == SMALL || p == MAIN)
+  }
+
+  /// Whether `slot` holds a pending victim.
+  fn is_pending(&self, slot: u32) -> bool {
+    self
+      .place
+      .get(slot as usize)
+      .is_some_and(|&p| p >= PENDING_SMALL)
+  }
+
+  /// The pending victim in `slot` (if any) left the cache: `evicted` (its
+  /// key goes to the ghost if it left small), else deleted.
+  fn victim_left(&mut self, slot: u32, evicted: bool) {
+    if !self.is_pending(slot) {
+      return;
+    }
+    let s = slot as usize;
+    let pending = self.place[s];
+    self.place[s] = NONE;
+    if evicted && pending == PENDING_SMALL {
+      let w = self.weight_of(slot);
+      self.ghost.add(self.hash[s], w);
+    }
+    self.set_expiry(slot, f64::INFINITY);
   }
 
   /// A new entry in `slot` (key hash `hash`, weight `weight`; expiring at
   /// `expiry`, `INFINITY` for never). Its counter is the caller's to reset.
-  /// An entry already in `slot` is replaced.
+  /// An entry already in `slot` is replaced; a pending victim there was
+  /// evicted.
   pub fn insert(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64) {
+    self.victim_left(slot, true);
     self.remove(slot);
     self.grow(slot);
     let s = slot as usize;
@@ -403,6 +447,11 @@ impl S3Fifo {
 
   /// The entry in `slot` now weighs `weight`.
   pub fn reweigh(&mut self, slot: u32, weight: u64) {
+    if self.weighted && self.is_pending(slot) {
+      // Out of the queues: weighs in again if put back.
+      self.weight[slot as usize] = weight;
+      return;
+    }
     if !self.weighted || !self.contains(slot) {
       return;
     }
@@ -413,8 +462,13 @@ impl S3Fifo {
     self.add_size(place, weight);
   }
 
-  /// The entry in `slot` is gone (deleted, not evicted: no ghost).
+  /// The entry in `slot` is gone (deleted, not evicted: no ghost), a
+  /// pending victim included.
   pub fn remove(&mut self, slot: u32) {
+    if self.is_pending(slot) {
+      self.victim_left(slot, false);
+      return;
+    }
     if !self.contains(slot) {
       return;
     }
@@ -429,6 +483,41 @@ impl S3Fifo {
   /// Indexes `slot` under `expiry` (`INFINITY` or NaN: never expires).
   pub fn set_expiry(&mut self, slot: u32, expiry: f64) {
     self.expiry.set(slot, expiry);
+  }
+
+  /// Replays a caller's operation log of `(op | slot, word)` pairs (the
+  /// operations of [`crate::recency`]): `OP_INSERT` with the key's hash,
+  /// `OP_EXPIRY` when the entry's weight or expiry time changed, `OP_DELETE`
+  /// with [`EVICTED`] for an entry that left as a victim, else 0. Weights
+  /// are read from `weight_of(i)`, the weight the entry had when the `i`th
+  /// pair was logged, expiry times from `expiry_of(slot)`, the current one.
+  /// Then settles the last batch of victims ([`Self::settle`]).
+  pub fn apply(
+    &mut self,
+    log: &[u32],
+    stamps: &[u32],
+    weight_of: impl Fn(usize) -> u64,
+    expiry_of: impl Fn(u32) -> f64,
+  ) {
+    for (i, pair) in log.chunks_exact(2).enumerate() {
+      let slot = pair[0] & MAX_SLOT;
+      match pair[0] & !MAX_SLOT {
+        OP_INSERT => self.insert(slot, pair[1], weight_of(i), expiry_of(slot)),
+        OP_DELETE => {
+          if pair[1] == EVICTED {
+            self.victim_left(slot, true);
+          }
+          self.remove(slot);
+        }
+        _ => {
+          self.reweigh(slot, weight_of(i));
+          if self.contains(slot) || self.is_pending(slot) {
+            self.set_expiry(slot, expiry_of(slot));
+          }
+        }
+      }
+    }
+    self.settle(stamps);
   }
 
   /// Slots of entries expired at `now` (past their expiry time: an entry
@@ -531,7 +620,8 @@ impl S3Fifo {
     }
   }
 
-  /// Evicts one entry: its key goes to the ghost. Returns its slot.
+  /// Evicts one entry: its key goes to the ghost. Returns its slot. Call
+  /// [`Self::settle`] first if victims were handed out.
   pub fn evict(&mut self, freq: &mut [u8]) -> Option<u32> {
     let (slot, place) = self.take_victim(freq, false)?;
     if place == SMALL {
@@ -542,35 +632,26 @@ impl S3Fifo {
     Some(slot)
   }
 
-  /// Puts back pending victims the caller kept (their stamp is unchanged),
-  /// at the front of their queue in their order, and sends the keys of the
-  /// others to the ghost.
+  /// Puts back the pending victims still there (their slot's stamp is
+  /// unchanged), at the front of their queue in their order. Those whose
+  /// stamp changed, with no insert or delete of their slot said since, were
+  /// evicted: their keys go to the ghost.
   pub fn settle(&mut self, stamps: &[u32]) {
-    let pending = std::mem::take(&mut self.pending);
+    if self.pending.is_empty() {
+      return;
+    }
+    let mut pending = std::mem::take(&mut self.pending);
+    for p in &pending {
+      if stamps.get(p.slot as usize).copied().unwrap_or(0) != p.stamp {
+        self.victim_left(p.slot, true);
+      }
+    }
     for p in pending.iter().rev() {
-      let s = p.slot as usize;
-      let alive = stamps.get(s).copied().unwrap_or(0) == p.stamp && self.place[s] == NONE;
-      if alive {
-        if self.weighted {
-          self.weight[s] = p.weight;
-        }
+      if self.is_pending(p.slot) {
         self.push(p.place, p.slot, true);
         self.live += 1;
       }
     }
-    for p in &pending {
-      let s = p.slot as usize;
-      let alive = self.place[s] != NONE && stamps.get(s).copied().unwrap_or(0) == p.stamp;
-      if !alive {
-        if p.place == SMALL {
-          self.ghost.add(p.hash, p.weight);
-        }
-        if self.place[s] == NONE {
-          self.set_expiry(p.slot, f64::INFINITY);
-        }
-      }
-    }
-    let mut pending = pending;
     pending.clear();
     self.pending = pending;
   }
@@ -580,7 +661,8 @@ impl S3Fifo {
   /// at most `want` S3-FIFO victims, each with the stamp its slot had and the
   /// counter value at which a read since would have kept it. The caller
   /// evicts a victim only while `stamps[slot]` still equals its stamp and
-  /// `freq[slot]` is below its limit. Call [`S3Fifo::settle`] first.
+  /// `freq[slot]` is below its limit, and says which it evicted and which
+  /// it deleted (see [`S3Fifo::apply`]). Call [`S3Fifo::settle`] first.
   #[allow(clippy::too_many_arguments)]
   pub fn victims(
     &mut self,
@@ -615,14 +697,19 @@ impl S3Fifo {
       };
       taken += 1;
       let s = slot as usize;
+      let also_expired = out_slots[..expired].contains(&slot);
+      // An expired entry leaves without reaching the ghost.
+      self.place[s] = if place == SMALL && !also_expired {
+        PENDING_SMALL
+      } else {
+        PENDING_OTHER
+      };
       self.pending.push(Pending {
         slot,
         stamp: stamps.get(s).copied().unwrap_or(0),
         place,
-        hash: self.hash[s],
-        weight: self.weight_of(slot),
       });
-      if out_slots[..expired].contains(&slot) {
+      if also_expired {
         continue;
       }
       out_slots[count] = slot;

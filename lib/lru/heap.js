@@ -20,7 +20,9 @@
 // same entry. Inserts are logged with the key's hash (for the ghost queue),
 // deletes and size or expiry changes are logged too. A victim from a batch
 // is evicted only while its counter is below the limit Rust gave with it
-// (a hit since would have saved it).
+// (a hit since would have saved it). Rust learns from the log which victims
+// were evicted (their slot reused by an insert, or a delete marked
+// S3_EVICTED) and which deleted since (a plain delete: no ghost).
 
 const native = require('../common/native')
 const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
@@ -42,6 +44,7 @@ const {
   MAX_SLOT: MAX_SLOTS,
   S3_FREQ_MAX,
   S3_MOVE_TO_MAIN,
+  S3_EVICTED,
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
@@ -71,12 +74,12 @@ class LRU {
   #victimLimits = null
   #hits = 0
   #s3Weighted = false
-  // One victim per crossing under 's3fifo' until batches are exact: a
-  // batch (`[kS3Batch]`, for the tests of that path) now ends where a read
-  // saves one of its victims and holds no move to main after a victim, but
-  // a victim deleted after its batch was picked still reaches the ghost at
-  // settlement, which the sequential policy never does.
-  #s3Batch = 1
+  // With #s3Weighted: the small queue's capacity (as Rust sizes it), and per
+  // pair of #log, the size its entry had when it was logged.
+  #s3SmallCapacity = 0
+  #logSizes = null
+  // Most victims per crossing under 's3fifo' (`[kS3Batch]` in the tests).
+  #s3Batch = BATCH_SIZE
   // The ghost's counting filter, mirrored by Rust: an insert of a key it
   // flags may go to main, which victims picked ahead did not foresee.
   #ghostFilter = null
@@ -178,6 +181,10 @@ class LRU {
       this.#freq = new Uint8Array(0)
       this.#victimLimits = new Uint8Array(BATCH_SIZE)
       this.#s3Weighted = o.maxSize !== Infinity
+      if (this.#s3Weighted) {
+        this.#s3SmallCapacity = Math.max(1, Math.floor(o.maxSize * 0.1))
+        this.#logSizes = new Float64Array(LOG_SIZE / 2)
+      }
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
       // Grows with the slots (#newSlot), eight counters per slot.
       this.#ghostFilter = new Uint8Array(64)
@@ -503,7 +510,7 @@ class LRU {
       this.#abortFetch(entry[0], 'evicted')
       const expired = this.#isExpired(slot)
       const queue = this.#notify ? [] : null
-      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue, true)
       if (queue !== null) this.#dispose(queue)
       if (!expired) return entry
     }
@@ -763,6 +770,8 @@ class LRU {
       if (filter[hash & this.#ghostMask] !== 0 && filter[Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift] !== 0) {
         this.#vn = this.#vi
       }
+      // So does an entry too heavy for the small queue, which goes to main.
+      if (this.#s3Weighted && this.#sizes[slot] > this.#s3SmallCapacity) this.#vn = this.#vi
       this.#log2(OP_INSERT + slot, hash)
       return
     }
@@ -775,6 +784,7 @@ class LRU {
   /** Appends one (word, word) pair to the log. */
   #log2(op, stamp) {
     const log = this.#log
+    if (this.#logSizes !== null) this.#logSizes[this.#logLen >> 1] = this.#sizes[op & MAX_SLOTS]
     log[this.#logLen] = op
     log[this.#logLen + 1] = stamp
     this.#logLen += 2
@@ -886,6 +896,9 @@ class LRU {
       this.#map.set(key, slot)
     }
     if (this.#sizes !== null) {
+      // S3-FIFO: a queue's weight changes, which may change where the next
+      // victims come from: the batch ends.
+      if (this.#s3Weighted && !inserted && this.#sizes[slot] !== size) this.#vn = this.#vi
       this.#calculatedSize += size - this.#sizes[slot]
       this.#sizes[slot] = size
     }
@@ -995,7 +1008,7 @@ class LRU {
     // Removed to make room: a refresh of it in flight is for nobody.
     if (this.#inflight !== null) this.#inflight.abort(this.#keys[slot], 'evicted')
     if (!reuse) {
-      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue, true)
       return slot
     }
     const key = this.#keys[slot]
@@ -1042,7 +1055,7 @@ class LRU {
 
   /** Calls an S3-FIFO entry point with the arguments they share, then `rest`. */
   #s3Call(entry, ...rest) {
-    const sizes = this.#s3Weighted ? this.#sizes : undefined
+    const sizes = this.#logSizes ?? undefined
     return entry(
       this.#id,
       this.#log,
@@ -1098,8 +1111,11 @@ class LRU {
     this.#nextExpiry = this.#meta[1]
   }
 
-  /** Removes the entry in `slot` entirely; reports it when `queue`. */
-  #removeSlot(slot, reason, queue) {
+  /**
+   * Removes the entry in `slot` entirely; reports it when `queue`. `victim`:
+   * it is the victim #nextVictim just gave.
+   */
+  #removeSlot(slot, reason, queue, victim = false) {
     const key = this.#keys[slot]
     if (queue !== null) this.#drop(queue, this.#vals[slot], key, reason)
     if (reason === 'evict') this.#evictions++
@@ -1117,7 +1133,11 @@ class LRU {
     // the S3-FIFO queues) need telling.
     if (this.#expires !== null || this.#freq !== null) {
       if (this.#expires !== null) this.#expires[slot] = Infinity
-      this.#log2(OP_DELETE + slot, 0)
+      // S3-FIFO: a victim's key goes to the ghost, a deleted entry's not.
+      this.#log2(OP_DELETE + slot, victim && reason === 'evict' && this.#freq !== null ? S3_EVICTED : 0)
+      // The queues shrink, which may change where the next victims come
+      // from: the batch ends.
+      if (!victim) this.#vn = this.#vi
     }
     this.#free.push(slot)
   }
