@@ -75,13 +75,15 @@ struct Ghost {
   size: u64,
   capacity: u64,
   next_tag: u32,
-  /// Counting Bloom filter of the hashes in the ghost (saturating counters
-  /// at the two [`filter_positions`]), mirrored to a caller that wants to
-  /// know, without asking, whether an insert may be a ghost hit. Empty when
-  /// unused.
-  filter: Vec<u8>,
-  /// Filter positions changed since the caller last copied them.
-  changed: Vec<u32>,
+  /// Bits of the caller's Bloom filter of the ghost's hashes (see
+  /// [`S3Fifo::mirror_ghost_filter`]); 0 until it is first written.
+  filter_bits: usize,
+  /// Hashes added since the filter was last written, while it is in use
+  /// (`None` once too many for a partial write).
+  added: Option<Vec<u32>>,
+  /// Hashes added since the filter was last written whole: its bits for
+  /// hashes that left the ghost since stay set until then.
+  added_since_whole: usize,
 }
 
 impl Ghost {
@@ -89,39 +91,42 @@ impl Ghost {
     self.index.contains_key(&hash)
   }
 
-  fn filter_add(&mut self, hash: u32) {
-    if !self.filter.is_empty() {
-      for i in filter_positions(hash, self.filter.len()) {
-        self.filter[i] = self.filter[i].saturating_add(1);
-        self.changed.push(i as u32);
-      }
-    }
-  }
-
-  fn filter_remove(&mut self, hash: u32) {
-    if !self.filter.is_empty() {
-      for i in filter_positions(hash, self.filter.len()) {
-        // A saturated counter stays so: it may stand for more hashes.
-        if self.filter[i] != u8::MAX {
-          self.filter[i] -= 1;
-        }
-        self.changed.push(i as u32);
-      }
-    }
-  }
-
-  /// Uses a filter of `len` counters (a power of two), rebuilt from the
-  /// ghost when its length changes.
-  fn use_filter(&mut self, len: usize) {
-    if self.filter.len() == len {
+  fn note_added(&mut self, hash: u32) {
+    if self.filter_bits == 0 {
       return;
     }
-    self.filter = vec![0; len];
-    self.changed.clear();
-    let hashes: Vec<u32> = self.index.keys().copied().collect();
-    for h in hashes {
-      self.filter_add(h);
+    self.added_since_whole += 1;
+    if let Some(added) = self.added.as_mut() {
+      if added.len() < self.index.len() / 2 + 64 {
+        added.push(hash);
+      } else {
+        // Cheaper written whole.
+        self.added = None;
+      }
     }
+  }
+
+  /// Writes the Bloom filter of the ghost's hashes into `out`: the bits
+  /// added since the last write, or (first, at a new length, or once
+  /// enough hashes left the ghost since the last whole write) all of it.
+  fn write_filter(&mut self, out: &mut [u8]) {
+    let bits = out.len() * 8;
+    let stale = self.added_since_whole > self.index.len() / 2 + 64;
+    if self.filter_bits != bits || stale || self.added.is_none() {
+      out.fill(0);
+      for &h in self.index.keys() {
+        set_filter_bits(out, h);
+      }
+      self.filter_bits = bits;
+      self.added_since_whole = 0;
+    } else if let Some(added) = self.added.as_ref() {
+      for &h in added {
+        set_filter_bits(out, h);
+      }
+    }
+    let mut added = self.added.take().unwrap_or_default();
+    added.clear();
+    self.added = Some(added);
   }
 
   /// Removes `hash`; returns whether it was there.
@@ -129,7 +134,6 @@ impl Ghost {
     match self.index.remove(&hash) {
       Some((_, w)) => {
         self.size -= u64::from(w);
-        self.filter_remove(hash);
         true
       }
       None => false,
@@ -149,7 +153,6 @@ impl Ghost {
         if e.get().0 == tag {
           let (_, w) = e.remove();
           self.size -= u64::from(w);
-          self.filter_remove(h);
         }
       }
     }
@@ -159,7 +162,7 @@ impl Ghost {
     self.index.insert(hash, (tag, w));
     self.size += u64::from(w);
     self.fifo.push_back((hash, tag));
-    self.filter_add(hash);
+    self.note_added(hash);
     if self.fifo.len() > 2 * self.index.len() + 64 {
       let index = &self.index;
       self
@@ -171,22 +174,29 @@ impl Ghost {
   fn heap_bytes(&self) -> usize {
     self.fifo.capacity() * 8
       + self.index.capacity() * 13
-      + self.filter.capacity()
-      + self.changed.capacity() * 4
+      + self.added.as_ref().map_or(0, Vec::capacity) * 4
   }
 }
 
-/// The two counters of `hash` in a ghost filter of `len` (a power of two)
-/// counters: its low bits, and the high bits of its product with the golden
-/// ratio. A key may be in the ghost only if both are non-zero.
-pub fn filter_positions(hash: u32, len: usize) -> [usize; 2] {
-  let bits = len.trailing_zeros();
-  let second = if bits == 0 {
+/// The two bits of `hash` in a ghost filter of `bits` bits (a power of
+/// two): its low bits, and the high bits of its product with the golden
+/// ratio. A key may be in the ghost only if both are set. Bit `i` is bit
+/// `i % 8` of byte `i / 8`.
+pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
+  let log2 = bits.trailing_zeros();
+  let second = if log2 == 0 {
     0
   } else {
-    (hash.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
+    (hash.wrapping_mul(0x9e37_79b1) >> (32 - log2)) as usize
   };
-  [hash as usize & (len - 1), second]
+  [hash as usize & (bits - 1), second]
+}
+
+/// Sets the bits of `hash` in the filter `out` (a power of two long).
+fn set_filter_bits(out: &mut [u8], hash: u32) {
+  for i in filter_positions(hash, out.len() * 8) {
+    out[i / 8] |= 1 << (i % 8);
+  }
 }
 
 /// A victim handed out by [`S3Fifo::victims`]. While its slot's place is
@@ -361,24 +371,17 @@ impl S3Fifo {
     self.add_size(place, w);
   }
 
-  /// Mirrors the ghost's counting filter into `out` (a power of two long;
-  /// the first call, or a new length, copies it whole, later calls only
-  /// what changed). A zero at either of [`filter_positions`] means the key
-  /// of `hash` is not in the ghost.
+  /// Keeps `out` (a power of two long) a Bloom filter of the hashes in the
+  /// ghost: both of a hash's [`filter_positions`] are set for every hash
+  /// there (and may be for others). The first call, or a new length,
+  /// writes it whole; later calls set the bits of the hashes added since
+  /// and now and then rewrite it whole, which clears the bits of hashes that
+  /// left. The caller may set bits of its own in between.
   pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
     if out.is_empty() || !out.len().is_power_of_two() {
       return;
     }
-    if self.ghost.filter.len() != out.len() {
-      self.ghost.use_filter(out.len());
-      out.copy_from_slice(&self.ghost.filter);
-      self.ghost.changed.clear();
-      return;
-    }
-    for &i in &self.ghost.changed {
-      out[i as usize] = self.ghost.filter[i as usize];
-    }
-    self.ghost.changed.clear();
+    self.ghost.write_filter(out);
   }
 
   /// Whether the key of `hash` is in the ghost.

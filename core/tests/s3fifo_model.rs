@@ -213,7 +213,7 @@ impl Real {
       batch: Vec::new(),
       vi: 0,
       reuse: None,
-      filter: vec![0; 64],
+      filter: vec![0; 8],
     }
   }
 
@@ -292,9 +292,9 @@ impl Real {
 
   /// Whether the filter flags `hash` (both of its counters set).
   fn flagged(&self, hash: u32) -> bool {
-    filter_positions(hash, self.filter.len())
+    filter_positions(hash, self.filter.len() * 8)
       .iter()
-      .all(|&i| self.filter[i] != 0)
+      .all(|&i| self.filter[i / 8] & (1 << (i % 8)) != 0)
   }
 
   /// The next victim of the batch, as the heap cache takes it.
@@ -319,10 +319,8 @@ impl Real {
       if limit == MOVE_TO_MAIN {
         // Its key reaches the ghost when the log is replayed: flag it now.
         let hash = Self::hash(self.key_of[&slot]);
-        for i in filter_positions(hash, self.filter.len()) {
-          if self.filter[i] == 0 {
-            self.filter[i] = 1;
-          }
+        for i in filter_positions(hash, self.filter.len() * 8) {
+          self.filter[i / 8] |= 1 << (i % 8);
         }
       }
       return Some(slot);

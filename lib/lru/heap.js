@@ -80,8 +80,9 @@ class LRU {
   #logSizes = null
   // Most victims per crossing under 's3fifo' (`[kS3Batch]` in the tests).
   #s3Batch = BATCH_SIZE
-  // The ghost's counting filter, mirrored by Rust: an insert of a key it
-  // flags may go to main, which victims picked ahead did not foresee.
+  // A Bloom filter of the ghost's key hashes (bit i is bit i % 8 of byte
+  // i / 8), kept by Rust: an insert of a key it flags may go to main, which
+  // victims picked ahead did not foresee. #ghostMask is its bit count - 1.
   #ghostFilter = null
   #ghostMask = 0
   #ghostShift = 0
@@ -186,10 +187,10 @@ class LRU {
         this.#logSizes = new Float64Array(LOG_SIZE / 2)
       }
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
-      // Grows with the slots (#newSlot), eight counters per slot.
+      // Grows with the slots (#newSlot), 32 bits per slot.
       this.#ghostFilter = new Uint8Array(64)
-      this.#ghostMask = 63
-      this.#ghostShift = 32 - 6
+      this.#ghostMask = 64 * 8 - 1
+      this.#ghostShift = 32 - 9
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
       created = native.lruCreate()
@@ -765,9 +766,11 @@ class LRU {
       this.#freq[slot] = 0
       const hash = keyHash(this.#keys[slot])
       // A key that may be in the ghost ends the batch of victims (both of
-      // its counters set: see filter_positions in core/src/s3fifo.rs).
+      // its bits set: see filter_positions in core/src/s3fifo.rs).
       const filter = this.#ghostFilter
-      if (filter[hash & this.#ghostMask] !== 0 && filter[Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift] !== 0) {
+      const a = hash & this.#ghostMask
+      const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
+      if ((filter[a >>> 3] & (1 << (a & 7))) !== 0 && (filter[b >>> 3] & (1 << (b & 7))) !== 0) {
         this.#vn = this.#vi
       }
       // So does an entry too heavy for the small queue, which goes to main.
@@ -978,13 +981,13 @@ class LRU {
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#freq !== null) {
         this.#freq = grow(this.#freq, capacity, 0)
-        if (capacity * 8 > this.#ghostFilter.length) {
-          // Rust copies the ghost's filter whole into an array of a new
+        if (capacity * 4 > this.#ghostFilter.length) {
+          // Rust writes the ghost's filter whole into an array of a new
           // length; until then this one flags nothing, so end the batch.
-          const bits = Math.ceil(Math.log2(capacity * 8))
-          this.#ghostFilter = new Uint8Array(2 ** bits)
-          this.#ghostMask = 2 ** bits - 1
-          this.#ghostShift = 32 - bits
+          const log2 = Math.ceil(Math.log2(capacity * 32))
+          this.#ghostFilter = new Uint8Array(2 ** (log2 - 3))
+          this.#ghostMask = 2 ** log2 - 1
+          this.#ghostShift = 32 - log2
           this.#vn = this.#vi
         }
       }
@@ -1068,13 +1071,13 @@ class LRU {
     )
   }
 
-  /** Sets both filter counters of `hash` (see filter_positions in core/src/s3fifo.rs). */
+  /** Sets both filter bits of `hash` (see filter_positions in core/src/s3fifo.rs). */
   #flagGhost(hash) {
     const filter = this.#ghostFilter
     const a = hash & this.#ghostMask
     const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
-    if (filter[a] === 0) filter[a] = 1
-    if (filter[b] === 0) filter[b] = 1
+    filter[a >>> 3] |= 1 << (a & 7)
+    filter[b >>> 3] |= 1 << (b & 7)
   }
 
   #refill(now) {
