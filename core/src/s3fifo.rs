@@ -38,8 +38,6 @@
 
 use std::collections::VecDeque;
 
-use hashbrown::HashMap;
-
 use crate::expiry::ExpiryIndex;
 use crate::recency::{MAX_SLOT, OP_DELETE, OP_INSERT};
 
@@ -62,19 +60,22 @@ const PENDING_SMALL: u8 = 3;
 /// Any other pending victim (from main, or also expired).
 const PENDING_OTHER: u8 = 4;
 
-type Hasher = foldhash::fast::FixedState;
-
 /// The ghost: hashes of keys recently evicted from small, oldest first,
 /// bounded by the total weight of the keys they stand for.
 #[derive(Debug, Default)]
 struct Ghost {
-  /// `(hash, tag)`; an element is live while `index[hash]` has its tag.
+  /// `(hash, weight)` in the order added; element `i` has the sequence
+  /// number `head + i` (never 0). An element is live while `table` maps its
+  /// hash to its sequence number.
   fifo: VecDeque<(u32, u32)>,
-  /// hash -> (tag, weight) of its live element.
-  index: HashMap<u32, (u32, u32), Hasher>,
+  head: u32,
+  /// The live elements, `(seq << 32) | hash` (0: empty), by linear probing
+  /// from [`Ghost::home`]: one array, so that a lookup mostly reads one
+  /// cache line. At most 3/4 full; a power of two long (or empty).
+  table: Vec<u64>,
+  len: usize,
   size: u64,
   capacity: u64,
-  next_tag: u32,
   /// Bits of the caller's Bloom filter of the ghost's hashes (see
   /// [`S3Fifo::mirror_ghost_filter`]); 0 until it is first written.
   filter_bits: usize,
@@ -87,8 +88,103 @@ struct Ghost {
 }
 
 impl Ghost {
+  /// Where `hash`'s probe sequence starts (the table is not empty).
+  fn home(&self, hash: u32) -> usize {
+    let log2 = self.table.len().trailing_zeros();
+    (hash.wrapping_mul(0x2545_f491) >> (32 - log2)) as usize
+  }
+
+  /// The table index of `hash`, if it is there.
+  fn find(&self, hash: u32) -> Option<usize> {
+    if self.table.is_empty() {
+      return None;
+    }
+    let mask = self.table.len() - 1;
+    let mut i = self.home(hash);
+    loop {
+      let e = self.table[i];
+      if e == 0 {
+        return None;
+      }
+      if e as u32 == hash {
+        return Some(i);
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /// Puts `hash` (not there) in the table with sequence number `seq`.
+  fn table_insert(&mut self, hash: u32, seq: u32) {
+    if (self.len + 1) * 4 > self.table.len() * 3 {
+      self.rehash((self.table.len() * 2).max(16));
+    }
+    let mask = self.table.len() - 1;
+    let mut i = self.home(hash);
+    while self.table[i] != 0 {
+      i = (i + 1) & mask;
+    }
+    self.table[i] = (u64::from(seq) << 32) | u64::from(hash);
+    self.len += 1;
+  }
+
+  /// Empties table index `i`, moving back the entries after it that would
+  /// no longer be found.
+  fn table_remove(&mut self, mut i: usize) {
+    let mask = self.table.len() - 1;
+    let mut j = i;
+    loop {
+      j = (j + 1) & mask;
+      let e = self.table[j];
+      if e == 0 {
+        break;
+      }
+      let home = self.home(e as u32);
+      // Entry j may move to i if its home is not cyclically in (i, j].
+      if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(i) & mask) {
+        self.table[i] = e;
+        i = j;
+      }
+    }
+    self.table[i] = 0;
+    self.len -= 1;
+  }
+
+  fn rehash(&mut self, len: usize) {
+    let old = std::mem::replace(&mut self.table, vec![0; len]);
+    self.len = 0;
+    for e in old {
+      if e != 0 {
+        self.table_insert(e as u32, (e >> 32) as u32);
+      }
+    }
+  }
+
+  /// The live element of `hash`: its table index and sequence number.
+  fn live(&self, hash: u32) -> Option<(usize, u32)> {
+    self.find(hash).map(|i| (i, (self.table[i] >> 32) as u32))
+  }
+
   fn contains(&self, hash: u32) -> bool {
-    self.index.contains_key(&hash)
+    self.find(hash).is_some()
+  }
+
+  /// Renumbers the live elements from 1, dropping the dead ones.
+  fn compact(&mut self) {
+    let mut fifo = VecDeque::with_capacity(self.len);
+    for (k, &(hash, w)) in self.fifo.iter().enumerate() {
+      let seq = self.head.wrapping_add(k as u32);
+      if self.live(hash).is_some_and(|(_, s)| s == seq) {
+        fifo.push_back((hash, w));
+      }
+    }
+    self.fifo = fifo;
+    self.head = 1;
+    self.table.fill(0);
+    self.len = 0;
+    let hashes: Vec<u32> = self.fifo.iter().map(|&(h, _)| h).collect();
+    for (k, h) in hashes.into_iter().enumerate() {
+      self.table_insert(h, 1 + k as u32);
+    }
   }
 
   fn note_added(&mut self, hash: u32) {
@@ -97,7 +193,7 @@ impl Ghost {
     }
     self.added_since_whole += 1;
     if let Some(added) = self.added.as_mut() {
-      if added.len() < self.index.len() / 2 + 64 {
+      if added.len() < self.len / 2 + 64 {
         added.push(hash);
       } else {
         // Cheaper written whole.
@@ -106,16 +202,37 @@ impl Ghost {
     }
   }
 
+  /// Whether `hash` may be in the ghost: true unless the filter `out`, last
+  /// written by [`Ghost::write_filter`] at its length and brought up to date
+  /// here, does not flag it.
+  fn may_hold(&mut self, out: &mut [u8], hash: u32) -> bool {
+    if self.filter_bits == 0 || out.len() * 8 != self.filter_bits {
+      return true;
+    }
+    let Some(added) = self.added.as_mut() else {
+      return true;
+    };
+    for &h in added.iter() {
+      set_filter_bits(out, h);
+    }
+    added.clear();
+    filter_positions(hash, self.filter_bits)
+      .iter()
+      .all(|&i| out[i / 8] & (1 << (i % 8)) != 0)
+  }
+
   /// Writes the Bloom filter of the ghost's hashes into `out`: the bits
   /// added since the last write, or (first, at a new length, or once
   /// enough hashes left the ghost since the last whole write) all of it.
   fn write_filter(&mut self, out: &mut [u8]) {
     let bits = out.len() * 8;
-    let stale = self.added_since_whole > self.index.len() / 2 + 64;
+    let stale = self.added_since_whole > self.len / 2 + 64;
     if self.filter_bits != bits || stale || self.added.is_none() {
       out.fill(0);
-      for &h in self.index.keys() {
-        set_filter_bits(out, h);
+      for &e in &self.table {
+        if e != 0 {
+          set_filter_bits(out, e as u32);
+        }
       }
       self.filter_bits = bits;
       self.added_since_whole = 0;
@@ -131,9 +248,11 @@ impl Ghost {
 
   /// Removes `hash`; returns whether it was there.
   fn take(&mut self, hash: u32) -> bool {
-    match self.index.remove(&hash) {
-      Some((_, w)) => {
+    match self.live(hash) {
+      Some((i, seq)) => {
+        let w = self.fifo[seq.wrapping_sub(self.head) as usize].1;
         self.size -= u64::from(w);
+        self.table_remove(i);
         true
       }
       None => false,
@@ -142,38 +261,43 @@ impl Ghost {
 
   /// Adds `hash` as the newest (a hash already there keeps its place).
   fn add(&mut self, hash: u32, weight: u64) {
-    if self.capacity == 0 || weight > self.capacity || self.index.contains_key(&hash) {
+    if self.capacity == 0 || weight > self.capacity || self.contains(hash) {
       return;
     }
     while self.size + weight > self.capacity {
-      let Some((h, tag)) = self.fifo.pop_front() else {
+      let Some((h, w)) = self.fifo.pop_front() else {
         break;
       };
-      if let hashbrown::hash_map::Entry::Occupied(e) = self.index.entry(h) {
-        if e.get().0 == tag {
-          let (_, w) = e.remove();
+      let seq = self.head;
+      self.head = self.head.wrapping_add(1);
+      if let Some((i, s)) = self.live(h) {
+        if s == seq {
           self.size -= u64::from(w);
+          self.table_remove(i);
         }
       }
     }
-    let tag = self.next_tag;
-    self.next_tag = self.next_tag.wrapping_add(1);
+    if self.head == 0 {
+      self.head = 1;
+    }
+    if u64::from(self.head) + self.fifo.len() as u64 >= u64::from(u32::MAX) {
+      // Sequence numbers would wrap around to 0.
+      self.compact();
+    }
     let w = weight.min(u64::from(u32::MAX)) as u32;
-    self.index.insert(hash, (tag, w));
+    let seq = self.head.wrapping_add(self.fifo.len() as u32);
+    self.fifo.push_back((hash, w));
+    self.table_insert(hash, seq);
     self.size += u64::from(w);
-    self.fifo.push_back((hash, tag));
     self.note_added(hash);
-    if self.fifo.len() > 2 * self.index.len() + 64 {
-      let index = &self.index;
-      self
-        .fifo
-        .retain(|&(h, t)| index.get(&h).is_some_and(|&(tag, _)| tag == t));
+    if self.fifo.len() > 2 * self.len + 64 {
+      self.compact();
     }
   }
 
   fn heap_bytes(&self) -> usize {
     self.fifo.capacity() * 8
-      + self.index.capacity() * 13
+      + self.table.capacity() * 8
       + self.added.as_ref().map_or(0, Vec::capacity) * 4
   }
 }
@@ -426,6 +550,12 @@ impl S3Fifo {
   /// An entry already in `slot` is replaced; a pending victim there was
   /// evicted.
   pub fn insert(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64) {
+    self.insert_with(slot, hash, weight, expiry, &mut []);
+  }
+
+  /// [`Self::insert`], asking the ghost only if the caller's ghost filter
+  /// `filter` (see [`Self::mirror_ghost_filter`]) says it may hold the key.
+  fn insert_with(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64, filter: &mut [u8]) {
     self.victim_left(slot, true);
     self.remove(slot);
     self.grow(slot);
@@ -434,7 +564,7 @@ impl S3Fifo {
     if self.weighted {
       self.weight[s] = weight;
     }
-    let place = if self.ghost.take(hash)
+    let place = if (self.ghost.may_hold(filter, hash) && self.ghost.take(hash))
       || (self.weighted && weight > self.small_capacity)
       || (!self.has_evicted && self.small_size >= self.small_capacity)
     {
@@ -494,18 +624,22 @@ impl S3Fifo {
   /// with [`EVICTED`] for an entry that left as a victim, else 0. Weights
   /// are read from `weight_of(i)`, the weight the entry had when the `i`th
   /// pair was logged, expiry times from `expiry_of(slot)`, the current one.
-  /// Then settles the last batch of victims ([`Self::settle`]).
+  /// `filter` is the caller's ghost filter (see
+  /// [`Self::mirror_ghost_filter`]; empty for none), which spares looking
+  /// up keys it does not flag. Then settles the last batch of victims
+  /// ([`Self::settle`]).
   pub fn apply(
     &mut self,
     log: &[u32],
     stamps: &[u32],
     weight_of: impl Fn(usize) -> u64,
     expiry_of: impl Fn(u32) -> f64,
+    filter: &mut [u8],
   ) {
     for (i, pair) in log.chunks_exact(2).enumerate() {
       let slot = pair[0] & MAX_SLOT;
       match pair[0] & !MAX_SLOT {
-        OP_INSERT => self.insert(slot, pair[1], weight_of(i), expiry_of(slot)),
+        OP_INSERT => self.insert_with(slot, pair[1], weight_of(i), expiry_of(slot), filter),
         OP_DELETE => {
           if pair[1] == EVICTED {
             self.victim_left(slot, true);
@@ -799,6 +933,50 @@ mod tests {
     s.insert(v, 100, 1, f64::INFINITY);
     assert!(!s.in_ghost(100));
     assert_eq!(s.order()[0], 0);
+  }
+
+  /// The ghost against a plain FIFO with linear searches, with hashes
+  /// drawn from a small range (so probe sequences collide) and sequence
+  /// numbers started near their wrap-around.
+  #[test]
+  fn the_ghost_table_agrees_with_a_plain_fifo() {
+    for start in [0u32, u32::MAX - 300] {
+      let mut g = Ghost {
+        capacity: 40,
+        head: start,
+        ..Ghost::default()
+      };
+      let mut plain: VecDeque<(u32, u64)> = VecDeque::new();
+      let mut rng = 0x1234_5678_u64;
+      for step in 0..20_000 {
+        rng = rng
+          .wrapping_mul(6_364_136_223_846_793_005)
+          .wrapping_add(1_442_695_040_888_963_407);
+        let hash = ((rng >> 33) % 97) as u32 * 0x0100_0000;
+        let weight = 1 + (rng >> 20) % 3;
+        if (rng >> 40) % 3 == 0 {
+          let there = plain.iter().position(|&(h, _)| h == hash);
+          if let Some(i) = there {
+            plain.remove(i);
+          }
+          assert_eq!(g.take(hash), there.is_some(), "step {step}");
+        } else {
+          if !plain.iter().any(|&(h, _)| h == hash) {
+            while plain.iter().map(|e| e.1).sum::<u64>() + weight > 40 {
+              plain.pop_front();
+            }
+            plain.push_back((hash, weight));
+          }
+          g.add(hash, weight);
+        }
+        assert_eq!(g.len, plain.len(), "step {step}");
+        assert_eq!(g.size, plain.iter().map(|e| e.1).sum::<u64>());
+        for h in 0..97u32 {
+          let h = h * 0x0100_0000;
+          assert_eq!(g.contains(h), plain.iter().any(|e| e.0 == h), "step {step}");
+        }
+      }
+    }
   }
 
   #[test]
