@@ -64,10 +64,12 @@ const PENDING_OTHER: u8 = 4;
 /// bounded by the total weight of the keys they stand for.
 #[derive(Debug, Default)]
 struct Ghost {
-  /// `(hash, weight)` in the order added; element `i` has the sequence
-  /// number `head + i` (never 0). An element is live while `table` maps its
-  /// hash to its sequence number.
-  fifo: VecDeque<(u32, u32)>,
+  /// Hashes in the order added; element `i` has the sequence number
+  /// `head + i` (never 0). An element is live while `table` maps its hash
+  /// to its sequence number.
+  fifo: VecDeque<u32>,
+  /// The weights of the elements of `fifo`, when they are not all 1.
+  weights: Option<VecDeque<u32>>,
   head: u32,
   /// The live elements, `(seq << 32) | hash` (0: empty), by linear probing
   /// from [`Ghost::home`]: one array, so that a lookup mostly reads one
@@ -159,6 +161,11 @@ impl Ghost {
     }
   }
 
+  /// The weight of `fifo[k]`.
+  fn weight(&self, k: usize) -> u32 {
+    self.weights.as_ref().map_or(1, |w| w[k])
+  }
+
   /// The live element of `hash`: its table index and sequence number.
   fn live(&self, hash: u32) -> Option<(usize, u32)> {
     self.find(hash).map(|i| (i, (self.table[i] >> 32) as u32))
@@ -171,17 +178,25 @@ impl Ghost {
   /// Renumbers the live elements from 1, dropping the dead ones.
   fn compact(&mut self) {
     let mut fifo = VecDeque::with_capacity(self.len);
-    for (k, &(hash, w)) in self.fifo.iter().enumerate() {
+    let mut weights = self
+      .weights
+      .as_ref()
+      .map(|_| VecDeque::with_capacity(self.len));
+    for (k, &hash) in self.fifo.iter().enumerate() {
       let seq = self.head.wrapping_add(k as u32);
       if self.live(hash).is_some_and(|(_, s)| s == seq) {
-        fifo.push_back((hash, w));
+        fifo.push_back(hash);
+        if let (Some(to), Some(from)) = (weights.as_mut(), self.weights.as_ref()) {
+          to.push_back(from[k]);
+        }
       }
     }
     self.fifo = fifo;
+    self.weights = weights;
     self.head = 1;
     self.table.fill(0);
     self.len = 0;
-    let hashes: Vec<u32> = self.fifo.iter().map(|&(h, _)| h).collect();
+    let hashes: Vec<u32> = self.fifo.iter().copied().collect();
     for (k, h) in hashes.into_iter().enumerate() {
       self.table_insert(h, 1 + k as u32);
     }
@@ -250,7 +265,7 @@ impl Ghost {
   fn take(&mut self, hash: u32) -> bool {
     match self.live(hash) {
       Some((i, seq)) => {
-        let w = self.fifo[seq.wrapping_sub(self.head) as usize].1;
+        let w = self.weight(seq.wrapping_sub(self.head) as usize);
         self.size -= u64::from(w);
         self.table_remove(i);
         true
@@ -265,8 +280,12 @@ impl Ghost {
       return;
     }
     while self.size + weight > self.capacity {
-      let Some((h, w)) = self.fifo.pop_front() else {
+      let Some(h) = self.fifo.pop_front() else {
         break;
+      };
+      let w = match self.weights.as_mut() {
+        Some(weights) => weights.pop_front().unwrap_or(1),
+        None => 1,
       };
       let seq = self.head;
       self.head = self.head.wrapping_add(1);
@@ -286,7 +305,13 @@ impl Ghost {
     }
     let w = weight.min(u64::from(u32::MAX)) as u32;
     let seq = self.head.wrapping_add(self.fifo.len() as u32);
-    self.fifo.push_back((hash, w));
+    self.fifo.push_back(hash);
+    if w != 1 && self.weights.is_none() {
+      self.weights = Some(std::iter::repeat_n(1, self.fifo.len() - 1).collect());
+    }
+    if let Some(weights) = self.weights.as_mut() {
+      weights.push_back(w);
+    }
     self.table_insert(hash, seq);
     self.size += u64::from(w);
     self.note_added(hash);
@@ -296,7 +321,7 @@ impl Ghost {
   }
 
   fn heap_bytes(&self) -> usize {
-    self.fifo.capacity() * 8
+    (self.fifo.capacity() + self.weights.as_ref().map_or(0, VecDeque::capacity)) * 4
       + self.table.capacity() * 8
       + self.added.as_ref().map_or(0, Vec::capacity) * 4
   }
@@ -442,7 +467,14 @@ impl S3Fifo {
   fn grow(&mut self, slot: u32) {
     let need = slot as usize + 1;
     if self.place.len() < need {
-      let target = need.max(self.place.len() * 2).max(16);
+      // Unweighted, slots stay below the capacity (in entries) unless it
+      // grows: no more room than that.
+      let most = if self.weighted {
+        usize::MAX
+      } else {
+        usize::try_from(self.capacity).unwrap_or(usize::MAX)
+      };
+      let target = need.max((self.place.len() * 2).max(16).min(most));
       self.place.resize(target, NONE);
       self.seq.resize(target, 0);
       self.hash.resize(target, 0);
