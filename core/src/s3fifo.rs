@@ -986,7 +986,7 @@ mod tests {
           .wrapping_add(1_442_695_040_888_963_407);
         let hash = ((rng >> 33) % 97) as u32 * 0x0100_0000;
         let weight = 1 + (rng >> 20) % 3;
-        if (rng >> 40) % 3 == 0 {
+        if (rng >> 40).is_multiple_of(3) {
           let there = plain.iter().position(|&(h, _)| h == hash);
           if let Some(i) = there {
             plain.remove(i);
