@@ -432,7 +432,7 @@ unsafe fn with_s3<R>(
       log_sizes,
       expires,
     };
-    let s3 = lru.s3_replay(r.id, log, &slots, ghost_filter)?;
+    let s3 = lru.s3_replay(r.id, log, &slots)?;
     let out = body(s3, stamps, slots.freq);
     s3.mirror_ghost_filter(ghost_filter);
     let bytes = s3.heap_bytes();
@@ -445,13 +445,7 @@ impl HeapLru {
   /// Replays the log (inserts carry the key's hash, `OP_EXPIRY` means the
   /// size or expiry changed, a delete marked `EVICTED` an evicted victim),
   /// then settles the last batch of victims.
-  fn s3_replay(
-    &mut self,
-    id: u32,
-    log: &[u32],
-    slots: &Slots<'_>,
-    ghost_filter: &mut [u8],
-  ) -> errors::Result<&mut S3Fifo> {
+  fn s3_replay(&mut self, id: u32, log: &[u32], slots: &Slots<'_>) -> errors::Result<&mut S3Fifo> {
     let s3 = self.s3.as_mut().ok_or_else(|| {
       Failure::arg_value(
         "id",
@@ -496,7 +490,7 @@ impl HeapLru {
         .copied()
         .unwrap_or(f64::INFINITY)
     };
-    s3.apply(log, slots.stamps, weight, expiry, ghost_filter);
+    s3.apply(log, slots.stamps, weight, expiry);
     Ok(s3)
   }
 }

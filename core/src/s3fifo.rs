@@ -38,6 +38,8 @@
 
 use std::collections::VecDeque;
 
+use hashbrown::HashMap;
+
 use crate::expiry::ExpiryIndex;
 use crate::recency::{MAX_SLOT, OP_DELETE, OP_INSERT};
 
@@ -60,6 +62,8 @@ const PENDING_SMALL: u8 = 3;
 /// Any other pending victim (from main, or also expired).
 const PENDING_OTHER: u8 = 4;
 
+type Hasher = foldhash::fast::FixedState;
+
 /// The ghost: hashes of keys recently evicted from small, oldest first,
 /// bounded by the total weight of the keys they stand for.
 #[derive(Debug, Default)]
@@ -78,15 +82,17 @@ struct Ghost {
   len: usize,
   size: u64,
   capacity: u64,
-  /// Bits of the caller's Bloom filter of the ghost's hashes (see
-  /// [`S3Fifo::mirror_ghost_filter`]); 0 until it is first written.
+  /// A Bloom filter of the ghost's hashes, as long as the caller's copy
+  /// (see [`S3Fifo::mirror_ghost_filter`]; empty until it is first
+  /// written): a bit is set while some hash in the ghost has it at one of
+  /// its [`filter_positions`].
+  filter: Vec<u64>,
   filter_bits: usize,
-  /// Hashes added since the filter was last written, while it is in use
-  /// (`None` once too many for a partial write).
-  added: Option<Vec<u32>>,
-  /// Hashes added since the filter was last written whole: its bits for
-  /// hashes that left the ghost since stay set until then.
-  added_since_whole: usize,
+  /// Positions held by more than one hash of the ghost: how many more.
+  shared: HashMap<u32, u32, Hasher>,
+  /// Positions changed since the caller's copy was last written (`None`:
+  /// too many, write it whole).
+  changed: Option<Vec<u32>>,
 }
 
 impl Ghost {
@@ -202,63 +208,96 @@ impl Ghost {
     }
   }
 
-  fn note_added(&mut self, hash: u32) {
+  /// `hash` joined the ghost: sets its bits in the filter.
+  fn filter_in(&mut self, hash: u32) {
     if self.filter_bits == 0 {
       return;
     }
-    self.added_since_whole += 1;
-    if let Some(added) = self.added.as_mut() {
-      if added.len() < self.len / 2 + 64 {
-        added.push(hash);
+    for p in filter_positions(hash, self.filter_bits) {
+      let (word, bit) = (p / 64, 1u64 << (p % 64));
+      if self.filter[word] & bit != 0 {
+        *self.shared.entry(p as u32).or_insert(0) += 1;
+      } else {
+        self.filter[word] |= bit;
+        self.note_changed(p);
+      }
+    }
+  }
+
+  /// `hash` left the ghost: clears its bits that no other hash there has.
+  fn filter_out(&mut self, hash: u32) {
+    if self.filter_bits == 0 {
+      return;
+    }
+    for p in filter_positions(hash, self.filter_bits) {
+      if let hashbrown::hash_map::Entry::Occupied(mut e) = self.shared.entry(p as u32) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+          e.remove();
+        }
+      } else {
+        self.filter[p / 64] &= !(1u64 << (p % 64));
+        self.note_changed(p);
+      }
+    }
+  }
+
+  fn note_changed(&mut self, p: usize) {
+    if let Some(changed) = self.changed.as_mut() {
+      if changed.len() < self.len + 64 {
+        changed.push(p as u32);
       } else {
         // Cheaper written whole.
-        self.added = None;
+        self.changed = None;
       }
     }
   }
 
-  /// Whether `hash` may be in the ghost: true unless the filter `out`, last
-  /// written by [`Ghost::write_filter`] at its length and brought up to date
-  /// here, does not flag it.
-  fn may_hold(&mut self, out: &mut [u8], hash: u32) -> bool {
-    if self.filter_bits == 0 || out.len() * 8 != self.filter_bits {
-      return true;
-    }
-    let Some(added) = self.added.as_mut() else {
-      return true;
-    };
-    for &h in added.iter() {
-      set_filter_bits(out, h);
-    }
-    added.clear();
-    filter_positions(hash, self.filter_bits)
-      .iter()
-      .all(|&i| out[i / 8] & (1 << (i % 8)) != 0)
+  /// Whether `hash` may be in the ghost (without looking it up).
+  fn may_hold(&self, hash: u32) -> bool {
+    self.filter_bits == 0
+      || filter_positions(hash, self.filter_bits)
+        .iter()
+        .all(|&p| self.filter[p / 64] & (1 << (p % 64)) != 0)
   }
 
-  /// Writes the Bloom filter of the ghost's hashes into `out`: the bits
-  /// added since the last write, or (first, at a new length, or once
-  /// enough hashes left the ghost since the last whole write) all of it.
+  /// Byte `i` of the filter.
+  fn filter_byte(&self, i: usize) -> u8 {
+    (self.filter[i / 8] >> (8 * (i % 8))) as u8
+  }
+
+  /// Writes the filter into the caller's copy `out`: the bytes changed
+  /// since the last write, or all of it (first, at a new length, or after
+  /// many changes).
   fn write_filter(&mut self, out: &mut [u8]) {
     let bits = out.len() * 8;
-    let stale = self.added_since_whole > self.len / 2 + 64;
-    if self.filter_bits != bits || stale || self.added.is_none() {
-      out.fill(0);
-      for &e in &self.table {
-        if e != 0 {
-          set_filter_bits(out, e as u32);
-        }
-      }
+    if self.filter_bits != bits {
+      self.filter = vec![0; bits.div_ceil(64)];
       self.filter_bits = bits;
-      self.added_since_whole = 0;
-    } else if let Some(added) = self.added.as_ref() {
-      for &h in added {
-        set_filter_bits(out, h);
+      self.shared.clear();
+      let hashes: Vec<u32> = self.table.iter().filter(|&&e| e != 0).map(|&e| e as u32).collect();
+      for h in hashes {
+        self.filter_in(h);
+      }
+      self.changed = None;
+    }
+    match self.changed.as_mut() {
+      Some(changed) => {
+        let changed = std::mem::take(changed);
+        for &p in &changed {
+          out[p as usize / 8] = self.filter_byte(p as usize / 8);
+        }
+        let mut changed = changed;
+        changed.clear();
+        self.changed = Some(changed);
+      }
+      None => {
+        for (i, byte) in out.iter_mut().enumerate() {
+          *byte = self.filter_byte(i);
+        }
+        self.changed = Some(Vec::new());
       }
     }
-    let mut added = self.added.take().unwrap_or_default();
-    added.clear();
-    self.added = Some(added);
   }
 
   /// Removes `hash`; returns whether it was there.
@@ -268,6 +307,7 @@ impl Ghost {
         let w = self.weight(seq.wrapping_sub(self.head) as usize);
         self.size -= u64::from(w);
         self.table_remove(i);
+        self.filter_out(hash);
         true
       }
       None => false,
@@ -293,6 +333,7 @@ impl Ghost {
         if s == seq {
           self.size -= u64::from(w);
           self.table_remove(i);
+          self.filter_out(h);
         }
       }
     }
@@ -314,7 +355,7 @@ impl Ghost {
     }
     self.table_insert(hash, seq);
     self.size += u64::from(w);
-    self.note_added(hash);
+    self.filter_in(hash);
     if self.fifo.len() > 2 * self.len + 64 {
       self.compact();
     }
@@ -323,7 +364,9 @@ impl Ghost {
   fn heap_bytes(&self) -> usize {
     (self.fifo.capacity() + self.weights.as_ref().map_or(0, VecDeque::capacity)) * 4
       + self.table.capacity() * 8
-      + self.added.as_ref().map_or(0, Vec::capacity) * 4
+      + self.filter.capacity() * 8
+      + self.shared.capacity() * 9
+      + self.changed.as_ref().map_or(0, Vec::capacity) * 4
   }
 }
 
@@ -339,13 +382,6 @@ pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
     (hash.wrapping_mul(0x9e37_79b1) >> (32 - log2)) as usize
   };
   [hash as usize & (bits - 1), second]
-}
-
-/// Sets the bits of `hash` in the filter `out` (a power of two long).
-fn set_filter_bits(out: &mut [u8], hash: u32) {
-  for i in filter_positions(hash, out.len() * 8) {
-    out[i / 8] |= 1 << (i % 8);
-  }
 }
 
 /// A victim handed out by [`S3Fifo::victims`]. While its slot's place is
@@ -528,11 +564,11 @@ impl S3Fifo {
   }
 
   /// Keeps `out` (a power of two long) a Bloom filter of the hashes in the
-  /// ghost: both of a hash's [`filter_positions`] are set for every hash
-  /// there (and may be for others). The first call, or a new length,
-  /// writes it whole; later calls set the bits of the hashes added since
-  /// and now and then rewrite it whole, which clears the bits of hashes that
-  /// left. The caller may set bits of its own in between.
+  /// ghost: both of a hash's [`filter_positions`] are set while it is there,
+  /// and a bit no hash there has is clear (the queues keep the filter, and
+  /// count the bits hashes share). The first call, or a new length, writes
+  /// it whole; later calls the bytes that changed. The caller may set bits
+  /// of its own in between (they stay until their byte changes).
   pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
     if out.is_empty() || !out.len().is_power_of_two() {
       return;
@@ -582,12 +618,6 @@ impl S3Fifo {
   /// An entry already in `slot` is replaced; a pending victim there was
   /// evicted.
   pub fn insert(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64) {
-    self.insert_with(slot, hash, weight, expiry, &mut []);
-  }
-
-  /// [`Self::insert`], asking the ghost only if the caller's ghost filter
-  /// `filter` (see [`Self::mirror_ghost_filter`]) says it may hold the key.
-  fn insert_with(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64, filter: &mut [u8]) {
     self.victim_left(slot, true);
     self.remove(slot);
     self.grow(slot);
@@ -596,7 +626,8 @@ impl S3Fifo {
     if self.weighted {
       self.weight[s] = weight;
     }
-    let place = if (self.ghost.may_hold(filter, hash) && self.ghost.take(hash))
+    // The filter spares looking up most keys that are not there.
+    let place = if (self.ghost.may_hold(hash) && self.ghost.take(hash))
       || (self.weighted && weight > self.small_capacity)
       || (!self.has_evicted && self.small_size >= self.small_capacity)
     {
@@ -656,22 +687,18 @@ impl S3Fifo {
   /// with [`EVICTED`] for an entry that left as a victim, else 0. Weights
   /// are read from `weight_of(i)`, the weight the entry had when the `i`th
   /// pair was logged, expiry times from `expiry_of(slot)`, the current one.
-  /// `filter` is the caller's ghost filter (see
-  /// [`Self::mirror_ghost_filter`]; empty for none), which spares looking
-  /// up keys it does not flag. Then settles the last batch of victims
-  /// ([`Self::settle`]).
+  /// Then settles the last batch of victims ([`Self::settle`]).
   pub fn apply(
     &mut self,
     log: &[u32],
     stamps: &[u32],
     weight_of: impl Fn(usize) -> u64,
     expiry_of: impl Fn(u32) -> f64,
-    filter: &mut [u8],
   ) {
     for (i, pair) in log.chunks_exact(2).enumerate() {
       let slot = pair[0] & MAX_SLOT;
       match pair[0] & !MAX_SLOT {
-        OP_INSERT => self.insert_with(slot, pair[1], weight_of(i), expiry_of(slot), filter),
+        OP_INSERT => self.insert(slot, pair[1], weight_of(i), expiry_of(slot)),
         OP_DELETE => {
           if pair[1] == EVICTED {
             self.victim_left(slot, true);
@@ -979,6 +1006,9 @@ mod tests {
         ..Ghost::default()
       };
       let mut plain: VecDeque<(u32, u64)> = VecDeque::new();
+      // A caller's copy of the filter, small enough for hashes to share bits.
+      let mut copy = [0u8; 16];
+      g.write_filter(&mut copy);
       let mut rng = 0x1234_5678_u64;
       for step in 0..20_000 {
         rng = rng
@@ -1006,6 +1036,21 @@ mod tests {
         for h in 0..97u32 {
           let h = h * 0x0100_0000;
           assert_eq!(g.contains(h), plain.iter().any(|e| e.0 == h), "step {step}");
+        }
+        // The filter has exactly the bits of the hashes there, and so has
+        // the copy once written.
+        let mut want = [0u8; 16];
+        for &(h, _) in &plain {
+          for p in filter_positions(h, 128) {
+            want[p / 8] |= 1 << (p % 8);
+          }
+        }
+        if step % 7 == 0 {
+          g.write_filter(&mut copy);
+          assert_eq!(copy, want, "step {step}");
+        }
+        for (i, &byte) in want.iter().enumerate() {
+          assert_eq!(g.filter_byte(i), byte, "step {step}");
         }
       }
     }

@@ -260,13 +260,9 @@ impl Real {
   /// Replays the log and settles the batch, which ends.
   fn replay(&mut self) {
     let weights = &self.log_weights;
-    self.s.apply(
-      &self.log,
-      &self.stamps,
-      |i| weights[i],
-      |_| f64::INFINITY,
-      &mut self.filter,
-    );
+    self
+      .s
+      .apply(&self.log, &self.stamps, |i| weights[i], |_| f64::INFINITY);
     self.log.clear();
     self.log_weights.clear();
     self.batch.clear();
