@@ -275,7 +275,12 @@ impl Ghost {
       self.filter = vec![0; bits.div_ceil(64)];
       self.filter_bits = bits;
       self.shared.clear();
-      let hashes: Vec<u32> = self.table.iter().filter(|&&e| e != 0).map(|&e| e as u32).collect();
+      let hashes: Vec<u32> = self
+        .table
+        .iter()
+        .filter(|&&e| e != 0)
+        .map(|&e| e as u32)
+        .collect();
       for h in hashes {
         self.filter_in(h);
       }
@@ -370,18 +375,24 @@ impl Ghost {
   }
 }
 
+/// Bits of a block of a ghost filter (a cache line).
+pub const FILTER_BLOCK: usize = 512;
+
 /// The two bits of `hash` in a ghost filter of `bits` bits (a power of
-/// two): its low bits, and the high bits of its product with the golden
-/// ratio. A key may be in the ghost only if both are set. Bit `i` is bit
-/// `i % 8` of byte `i / 8`.
+/// two): its low bits, and in the same block of [`FILTER_BLOCK`] bits (the
+/// whole filter if smaller) the high bits of its product with the golden
+/// ratio, so that a test or an update touches one cache line. A key may be
+/// in the ghost only if both are set. Bit `i` is bit `i % 8` of byte `i / 8`.
 pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
-  let log2 = bits.trailing_zeros();
-  let second = if log2 == 0 {
+  let first = hash as usize & (bits - 1);
+  let block = bits.min(FILTER_BLOCK);
+  let log2 = block.trailing_zeros();
+  let within = if log2 == 0 {
     0
   } else {
     (hash.wrapping_mul(0x9e37_79b1) >> (32 - log2)) as usize
   };
-  [hash as usize & (bits - 1), second]
+  [first, (first & !(block - 1)) | within]
 }
 
 /// A victim handed out by [`S3Fifo::victims`]. While its slot's place is

@@ -85,7 +85,6 @@ class LRU {
   // victims picked ahead did not foresee. #ghostMask is its bit count - 1.
   #ghostFilter = null
   #ghostMask = 0
-  #ghostShift = 0
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -190,7 +189,6 @@ class LRU {
       // Grows with the slots (#newSlot), 32 bits per slot.
       this.#ghostFilter = new Uint8Array(64)
       this.#ghostMask = 64 * 8 - 1
-      this.#ghostShift = 32 - 9
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
       created = native.lruCreate()
@@ -766,10 +764,11 @@ class LRU {
       this.#freq[slot] = 0
       const hash = keyHash(this.#keys[slot])
       // A key that may be in the ghost ends the batch of victims (both of
-      // its bits set: see filter_positions in core/src/s3fifo.rs).
+      // its bits set: see filter_positions in core/src/s3fifo.rs; the
+      // filter is never shorter than a block of 512 bits).
       const filter = this.#ghostFilter
       const a = hash & this.#ghostMask
-      const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
+      const b = (a & ~511) | (Math.imul(hash, 0x9e3779b1) >>> 23)
       if ((filter[a >>> 3] & (1 << (a & 7))) !== 0 && (filter[b >>> 3] & (1 << (b & 7))) !== 0) {
         this.#vn = this.#vi
       }
@@ -987,7 +986,6 @@ class LRU {
           const log2 = Math.ceil(Math.log2(capacity * 32))
           this.#ghostFilter = new Uint8Array(2 ** (log2 - 3))
           this.#ghostMask = 2 ** log2 - 1
-          this.#ghostShift = 32 - log2
           this.#vn = this.#vi
         }
       }
@@ -1075,7 +1073,7 @@ class LRU {
   #flagGhost(hash) {
     const filter = this.#ghostFilter
     const a = hash & this.#ghostMask
-    const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
+    const b = (a & ~511) | (Math.imul(hash, 0x9e3779b1) >>> 23)
     filter[a >>> 3] |= 1 << (a & 7)
     filter[b >>> 3] |= 1 << (b & 7)
   }
