@@ -864,8 +864,8 @@ impl S3Fifo {
   }
 
   /// Fills `out_slots`, `out_stamps` and `out_limits` with the next
-  /// victims: entries expired at `now` first (limit [`LIMIT_ALWAYS`]), then
-  /// at most `want` S3-FIFO victims, each with the stamp its slot had and the
+  /// victims: entries expired at `now` (limit [`LIMIT_ALWAYS`]), or if there
+  /// are none, at most `want` S3-FIFO victims; each with the stamp its slot had and the
   /// counter value at which a read since would have kept it. The caller
   /// evicts a victim only while `stamps[slot]` still equals its stamp and
   /// `freq[slot]` is below its limit, and says which it evicted and which
@@ -890,6 +890,9 @@ impl S3Fifo {
         out_limits[i] = LIMIT_ALWAYS;
       });
     let expired = count;
+    // Expired entries leave first; the queues' victims are picked once they
+    // are out of the queues (they count in the queues' sizes until then).
+    let want = if expired > 0 { 0 } else { want };
     let mut taken = 0;
     while count < cap && taken < want {
       // Inserts made while the batch is used go to small (the caller ends
