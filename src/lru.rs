@@ -435,6 +435,7 @@ unsafe fn with_s3<R>(
     let s3 = lru.s3_replay(r.id, log, &slots)?;
     let out = body(s3, stamps, slots.freq);
     s3.mirror_ghost_filter(ghost_filter);
+    s3.flag_pending(ghost_filter);
     let bytes = s3.heap_bytes();
     lru.held.set(bytes);
     Ok(out)

@@ -587,6 +587,28 @@ impl S3Fifo {
     self.ghost.write_filter(out);
   }
 
+  /// Sets in the caller's ghost filter `out` (just written by
+  /// [`Self::mirror_ghost_filter`]) the bits of the pending victims whose
+  /// keys reach the ghost if they are evicted, so that the caller takes an
+  /// insert of one of those keys for a possible ghost hit; the next write
+  /// puts those bits right.
+  pub fn flag_pending(&mut self, out: &mut [u8]) {
+    let bits = self.ghost.filter_bits;
+    if bits == 0 || out.len() * 8 != bits {
+      return;
+    }
+    for i in 0..self.pending.len() {
+      let slot = self.pending[i].slot as usize;
+      if self.place[slot] != PENDING_SMALL {
+        continue;
+      }
+      for p in filter_positions(self.hash[slot], bits) {
+        out[p / 8] |= 1 << (p % 8);
+        self.ghost.note_changed(p);
+      }
+    }
+  }
+
   /// Whether the key of `hash` is in the ghost.
   pub fn in_ghost(&self, hash: u32) -> bool {
     self.ghost.contains(hash)

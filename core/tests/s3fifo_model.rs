@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use arbitrary::Unstructured;
 use leakless_core::recency::{MAX_SLOT, OP_DELETE, OP_INSERT};
-use leakless_core::s3fifo::{filter_positions, S3Fifo, EVICTED, MOVE_TO_MAIN};
+use leakless_core::s3fifo::{filter_positions, S3Fifo, EVICTED};
 use proptest::prelude::*;
 use runner::Model;
 
@@ -285,6 +285,7 @@ impl Real {
       want,
     );
     self.s.mirror_ghost_filter(&mut self.filter);
+    self.s.flag_pending(&mut self.filter);
     self.batch = (0..b.count)
       .map(|i| (slots[i], stamps[i], limits[i]))
       .collect();
@@ -315,13 +316,6 @@ impl Real {
         // A read saved it: the batch ends here.
         self.batch.truncate(self.vi);
         continue;
-      }
-      if limit == MOVE_TO_MAIN {
-        // Its key reaches the ghost when the log is replayed: flag it now.
-        let hash = Self::hash(self.key_of[&slot]);
-        for i in filter_positions(hash, self.filter.len() * 8) {
-          self.filter[i / 8] |= 1 << (i % 8);
-        }
       }
       return Some(slot);
     }

@@ -43,7 +43,6 @@ const {
   STAMP_LIMIT,
   MAX_SLOT: MAX_SLOTS,
   S3_FREQ_MAX,
-  S3_MOVE_TO_MAIN,
   S3_EVICTED,
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
@@ -1046,10 +1045,9 @@ class LRU {
         this.#vn = this.#vi
         continue
       }
-      // An entry evicted from small goes to the ghost when Rust settles the
-      // batch; flag its key in the filter now, so that inserting it again
-      // before then ends the batch as a ghost hit would.
-      if (limit === S3_MOVE_TO_MAIN) this.#flagGhost(keyHash(this.#keys[slot]))
+      // An entry evicted from small goes to the ghost when Rust replays the
+      // log; Rust flagged its key in the filter already, so that inserting
+      // it again before then ends the batch as a ghost hit would.
       return slot
     }
   }
@@ -1067,15 +1065,6 @@ class LRU {
       sizes,
       ...rest,
     )
-  }
-
-  /** Sets both filter bits of `hash` (see filter_positions in core/src/s3fifo.rs). */
-  #flagGhost(hash) {
-    const filter = this.#ghostFilter
-    const a = hash & this.#ghostMask
-    const b = (a & ~511) | (Math.imul(hash, 0x9e3779b1) >>> 23)
-    filter[a >>> 3] |= 1 << (a & 7)
-    filter[b >>> 3] |= 1 << (b & 7)
   }
 
   #refill(now) {
