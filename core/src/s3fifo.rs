@@ -18,10 +18,11 @@
 //! are in the cache's size units: entries count 1 each, or their weight
 //! when the cache is bounded by size.
 //!
-//! Queues hold `(slot, seq)` records; a record is live while the slot's
-//! place is that queue and its sequence number is unchanged, so removing an
-//! entry costs O(1) and dead records are dropped when they reach the front
-//! (or in a rebuild when they pile up).
+//! Queues hold slot numbers at positions counted from the front's; a
+//! record is live while the slot's place is that queue and its position the
+//! one noted for the slot, so removing an entry costs O(1) and dead records
+//! are dropped when they reach the front (or in a rebuild when they pile
+//! up).
 //!
 //! For callers that evict in batches (the heap LRU), [`S3Fifo::victims`]
 //! hands out several victims at once. Each is taken out of its queue and
@@ -395,6 +396,67 @@ pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
   [first, (first & !(block - 1)) | within]
 }
 
+/// A FIFO of slots. Records have positions, counted on from the front's
+/// (wrapping; the queue is always far shorter than 2^32): a record is live
+/// while its slot is in this queue with that position (`S3Fifo::pos`), so
+/// records left behind by a removal need no search.
+#[derive(Debug, Default)]
+struct Queue {
+  recs: VecDeque<u32>,
+  /// Position of the front record.
+  head: u32,
+}
+
+impl Queue {
+  /// Appends `slot`; returns its position.
+  fn push_back(&mut self, slot: u32) -> u32 {
+    let pos = self.head.wrapping_add(self.recs.len() as u32);
+    self.recs.push_back(slot);
+    pos
+  }
+
+  /// Prepends `slot`; returns its position.
+  fn push_front(&mut self, slot: u32) -> u32 {
+    self.head = self.head.wrapping_sub(1);
+    self.recs.push_front(slot);
+    self.head
+  }
+
+  /// The front record, `(slot, position)`.
+  fn pop_front(&mut self) -> Option<(u32, u32)> {
+    let slot = self.recs.pop_front()?;
+    let pos = self.head;
+    self.head = self.head.wrapping_add(1);
+    Some((slot, pos))
+  }
+
+  /// Records `(slot, position)`, front first.
+  fn iter(&self) -> impl DoubleEndedIterator<Item = (u32, u32)> + '_ {
+    let head = self.head;
+    self
+      .recs
+      .iter()
+      .enumerate()
+      .map(move |(k, &slot)| (slot, head.wrapping_add(k as u32)))
+  }
+
+  /// Drops the records that are not live (the queue is `place`), and
+  /// renumbers the others' positions in `pos`.
+  fn keep_live(&mut self, place: u8, places: &[u8], pos: &mut [u32]) {
+    let mut kept = VecDeque::with_capacity(self.recs.len());
+    for (slot, p) in self.iter() {
+      let s = slot as usize;
+      if places[s] == place && pos[s] == p {
+        kept.push_back(slot);
+      }
+    }
+    for (k, &slot) in kept.iter().enumerate() {
+      pos[slot as usize] = self.head.wrapping_add(k as u32);
+    }
+    self.recs = kept;
+  }
+}
+
 /// A victim handed out by [`S3Fifo::victims`]. While its slot's place is
 /// pending, the slot's hash and weight are still the victim's.
 #[derive(Debug, Clone, Copy)]
@@ -422,15 +484,15 @@ pub struct S3Fifo {
   capacity: u64,
   small_capacity: u64,
   main_capacity: u64,
-  small: VecDeque<(u32, u32)>,
-  main: VecDeque<(u32, u32)>,
+  small: Queue,
+  main: Queue,
   small_size: u64,
   main_size: u64,
   /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`), or that it is
   /// a pending victim (`PENDING_SMALL`, `PENDING_OTHER`).
   place: Vec<u8>,
-  /// Per slot: sequence number of its live record.
-  seq: Vec<u32>,
+  /// Per slot: the position of its live record in its queue.
+  pos: Vec<u32>,
   /// Per slot: the key's hash, for the ghost.
   hash: Vec<u32>,
   /// Per slot: its weight, when weights are not all 1.
@@ -451,12 +513,12 @@ impl S3Fifo {
       capacity: 0,
       small_capacity: 0,
       main_capacity: 0,
-      small: VecDeque::new(),
-      main: VecDeque::new(),
+      small: Queue::default(),
+      main: Queue::default(),
       small_size: 0,
       main_size: 0,
       place: Vec::new(),
-      seq: Vec::new(),
+      pos: Vec::new(),
       hash: Vec::new(),
       weight: Vec::new(),
       weighted,
@@ -501,9 +563,9 @@ impl S3Fifo {
 
   /// Bytes of native memory held, for accounting.
   pub fn heap_bytes(&self) -> usize {
-    (self.small.capacity() + self.main.capacity()) * 8
+    (self.small.recs.capacity() + self.main.recs.capacity()) * 4
       + self.place.capacity()
-      + self.seq.capacity() * 4
+      + self.pos.capacity() * 4
       + self.hash.capacity() * 4
       + self.weight.capacity() * 8
       + self.pending.capacity() * std::mem::size_of::<Pending>()
@@ -523,7 +585,7 @@ impl S3Fifo {
       };
       let target = need.max((self.place.len() * 2).max(16).min(most));
       self.place.resize(target, NONE);
-      self.seq.resize(target, 0);
+      self.pos.resize(target, 0);
       self.hash.resize(target, 0);
       if self.weighted {
         self.weight.resize(target, 0);
@@ -557,18 +619,16 @@ impl S3Fifo {
 
   fn push(&mut self, place: u8, slot: u32, front: bool) {
     let s = slot as usize;
-    self.seq[s] = self.seq[s].wrapping_add(1);
-    let rec = (slot, self.seq[s]);
     let q = if place == SMALL {
       &mut self.small
     } else {
       &mut self.main
     };
-    if front {
-      q.push_front(rec);
+    self.pos[s] = if front {
+      q.push_front(slot)
     } else {
-      q.push_back(rec);
-    }
+      q.push_back(slot)
+    };
     self.place[s] = place;
     let w = self.weight_of(slot);
     self.add_size(place, w);
@@ -755,9 +815,9 @@ impl S3Fifo {
     self.expiry.expired(now)
   }
 
-  fn is_live(&self, place: u8, (slot, seq): (u32, u32)) -> bool {
+  fn is_live(&self, place: u8, (slot, pos): (u32, u32)) -> bool {
     let s = slot as usize;
-    self.place[s] == place && self.seq[s] == seq
+    self.place[s] == place && self.pos[s] == pos
   }
 
   fn pop_live(&mut self, place: u8) -> Option<u32> {
@@ -776,12 +836,11 @@ impl S3Fifo {
   /// Puts back at the front of its queue the record of `slot` that
   /// [`Self::pop_live`] just took (it is still live: nothing else changed).
   fn unpop(&mut self, place: u8, slot: u32) {
-    let rec = (slot, self.seq[slot as usize]);
-    if place == SMALL {
-      self.small.push_front(rec);
+    self.pos[slot as usize] = if place == SMALL {
+      self.small.push_front(slot)
     } else {
-      self.main.push_front(rec);
-    }
+      self.main.push_front(slot)
+    };
   }
 
   /// Takes `slot` out of its queue as a victim; returns its queue.
@@ -961,7 +1020,7 @@ impl S3Fifo {
   pub fn order(&self) -> Vec<u32> {
     let mut out = Vec::with_capacity(self.live);
     for (q, place) in [(&self.main, MAIN), (&self.small, SMALL)] {
-      for &rec in q.iter().rev() {
+      for rec in q.iter().rev() {
         if self.is_live(place, rec) {
           out.push(rec.0);
         }
@@ -972,13 +1031,9 @@ impl S3Fifo {
 
   /// Drops dead records when they outnumber the live ones.
   fn compact_if_sparse(&mut self) {
-    if self.small.len() + self.main.len() > 2 * self.live + 1024 {
-      let (place, seq) = (&self.place, &self.seq);
-      let live = |p: u8| {
-        move |&(slot, sq): &(u32, u32)| place[slot as usize] == p && seq[slot as usize] == sq
-      };
-      self.small.retain(live(SMALL));
-      self.main.retain(live(MAIN));
+    if self.small.recs.len() + self.main.recs.len() > 2 * self.live + 1024 {
+      self.small.keep_live(SMALL, &self.place, &mut self.pos);
+      self.main.keep_live(MAIN, &self.place, &mut self.pos);
     }
   }
 
@@ -1089,6 +1144,30 @@ mod tests {
           assert_eq!(g.filter_byte(i), byte, "step {step}");
         }
       }
+    }
+  }
+
+  #[test]
+  fn dead_records_are_dropped_and_the_live_renumbered() {
+    let mut s = S3Fifo::new(1000, false);
+    let mut freq = vec![0u8; 64];
+    // Each insert and delete leaves a dead record behind, before the live
+    // ones and after them.
+    let churn = |s: &mut S3Fifo, n: u32| {
+      for r in 0..n {
+        s.insert(20, 100 + r, 1, f64::INFINITY);
+        s.remove(20);
+      }
+    };
+    churn(&mut s, 500);
+    for k in 0..10 {
+      s.insert(k, k, 1, f64::INFINITY);
+    }
+    churn(&mut s, 5000);
+    assert!(s.small.recs.len() + s.main.recs.len() <= 2 * s.len() + 1025);
+    assert_eq!(s.order(), (0..10).rev().collect::<Vec<u32>>());
+    for k in 0..10 {
+      assert_eq!(s.evict(&mut freq), Some(k));
     }
   }
 

@@ -558,3 +558,32 @@ impl Model for Harness {
 }
 
 model_tests!(Harness, s3fifo_agrees_with_the_model, case(), "s3fifo", 600);
+
+/// Long runs on small caches, so that dead records pile up past the point
+/// where the queues drop them and renumber the rest (and the ghost
+/// compacts): the model must still agree, with and without batches.
+#[test]
+fn long_runs_agree_with_the_model() {
+  for (batch, weighted) in [(0, false), (1, false), (128, false), (128, true)] {
+    let mut rng = 12345u64;
+    let mut ops = Vec::new();
+    for _ in 0..30_000 {
+      rng = rng
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+      let k = ((rng >> 33) % 60) as u32;
+      ops.push(match (rng >> 20) % 40 {
+        0..=5 => Op::Delete(k),
+        6 => Op::Order,
+        _ => Op::Request(k, 1 + (rng >> 50) % 6),
+      });
+    }
+    let cfg = Config {
+      cap: if weighted { 60 } else { 20 },
+      weighted,
+      batch,
+      keys: 60,
+    };
+    runner::run::<Harness>(cfg, &ops);
+  }
+}
