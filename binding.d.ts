@@ -62,7 +62,7 @@ export declare function lruReset(id: number): void
  * (main queue newest first, then the small queue newest first) into `out`.
  * Returns how many were written; with an empty `out`, only replays.
  */
-export declare function lruS3Order(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array): number
+export declare function lruS3Order(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, logSizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array): number
 
 /**
  * S3-FIFO: replays the log, then writes the next victims, their stamps and
@@ -73,7 +73,7 @@ export declare function lruS3Order(id: number, log: Uint32Array, n: number, stam
  * the number of expired victims to `meta[0]` and the earliest expiry not in
  * the batch to `meta[1]`. Returns the number of victims.
  */
-export declare function lruS3Refill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array): number
+export declare function lruS3Refill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, logSizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array): number
 
 /** S3-FIFO: a new capacity in size units (`resize`). */
 export declare function lruS3SetCapacity(id: number, capacity: number): void

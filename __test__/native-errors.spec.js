@@ -483,7 +483,7 @@ function oneS3Entry() {
     a.ghostFilter,
   )
   const refill = (o) => {
-    const b = { log: u32(), n: 0, sizes: undefined, expires: undefined, victims: u32(), victimStamps: u32() }
+    const b = { log: u32(), n: 0, logSizes: undefined, expires: undefined, victims: u32(), victimStamps: u32() }
     Object.assign(b, a, { victimLimits: u8(4), meta: f64(2), want: 1 }, o)
     return native.lruS3Refill(
       id,
@@ -492,7 +492,7 @@ function oneS3Entry() {
       b.stamps,
       b.expires,
       b.freq,
-      b.sizes,
+      b.logSizes,
       b.victims,
       b.victimStamps,
       b.victimLimits,
@@ -503,9 +503,9 @@ function oneS3Entry() {
     )
   }
   const order = (o) => {
-    const b = { log: u32(), n: 0, sizes: undefined, expires: undefined, out: u32() }
+    const b = { log: u32(), n: 0, logSizes: undefined, expires: undefined, out: u32() }
     Object.assign(b, a, o)
-    return native.lruS3Order(id, b.log, b.n, b.stamps, b.expires, b.freq, b.sizes, b.out, b.ghostFilter)
+    return native.lruS3Order(id, b.log, b.n, b.stamps, b.expires, b.freq, b.logSizes, b.out, b.ghostFilter)
   }
   return { id, ...a, refill, order }
 }
@@ -555,9 +555,9 @@ test('the S3-FIFO entry points check their scalars and name them', (t) => {
   )
   throwsNative(
     t,
-    () => refill({ sizes: u32() }),
+    () => refill({ logSizes: u32() }),
     'ERR_INVALID_ARG_TYPE',
-    /"sizes" argument must be an instance of Float64Array/,
+    /"logSizes" argument must be an instance of Float64Array/,
   )
   throwsNative(t, () => refill({ victimLimits: u32() }), 'ERR_INVALID_ARG_TYPE', /"victimLimits"/)
   throwsNative(t, () => refill({ ghostFilter: undefined }), 'ERR_INVALID_ARG_TYPE', /"ghostFilter"/)
@@ -617,8 +617,8 @@ test('lruS3Refill and lruS3Order refuse written arrays that share memory with an
     // A read array over a written one.
     [
       refill,
-      { sizes: new Float64Array(ab, 0, 2), victims: new Uint32Array(ab, 8, 4), meta },
-      /"victims" must not share memory with "sizes"/,
+      { logSizes: new Float64Array(ab, 0, 2), victims: new Uint32Array(ab, 8, 4), meta },
+      /"victims" must not share memory with "logSizes"/,
     ],
     [refill, { log: victims, victims, meta }, /"victims" must not share memory with "log"/],
     [order, { out: stamps }, /"out" must not share memory with "stamps"/],

@@ -354,22 +354,24 @@ fn s3_capacity(v: &Unknown<'_>) -> errors::Result<u64> {
 
 /// The arrays an S3-FIFO call takes besides the [`Replay`] ones: the read
 /// counters (`freq`, written: a victim's counter is spent as it leaves a
-/// queue), the entry sizes (read) and the ghost's filter (written).
+/// queue), the sizes of the logged entries (read: one per pair of the log,
+/// the entry's size when it was logged, for caches bounded by size) and the
+/// ghost's filter (written).
 struct S3Arrays<'env> {
   freq: View<'env, u8>,
-  sizes: Option<View<'env, f64>>,
+  log_sizes: Option<View<'env, f64>>,
   ghost_filter: View<'env, u8>,
 }
 
 impl<'env> S3Arrays<'env> {
   fn read(
     freq: &Unknown<'env>,
-    sizes: &Unknown<'env>,
+    log_sizes: &Unknown<'env>,
     ghost_filter: &Unknown<'env>,
   ) -> errors::Result<S3Arrays<'env>> {
     Ok(S3Arrays {
       freq: args::typed::<u8>(freq, "freq")?,
-      sizes: args::optional_typed::<f64>(sizes, "sizes")?,
+      log_sizes: args::optional_typed::<f64>(log_sizes, "logSizes")?,
       ghost_filter: args::typed::<u8>(ghost_filter, "ghostFilter")?,
     })
   }
@@ -377,16 +379,17 @@ impl<'env> S3Arrays<'env> {
   /// Their spans, for [`args::refuse_aliases`].
   fn spans(&self) -> Vec<Span> {
     let mut spans = vec![self.freq.writes(), self.ghost_filter.writes()];
-    spans.extend(self.sizes.as_ref().map(View::reads));
+    spans.extend(self.log_sizes.as_ref().map(View::reads));
     spans
   }
 }
 
-/// Arrays the JS side of an S3-FIFO heap LRU keeps per slot.
+/// Arrays the JS side of an S3-FIFO heap LRU keeps per slot (and the sizes
+/// it logged, per pair of the log).
 struct Slots<'a> {
   stamps: &'a [u32],
   freq: &'a mut [u8],
-  sizes: Option<&'a [f64]>,
+  log_sizes: Option<&'a [f64]>,
   expires: Option<&'a [f64]>,
 }
 
@@ -407,27 +410,34 @@ fn bad_log(what: &str) -> Failure {
 ///
 /// Every array the call writes (`freq`, `ghost_filter` and those `body`
 /// writes) was accepted by [`args::refuse_aliases`] against each other and
-/// against the ones read (the log, stamps and expiry times of `r`, `sizes`).
+/// against the ones read (the log, stamps and expiry times of `r`,
+/// `log_sizes`).
 unsafe fn with_s3<R>(
   r: &Replay<'_>,
-  sizes: Option<&View<'_, f64>>,
+  log_sizes: Option<&View<'_, f64>>,
   freq: &mut [u8],
   ghost_filter: &mut [u8],
   body: impl FnOnce(&mut S3Fifo, &[u32], &mut [u8]) -> R,
 ) -> errors::Result<R> {
   // SAFETY: the caller's contract: no written array overlaps the ones read.
-  let ((log, expires), stamps, sizes) =
-    unsafe { (r.inputs(), r.stamps.as_slice(), sizes.map(|s| s.as_slice())) };
+  let ((log, expires), stamps, log_sizes) = unsafe {
+    (
+      r.inputs(),
+      r.stamps.as_slice(),
+      log_sizes.map(|s| s.as_slice()),
+    )
+  };
   handles::with::<HeapLru, _>(r.id, |lru| {
     let slots = Slots {
       stamps,
       freq,
-      sizes,
+      log_sizes,
       expires,
     };
     let s3 = lru.s3_replay(r.id, log, &slots)?;
     let out = body(s3, stamps, slots.freq);
     s3.mirror_ghost_filter(ghost_filter);
+    s3.flag_pending(ghost_filter);
     let bytes = s3.heap_bytes();
     lru.held.set(bytes);
     Ok(out)
@@ -435,8 +445,9 @@ unsafe fn with_s3<R>(
 }
 
 impl HeapLru {
-  /// Settles the last batch of victims, then replays the log: inserts carry
-  /// the key's hash, `OP_EXPIRY` means the size or expiry changed.
+  /// Replays the log (inserts carry the key's hash, `OP_EXPIRY` means the
+  /// size or expiry changed, a delete marked `EVICTED` an evicted victim),
+  /// then settles the last batch of victims.
   fn s3_replay(&mut self, id: u32, log: &[u32], slots: &Slots<'_>) -> errors::Result<&mut S3Fifo> {
     let s3 = self.s3.as_mut().ok_or_else(|| {
       Failure::arg_value(
@@ -460,35 +471,29 @@ impl HeapLru {
         return Err(bad_log(&format!("unknown operation {op:#x}")));
       }
     }
-    s3.settle(slots.stamps);
-    let weight = |slot: usize| {
+    if let Some(sizes) = slots.log_sizes {
+      if sizes.len() < log.len() / 2 {
+        return Err(Failure::arg_value(
+          "logSizes",
+          "must hold a size for every pair of the log",
+          &format!("an instance of Float64Array of length {}", sizes.len()),
+        ));
+      }
+    }
+    let weight = |pair: usize| {
       slots
-        .sizes
-        .and_then(|s| s.get(slot))
+        .log_sizes
+        .and_then(|s| s.get(pair))
         .map_or(1, |&w| w.max(0.0) as u64)
     };
-    let expiry = |slot: usize| {
+    let expiry = |slot: u32| {
       slots
         .expires
-        .and_then(|e| e.get(slot))
+        .and_then(|e| e.get(slot as usize))
         .copied()
         .unwrap_or(f64::INFINITY)
     };
-    for pair in log.chunks_exact(2) {
-      let slot = pair[0] & MAX_SLOT;
-      let s = slot as usize;
-      match pair[0] & !MAX_SLOT {
-        OP_INSERT => s3.insert(slot, pair[1], weight(s), expiry(s)),
-        OP_EXPIRY => {
-          s3.reweigh(slot, weight(s));
-          if s3.contains(slot) {
-            s3.set_expiry(slot, expiry(s));
-          }
-        }
-        // Checked above: the only other operation.
-        _ => s3.remove(slot),
-      }
-    }
+    s3.apply(log, slots.stamps, weight, expiry);
     Ok(s3)
   }
 }
@@ -502,10 +507,10 @@ replay_entry! {
   #[doc = " the number of expired victims to `meta[0]` and the earliest expiry not in"]
   #[doc = " the batch to `meta[1]`. Returns the number of victims."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, logSizes: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, victimLimits: Uint8Array, now: number, meta: Float64Array, want: number, ghostFilter: Uint8Array"
   )]
-  fn lru_s3_refill(|r, freq, sizes, victims, victim_stamps, victim_limits, now, meta, want, ghost_filter|) -> u32 {
-    let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
+  fn lru_s3_refill(|r, freq, log_sizes, victims, victim_stamps, victim_limits, now, meta, want, ghost_filter|) -> u32 {
+    let mut a = S3Arrays::read(&freq, &log_sizes, &ghost_filter)?;
     let mut victims = args::typed::<u32>(&victims, "victims")?;
     let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
     let mut victim_limits = args::typed::<u8>(&victim_limits, "victimLimits")?;
@@ -562,7 +567,7 @@ replay_entry! {
       )
     };
     // SAFETY: as above: no written array overlaps the ones read.
-    let batch = unsafe { with_s3(&r, a.sizes.as_ref(), freq, ghost_filter, refill) }?;
+    let batch = unsafe { with_s3(&r, a.log_sizes.as_ref(), freq, ghost_filter, refill) }?;
     meta[0] = batch.expired as f64;
     meta[1] = batch.next_expiry;
     Ok(batch.count as u32)
@@ -572,10 +577,10 @@ replay_entry! {
   #[doc = " (main queue newest first, then the small queue newest first) into `out`."]
   #[doc = " Returns how many were written; with an empty `out`, only replays."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, sizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, freq: Uint8Array, logSizes: Float64Array | undefined | null, out: Uint32Array, ghostFilter: Uint8Array"
   )]
-  fn lru_s3_order(|r, freq, sizes, out, ghost_filter|) -> u32 {
-    let mut a = S3Arrays::read(&freq, &sizes, &ghost_filter)?;
+  fn lru_s3_order(|r, freq, log_sizes, out, ghost_filter|) -> u32 {
+    let mut a = S3Arrays::read(&freq, &log_sizes, &ghost_filter)?;
     let mut out = args::typed::<u32>(&out, "out")?;
     let mut spans = r.read_only();
     spans.extend(a.spans());
@@ -602,7 +607,7 @@ replay_entry! {
       count
     };
     // SAFETY: as above: no written array overlaps the ones read.
-    let count = unsafe { with_s3(&r, a.sizes.as_ref(), freq, ghost_filter, write_order) }?;
+    let count = unsafe { with_s3(&r, a.log_sizes.as_ref(), freq, ghost_filter, write_order) }?;
     Ok(count as u32)
   }
 }

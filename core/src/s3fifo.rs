@@ -18,24 +18,31 @@
 //! are in the cache's size units: entries count 1 each, or their weight
 //! when the cache is bounded by size.
 //!
-//! Queues hold `(slot, seq)` records; a record is live while the slot's
-//! place is that queue and its sequence number is unchanged, so removing an
-//! entry costs O(1) and dead records are dropped when they reach the front
-//! (or in a rebuild when they pile up).
+//! Queues hold slot numbers at positions counted from the front's; a
+//! record is live while the slot's place is that queue and its position the
+//! one noted for the slot, so removing an entry costs O(1) and dead records
+//! are dropped when they reach the front (or in a rebuild when they pile
+//! up).
 //!
 //! For callers that evict in batches (the heap LRU), [`S3Fifo::victims`]
 //! hands out several victims at once. Each is taken out of its queue and
 //! held as *pending* with the caller's stamp of the slot and a read limit:
 //! the caller evicts it only while the stamp is unchanged and its counter is
-//! below the limit (a read since would have saved it). At the next call,
-//! pending victims that are still there go back to the front of their queue,
-//! and the keys of those that left go to the ghost.
+//! below the limit (a read since would have saved it). A pending victim
+//! leaves when the caller says so: an insert into its slot or a delete
+//! marked [`EVICTED`] in the log ([`S3Fifo::apply`]) means it was evicted
+//! (its key goes to the ghost, at that point of the log), a plain delete
+//! ([`S3Fifo::remove`]) that it was deleted (no ghost, as for any entry).
+//! At the next batch ([`S3Fifo::settle`]), pending victims that are still
+//! there go back to the front of their queue; those whose slot's stamp
+//! changed without a word are taken as evicted.
 
 use std::collections::VecDeque;
 
 use hashbrown::HashMap;
 
 use crate::expiry::ExpiryIndex;
+use crate::recency::{MAX_SLOT, OP_DELETE, OP_INSERT};
 
 /// Highest value of a frequency counter.
 pub const FREQ_MAX: u8 = 3;
@@ -43,10 +50,18 @@ pub const FREQ_MAX: u8 = 3;
 pub const MOVE_TO_MAIN: u8 = 2;
 /// Read limit of an expired victim: evicted whatever its counter.
 pub const LIMIT_ALWAYS: u8 = u8::MAX;
+/// Second word of an `OP_DELETE` pair in the log of [`S3Fifo::apply`]: the
+/// entry left as a victim handed out by [`S3Fifo::victims`] (0: deleted).
+pub const EVICTED: u32 = 1;
 
 const NONE: u8 = 0;
 const SMALL: u8 = 1;
 const MAIN: u8 = 2;
+/// A victim handed out and not yet evicted, deleted or put back, that
+/// left small: evicted, its key goes to the ghost.
+const PENDING_SMALL: u8 = 3;
+/// Any other pending victim (from main, or also expired).
+const PENDING_OTHER: u8 = 4;
 
 type Hasher = foldhash::fast::FixedState;
 
@@ -54,68 +69,251 @@ type Hasher = foldhash::fast::FixedState;
 /// bounded by the total weight of the keys they stand for.
 #[derive(Debug, Default)]
 struct Ghost {
-  /// `(hash, tag)`; an element is live while `index[hash]` has its tag.
-  fifo: VecDeque<(u32, u32)>,
-  /// hash -> (tag, weight) of its live element.
-  index: HashMap<u32, (u32, u32), Hasher>,
+  /// Hashes in the order added; element `i` has the sequence number
+  /// `head + i` (never 0). An element is live while `table` maps its hash
+  /// to its sequence number.
+  fifo: VecDeque<u32>,
+  /// The weights of the elements of `fifo`, when they are not all 1.
+  weights: Option<VecDeque<u32>>,
+  head: u32,
+  /// The live elements, `(seq << 32) | hash` (0: empty), by linear probing
+  /// from [`Ghost::home`]: one array, so that a lookup mostly reads one
+  /// cache line. At most 3/4 full; a power of two long (or empty).
+  table: Vec<u64>,
+  len: usize,
   size: u64,
   capacity: u64,
-  next_tag: u32,
-  /// Counting Bloom filter of the hashes in the ghost (saturating counters
-  /// at the two [`filter_positions`]), mirrored to a caller that wants to
-  /// know, without asking, whether an insert may be a ghost hit. Empty when
-  /// unused.
-  filter: Vec<u8>,
-  /// Filter positions changed since the caller last copied them.
-  changed: Vec<u32>,
+  /// A Bloom filter of the ghost's hashes, as long as the caller's copy
+  /// (see [`S3Fifo::mirror_ghost_filter`]; empty until it is first
+  /// written): a bit is set while some hash in the ghost has it at one of
+  /// its [`filter_positions`].
+  filter: Vec<u64>,
+  filter_bits: usize,
+  /// Positions held by more than one hash of the ghost: how many more.
+  shared: HashMap<u32, u32, Hasher>,
+  /// Positions changed since the caller's copy was last written (`None`:
+  /// too many, write it whole).
+  changed: Option<Vec<u32>>,
 }
 
 impl Ghost {
+  /// Where `hash`'s probe sequence starts (the table is not empty).
+  fn home(&self, hash: u32) -> usize {
+    let log2 = self.table.len().trailing_zeros();
+    (hash.wrapping_mul(0x2545_f491) >> (32 - log2)) as usize
+  }
+
+  /// The table index of `hash`, if it is there.
+  fn find(&self, hash: u32) -> Option<usize> {
+    if self.table.is_empty() {
+      return None;
+    }
+    let mask = self.table.len() - 1;
+    let mut i = self.home(hash);
+    loop {
+      let e = self.table[i];
+      if e == 0 {
+        return None;
+      }
+      if e as u32 == hash {
+        return Some(i);
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /// Puts `hash` (not there) in the table with sequence number `seq`.
+  fn table_insert(&mut self, hash: u32, seq: u32) {
+    if (self.len + 1) * 4 > self.table.len() * 3 {
+      self.rehash((self.table.len() * 2).max(16));
+    }
+    let mask = self.table.len() - 1;
+    let mut i = self.home(hash);
+    while self.table[i] != 0 {
+      i = (i + 1) & mask;
+    }
+    self.table[i] = (u64::from(seq) << 32) | u64::from(hash);
+    self.len += 1;
+  }
+
+  /// Empties table index `i`, moving back the entries after it that would
+  /// no longer be found.
+  fn table_remove(&mut self, mut i: usize) {
+    let mask = self.table.len() - 1;
+    let mut j = i;
+    loop {
+      j = (j + 1) & mask;
+      let e = self.table[j];
+      if e == 0 {
+        break;
+      }
+      let home = self.home(e as u32);
+      // Entry j may move to i if its home is not cyclically in (i, j].
+      if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(i) & mask) {
+        self.table[i] = e;
+        i = j;
+      }
+    }
+    self.table[i] = 0;
+    self.len -= 1;
+  }
+
+  fn rehash(&mut self, len: usize) {
+    let old = std::mem::replace(&mut self.table, vec![0; len]);
+    self.len = 0;
+    for e in old {
+      if e != 0 {
+        self.table_insert(e as u32, (e >> 32) as u32);
+      }
+    }
+  }
+
+  /// The weight of `fifo[k]`.
+  fn weight(&self, k: usize) -> u32 {
+    self.weights.as_ref().map_or(1, |w| w[k])
+  }
+
+  /// The live element of `hash`: its table index and sequence number.
+  fn live(&self, hash: u32) -> Option<(usize, u32)> {
+    self.find(hash).map(|i| (i, (self.table[i] >> 32) as u32))
+  }
+
   fn contains(&self, hash: u32) -> bool {
-    self.index.contains_key(&hash)
+    self.find(hash).is_some()
   }
 
-  fn filter_add(&mut self, hash: u32) {
-    if !self.filter.is_empty() {
-      for i in filter_positions(hash, self.filter.len()) {
-        self.filter[i] = self.filter[i].saturating_add(1);
-        self.changed.push(i as u32);
-      }
-    }
-  }
-
-  fn filter_remove(&mut self, hash: u32) {
-    if !self.filter.is_empty() {
-      for i in filter_positions(hash, self.filter.len()) {
-        // A saturated counter stays so: it may stand for more hashes.
-        if self.filter[i] != u8::MAX {
-          self.filter[i] -= 1;
+  /// Renumbers the live elements from 1, dropping the dead ones.
+  fn compact(&mut self) {
+    let mut fifo = VecDeque::with_capacity(self.len);
+    let mut weights = self
+      .weights
+      .as_ref()
+      .map(|_| VecDeque::with_capacity(self.len));
+    for (k, &hash) in self.fifo.iter().enumerate() {
+      let seq = self.head.wrapping_add(k as u32);
+      if self.live(hash).is_some_and(|(_, s)| s == seq) {
+        fifo.push_back(hash);
+        if let (Some(to), Some(from)) = (weights.as_mut(), self.weights.as_ref()) {
+          to.push_back(from[k]);
         }
-        self.changed.push(i as u32);
       }
+    }
+    self.fifo = fifo;
+    self.weights = weights;
+    self.head = 1;
+    self.table.fill(0);
+    self.len = 0;
+    let hashes: Vec<u32> = self.fifo.iter().copied().collect();
+    for (k, h) in hashes.into_iter().enumerate() {
+      self.table_insert(h, 1 + k as u32);
     }
   }
 
-  /// Uses a filter of `len` counters (a power of two), rebuilt from the
-  /// ghost when its length changes.
-  fn use_filter(&mut self, len: usize) {
-    if self.filter.len() == len {
+  /// `hash` joined the ghost: sets its bits in the filter.
+  fn filter_in(&mut self, hash: u32) {
+    if self.filter_bits == 0 {
       return;
     }
-    self.filter = vec![0; len];
-    self.changed.clear();
-    let hashes: Vec<u32> = self.index.keys().copied().collect();
-    for h in hashes {
-      self.filter_add(h);
+    for p in filter_positions(hash, self.filter_bits) {
+      let (word, bit) = (p / 64, 1u64 << (p % 64));
+      if self.filter[word] & bit != 0 {
+        *self.shared.entry(p as u32).or_insert(0) += 1;
+      } else {
+        self.filter[word] |= bit;
+        self.note_changed(p);
+      }
+    }
+  }
+
+  /// `hash` left the ghost: clears its bits that no other hash there has.
+  fn filter_out(&mut self, hash: u32) {
+    if self.filter_bits == 0 {
+      return;
+    }
+    for p in filter_positions(hash, self.filter_bits) {
+      if let hashbrown::hash_map::Entry::Occupied(mut e) = self.shared.entry(p as u32) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+          e.remove();
+        }
+      } else {
+        self.filter[p / 64] &= !(1u64 << (p % 64));
+        self.note_changed(p);
+      }
+    }
+  }
+
+  fn note_changed(&mut self, p: usize) {
+    if let Some(changed) = self.changed.as_mut() {
+      if changed.len() < self.len + 64 {
+        changed.push(p as u32);
+      } else {
+        // Cheaper written whole.
+        self.changed = None;
+      }
+    }
+  }
+
+  /// Whether `hash` may be in the ghost (without looking it up).
+  fn may_hold(&self, hash: u32) -> bool {
+    self.filter_bits == 0
+      || filter_positions(hash, self.filter_bits)
+        .iter()
+        .all(|&p| self.filter[p / 64] & (1 << (p % 64)) != 0)
+  }
+
+  /// Byte `i` of the filter.
+  fn filter_byte(&self, i: usize) -> u8 {
+    (self.filter[i / 8] >> (8 * (i % 8))) as u8
+  }
+
+  /// Writes the filter into the caller's copy `out`: the bytes changed
+  /// since the last write, or all of it (first, at a new length, or after
+  /// many changes).
+  fn write_filter(&mut self, out: &mut [u8]) {
+    let bits = out.len() * 8;
+    if self.filter_bits != bits {
+      self.filter = vec![0; bits.div_ceil(64)];
+      self.filter_bits = bits;
+      self.shared.clear();
+      let hashes: Vec<u32> = self
+        .table
+        .iter()
+        .filter(|&&e| e != 0)
+        .map(|&e| e as u32)
+        .collect();
+      for h in hashes {
+        self.filter_in(h);
+      }
+      self.changed = None;
+    }
+    match self.changed.as_mut() {
+      Some(changed) => {
+        let changed = std::mem::take(changed);
+        for &p in &changed {
+          out[p as usize / 8] = self.filter_byte(p as usize / 8);
+        }
+        let mut changed = changed;
+        changed.clear();
+        self.changed = Some(changed);
+      }
+      None => {
+        for (i, byte) in out.iter_mut().enumerate() {
+          *byte = self.filter_byte(i);
+        }
+        self.changed = Some(Vec::new());
+      }
     }
   }
 
   /// Removes `hash`; returns whether it was there.
   fn take(&mut self, hash: u32) -> bool {
-    match self.index.remove(&hash) {
-      Some((_, w)) => {
+    match self.live(hash) {
+      Some((i, seq)) => {
+        let w = self.weight(seq.wrapping_sub(self.head) as usize);
         self.size -= u64::from(w);
-        self.filter_remove(hash);
+        self.table_remove(i);
+        self.filter_out(hash);
         true
       }
       None => false,
@@ -124,65 +322,149 @@ impl Ghost {
 
   /// Adds `hash` as the newest (a hash already there keeps its place).
   fn add(&mut self, hash: u32, weight: u64) {
-    if self.capacity == 0 || weight > self.capacity || self.index.contains_key(&hash) {
+    if self.capacity == 0 || weight > self.capacity || self.contains(hash) {
       return;
     }
     while self.size + weight > self.capacity {
-      let Some((h, tag)) = self.fifo.pop_front() else {
+      let Some(h) = self.fifo.pop_front() else {
         break;
       };
-      if let hashbrown::hash_map::Entry::Occupied(e) = self.index.entry(h) {
-        if e.get().0 == tag {
-          let (_, w) = e.remove();
+      let w = match self.weights.as_mut() {
+        Some(weights) => weights.pop_front().unwrap_or(1),
+        None => 1,
+      };
+      let seq = self.head;
+      self.head = self.head.wrapping_add(1);
+      if let Some((i, s)) = self.live(h) {
+        if s == seq {
           self.size -= u64::from(w);
-          self.filter_remove(h);
+          self.table_remove(i);
+          self.filter_out(h);
         }
       }
     }
-    let tag = self.next_tag;
-    self.next_tag = self.next_tag.wrapping_add(1);
+    if self.head == 0 {
+      self.head = 1;
+    }
+    if u64::from(self.head) + self.fifo.len() as u64 >= u64::from(u32::MAX) {
+      // Sequence numbers would wrap around to 0.
+      self.compact();
+    }
     let w = weight.min(u64::from(u32::MAX)) as u32;
-    self.index.insert(hash, (tag, w));
+    let seq = self.head.wrapping_add(self.fifo.len() as u32);
+    self.fifo.push_back(hash);
+    if w != 1 && self.weights.is_none() {
+      self.weights = Some(std::iter::repeat_n(1, self.fifo.len() - 1).collect());
+    }
+    if let Some(weights) = self.weights.as_mut() {
+      weights.push_back(w);
+    }
+    self.table_insert(hash, seq);
     self.size += u64::from(w);
-    self.fifo.push_back((hash, tag));
-    self.filter_add(hash);
-    if self.fifo.len() > 2 * self.index.len() + 64 {
-      let index = &self.index;
-      self
-        .fifo
-        .retain(|&(h, t)| index.get(&h).is_some_and(|&(tag, _)| tag == t));
+    self.filter_in(hash);
+    if self.fifo.len() > 2 * self.len + 64 {
+      self.compact();
     }
   }
 
   fn heap_bytes(&self) -> usize {
-    self.fifo.capacity() * 8
-      + self.index.capacity() * 13
-      + self.filter.capacity()
-      + self.changed.capacity() * 4
+    (self.fifo.capacity() + self.weights.as_ref().map_or(0, VecDeque::capacity)) * 4
+      + self.table.capacity() * 8
+      + self.filter.capacity() * 8
+      + self.shared.capacity() * 9
+      + self.changed.as_ref().map_or(0, Vec::capacity) * 4
   }
 }
 
-/// The two counters of `hash` in a ghost filter of `len` (a power of two)
-/// counters: its low bits, and the high bits of its product with the golden
-/// ratio. A key may be in the ghost only if both are non-zero.
-pub fn filter_positions(hash: u32, len: usize) -> [usize; 2] {
-  let bits = len.trailing_zeros();
-  let second = if bits == 0 {
+/// Bits of a block of a ghost filter (a cache line).
+pub const FILTER_BLOCK: usize = 512;
+
+/// The two bits of `hash` in a ghost filter of `bits` bits (a power of
+/// two): its low bits, and in the same block of [`FILTER_BLOCK`] bits (the
+/// whole filter if smaller) the high bits of its product with the golden
+/// ratio, so that a test or an update touches one cache line. A key may be
+/// in the ghost only if both are set. Bit `i` is bit `i % 8` of byte `i / 8`.
+pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
+  let first = hash as usize & (bits - 1);
+  let block = bits.min(FILTER_BLOCK);
+  let log2 = block.trailing_zeros();
+  let within = if log2 == 0 {
     0
   } else {
-    (hash.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize
+    (hash.wrapping_mul(0x9e37_79b1) >> (32 - log2)) as usize
   };
-  [hash as usize & (len - 1), second]
+  [first, (first & !(block - 1)) | within]
 }
 
-/// A victim handed out by [`S3Fifo::victims`] and not yet settled.
+/// A FIFO of slots. Records have positions, counted on from the front's
+/// (wrapping; the queue is always far shorter than 2^32): a record is live
+/// while its slot is in this queue with that position (`S3Fifo::pos`), so
+/// records left behind by a removal need no search.
+#[derive(Debug, Default)]
+struct Queue {
+  recs: VecDeque<u32>,
+  /// Position of the front record.
+  head: u32,
+}
+
+impl Queue {
+  /// Appends `slot`; returns its position.
+  fn push_back(&mut self, slot: u32) -> u32 {
+    let pos = self.head.wrapping_add(self.recs.len() as u32);
+    self.recs.push_back(slot);
+    pos
+  }
+
+  /// Prepends `slot`; returns its position.
+  fn push_front(&mut self, slot: u32) -> u32 {
+    self.head = self.head.wrapping_sub(1);
+    self.recs.push_front(slot);
+    self.head
+  }
+
+  /// The front record, `(slot, position)`.
+  fn pop_front(&mut self) -> Option<(u32, u32)> {
+    let slot = self.recs.pop_front()?;
+    let pos = self.head;
+    self.head = self.head.wrapping_add(1);
+    Some((slot, pos))
+  }
+
+  /// Records `(slot, position)`, front first.
+  fn iter(&self) -> impl DoubleEndedIterator<Item = (u32, u32)> + '_ {
+    let head = self.head;
+    self
+      .recs
+      .iter()
+      .enumerate()
+      .map(move |(k, &slot)| (slot, head.wrapping_add(k as u32)))
+  }
+
+  /// Drops the records that are not live (the queue is `place`), and
+  /// renumbers the others' positions in `pos`.
+  fn keep_live(&mut self, place: u8, places: &[u8], pos: &mut [u32]) {
+    let mut kept = VecDeque::with_capacity(self.recs.len());
+    for (slot, p) in self.iter() {
+      let s = slot as usize;
+      if places[s] == place && pos[s] == p {
+        kept.push_back(slot);
+      }
+    }
+    for (k, &slot) in kept.iter().enumerate() {
+      pos[slot as usize] = self.head.wrapping_add(k as u32);
+    }
+    self.recs = kept;
+  }
+}
+
+/// A victim handed out by [`S3Fifo::victims`]. While its slot's place is
+/// pending, the slot's hash and weight are still the victim's.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
   slot: u32,
   stamp: u32,
+  /// The queue it left.
   place: u8,
-  hash: u32,
-  weight: u64,
 }
 
 /// What [`S3Fifo::victims`] found.
@@ -202,14 +484,15 @@ pub struct S3Fifo {
   capacity: u64,
   small_capacity: u64,
   main_capacity: u64,
-  small: VecDeque<(u32, u32)>,
-  main: VecDeque<(u32, u32)>,
+  small: Queue,
+  main: Queue,
   small_size: u64,
   main_size: u64,
-  /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`).
+  /// Per slot: the queue it is in (`NONE`, `SMALL`, `MAIN`), or that it is
+  /// a pending victim (`PENDING_SMALL`, `PENDING_OTHER`).
   place: Vec<u8>,
-  /// Per slot: sequence number of its live record.
-  seq: Vec<u32>,
+  /// Per slot: the position of its live record in its queue.
+  pos: Vec<u32>,
   /// Per slot: the key's hash, for the ghost.
   hash: Vec<u32>,
   /// Per slot: its weight, when weights are not all 1.
@@ -230,12 +513,12 @@ impl S3Fifo {
       capacity: 0,
       small_capacity: 0,
       main_capacity: 0,
-      small: VecDeque::new(),
-      main: VecDeque::new(),
+      small: Queue::default(),
+      main: Queue::default(),
       small_size: 0,
       main_size: 0,
       place: Vec::new(),
-      seq: Vec::new(),
+      pos: Vec::new(),
       hash: Vec::new(),
       weight: Vec::new(),
       weighted,
@@ -280,9 +563,9 @@ impl S3Fifo {
 
   /// Bytes of native memory held, for accounting.
   pub fn heap_bytes(&self) -> usize {
-    (self.small.capacity() + self.main.capacity()) * 8
+    (self.small.recs.capacity() + self.main.recs.capacity()) * 4
       + self.place.capacity()
-      + self.seq.capacity() * 4
+      + self.pos.capacity() * 4
       + self.hash.capacity() * 4
       + self.weight.capacity() * 8
       + self.pending.capacity() * std::mem::size_of::<Pending>()
@@ -293,9 +576,16 @@ impl S3Fifo {
   fn grow(&mut self, slot: u32) {
     let need = slot as usize + 1;
     if self.place.len() < need {
-      let target = need.max(self.place.len() * 2).max(16);
+      // Unweighted, slots stay below the capacity (in entries) unless it
+      // grows: no more room than that.
+      let most = if self.weighted {
+        usize::MAX
+      } else {
+        usize::try_from(self.capacity).unwrap_or(usize::MAX)
+      };
+      let target = need.max((self.place.len() * 2).max(16).min(most));
       self.place.resize(target, NONE);
-      self.seq.resize(target, 0);
+      self.pos.resize(target, 0);
       self.hash.resize(target, 0);
       if self.weighted {
         self.weight.resize(target, 0);
@@ -329,41 +619,54 @@ impl S3Fifo {
 
   fn push(&mut self, place: u8, slot: u32, front: bool) {
     let s = slot as usize;
-    self.seq[s] = self.seq[s].wrapping_add(1);
-    let rec = (slot, self.seq[s]);
     let q = if place == SMALL {
       &mut self.small
     } else {
       &mut self.main
     };
-    if front {
-      q.push_front(rec);
+    self.pos[s] = if front {
+      q.push_front(slot)
     } else {
-      q.push_back(rec);
-    }
+      q.push_back(slot)
+    };
     self.place[s] = place;
     let w = self.weight_of(slot);
     self.add_size(place, w);
   }
 
-  /// Mirrors the ghost's counting filter into `out` (a power of two long;
-  /// the first call, or a new length, copies it whole, later calls only
-  /// what changed). A zero at either of [`filter_positions`] means the key
-  /// of `hash` is not in the ghost.
+  /// Keeps `out` (a power of two long) a Bloom filter of the hashes in the
+  /// ghost: both of a hash's [`filter_positions`] are set while it is there,
+  /// and a bit no hash there has is clear (the queues keep the filter, and
+  /// count the bits hashes share). The first call, or a new length, writes
+  /// it whole; later calls the bytes that changed. The caller may set bits
+  /// of its own in between (they stay until their byte changes).
   pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
     if out.is_empty() || !out.len().is_power_of_two() {
       return;
     }
-    if self.ghost.filter.len() != out.len() {
-      self.ghost.use_filter(out.len());
-      out.copy_from_slice(&self.ghost.filter);
-      self.ghost.changed.clear();
+    self.ghost.write_filter(out);
+  }
+
+  /// Sets in the caller's ghost filter `out` (just written by
+  /// [`Self::mirror_ghost_filter`]) the bits of the pending victims whose
+  /// keys reach the ghost if they are evicted, so that the caller takes an
+  /// insert of one of those keys for a possible ghost hit; the next write
+  /// puts those bits right.
+  pub fn flag_pending(&mut self, out: &mut [u8]) {
+    let bits = self.ghost.filter_bits;
+    if bits == 0 || out.len() * 8 != bits {
       return;
     }
-    for &i in &self.ghost.changed {
-      out[i as usize] = self.ghost.filter[i as usize];
+    for i in 0..self.pending.len() {
+      let slot = self.pending[i].slot as usize;
+      if self.place[slot] != PENDING_SMALL {
+        continue;
+      }
+      for p in filter_positions(self.hash[slot], bits) {
+        out[p / 8] |= 1 << (p % 8);
+        self.ghost.note_changed(p);
+      }
     }
-    self.ghost.changed.clear();
   }
 
   /// Whether the key of `hash` is in the ghost.
@@ -373,13 +676,42 @@ impl S3Fifo {
 
   /// Whether `slot` is in small or main.
   pub fn contains(&self, slot: u32) -> bool {
-    self.place.get(slot as usize).is_some_and(|&p| p != NONE)
+    self
+      .place
+      .get(slot as usize)
+      .is_some_and(|&p| p == SMALL || p == MAIN)
+  }
+
+  /// Whether `slot` holds a pending victim.
+  fn is_pending(&self, slot: u32) -> bool {
+    self
+      .place
+      .get(slot as usize)
+      .is_some_and(|&p| p >= PENDING_SMALL)
+  }
+
+  /// The pending victim in `slot` (if any) left the cache: `evicted` (its
+  /// key goes to the ghost if it left small), else deleted.
+  fn victim_left(&mut self, slot: u32, evicted: bool) {
+    if !self.is_pending(slot) {
+      return;
+    }
+    let s = slot as usize;
+    let pending = self.place[s];
+    self.place[s] = NONE;
+    if evicted && pending == PENDING_SMALL {
+      let w = self.weight_of(slot);
+      self.ghost.add(self.hash[s], w);
+    }
+    self.set_expiry(slot, f64::INFINITY);
   }
 
   /// A new entry in `slot` (key hash `hash`, weight `weight`; expiring at
   /// `expiry`, `INFINITY` for never). Its counter is the caller's to reset.
-  /// An entry already in `slot` is replaced.
+  /// An entry already in `slot` is replaced; a pending victim there was
+  /// evicted.
   pub fn insert(&mut self, slot: u32, hash: u32, weight: u64, expiry: f64) {
+    self.victim_left(slot, true);
     self.remove(slot);
     self.grow(slot);
     let s = slot as usize;
@@ -387,7 +719,8 @@ impl S3Fifo {
     if self.weighted {
       self.weight[s] = weight;
     }
-    let place = if self.ghost.take(hash)
+    // The filter spares looking up most keys that are not there.
+    let place = if (self.ghost.may_hold(hash) && self.ghost.take(hash))
       || (self.weighted && weight > self.small_capacity)
       || (!self.has_evicted && self.small_size >= self.small_capacity)
     {
@@ -403,6 +736,11 @@ impl S3Fifo {
 
   /// The entry in `slot` now weighs `weight`.
   pub fn reweigh(&mut self, slot: u32, weight: u64) {
+    if self.weighted && self.is_pending(slot) {
+      // Out of the queues: weighs in again if put back.
+      self.weight[slot as usize] = weight;
+      return;
+    }
     if !self.weighted || !self.contains(slot) {
       return;
     }
@@ -413,8 +751,13 @@ impl S3Fifo {
     self.add_size(place, weight);
   }
 
-  /// The entry in `slot` is gone (deleted, not evicted: no ghost).
+  /// The entry in `slot` is gone (deleted, not evicted: no ghost), a
+  /// pending victim included.
   pub fn remove(&mut self, slot: u32) {
+    if self.is_pending(slot) {
+      self.victim_left(slot, false);
+      return;
+    }
     if !self.contains(slot) {
       return;
     }
@@ -431,15 +774,50 @@ impl S3Fifo {
     self.expiry.set(slot, expiry);
   }
 
+  /// Replays a caller's operation log of `(op | slot, word)` pairs (the
+  /// operations of [`crate::recency`]): `OP_INSERT` with the key's hash,
+  /// `OP_EXPIRY` when the entry's weight or expiry time changed, `OP_DELETE`
+  /// with [`EVICTED`] for an entry that left as a victim, else 0. Weights
+  /// are read from `weight_of(i)`, the weight the entry had when the `i`th
+  /// pair was logged, expiry times from `expiry_of(slot)`, the current one.
+  /// Then settles the last batch of victims ([`Self::settle`]).
+  pub fn apply(
+    &mut self,
+    log: &[u32],
+    stamps: &[u32],
+    weight_of: impl Fn(usize) -> u64,
+    expiry_of: impl Fn(u32) -> f64,
+  ) {
+    for (i, pair) in log.chunks_exact(2).enumerate() {
+      let slot = pair[0] & MAX_SLOT;
+      match pair[0] & !MAX_SLOT {
+        OP_INSERT => self.insert(slot, pair[1], weight_of(i), expiry_of(slot)),
+        OP_DELETE => {
+          if pair[1] == EVICTED {
+            self.victim_left(slot, true);
+          }
+          self.remove(slot);
+        }
+        _ => {
+          self.reweigh(slot, weight_of(i));
+          if self.contains(slot) || self.is_pending(slot) {
+            self.set_expiry(slot, expiry_of(slot));
+          }
+        }
+      }
+    }
+    self.settle(stamps);
+  }
+
   /// Slots of entries expired at `now` (past their expiry time: an entry
   /// whose age equals its TTL is still live), earliest first.
   pub fn expired(&self, now: f64) -> Vec<u32> {
     self.expiry.expired(now)
   }
 
-  fn is_live(&self, place: u8, (slot, seq): (u32, u32)) -> bool {
+  fn is_live(&self, place: u8, (slot, pos): (u32, u32)) -> bool {
     let s = slot as usize;
-    self.place[s] == place && self.seq[s] == seq
+    self.place[s] == place && self.pos[s] == pos
   }
 
   fn pop_live(&mut self, place: u8) -> Option<u32> {
@@ -458,12 +836,11 @@ impl S3Fifo {
   /// Puts back at the front of its queue the record of `slot` that
   /// [`Self::pop_live`] just took (it is still live: nothing else changed).
   fn unpop(&mut self, place: u8, slot: u32) {
-    let rec = (slot, self.seq[slot as usize]);
-    if place == SMALL {
-      self.small.push_front(rec);
+    self.pos[slot as usize] = if place == SMALL {
+      self.small.push_front(slot)
     } else {
-      self.main.push_front(rec);
-    }
+      self.main.push_front(slot)
+    };
   }
 
   /// Takes `slot` out of its queue as a victim; returns its queue.
@@ -531,7 +908,8 @@ impl S3Fifo {
     }
   }
 
-  /// Evicts one entry: its key goes to the ghost. Returns its slot.
+  /// Evicts one entry: its key goes to the ghost. Returns its slot. Call
+  /// [`Self::settle`] first if victims were handed out.
   pub fn evict(&mut self, freq: &mut [u8]) -> Option<u32> {
     let (slot, place) = self.take_victim(freq, false)?;
     if place == SMALL {
@@ -542,45 +920,37 @@ impl S3Fifo {
     Some(slot)
   }
 
-  /// Puts back pending victims the caller kept (their stamp is unchanged),
-  /// at the front of their queue in their order, and sends the keys of the
-  /// others to the ghost.
+  /// Puts back the pending victims still there (their slot's stamp is
+  /// unchanged), at the front of their queue in their order. Those whose
+  /// stamp changed, with no insert or delete of their slot said since, were
+  /// evicted: their keys go to the ghost.
   pub fn settle(&mut self, stamps: &[u32]) {
-    let pending = std::mem::take(&mut self.pending);
+    if self.pending.is_empty() {
+      return;
+    }
+    let mut pending = std::mem::take(&mut self.pending);
+    for p in &pending {
+      if stamps.get(p.slot as usize).copied().unwrap_or(0) != p.stamp {
+        self.victim_left(p.slot, true);
+      }
+    }
     for p in pending.iter().rev() {
-      let s = p.slot as usize;
-      let alive = stamps.get(s).copied().unwrap_or(0) == p.stamp && self.place[s] == NONE;
-      if alive {
-        if self.weighted {
-          self.weight[s] = p.weight;
-        }
+      if self.is_pending(p.slot) {
         self.push(p.place, p.slot, true);
         self.live += 1;
       }
     }
-    for p in &pending {
-      let s = p.slot as usize;
-      let alive = self.place[s] != NONE && stamps.get(s).copied().unwrap_or(0) == p.stamp;
-      if !alive {
-        if p.place == SMALL {
-          self.ghost.add(p.hash, p.weight);
-        }
-        if self.place[s] == NONE {
-          self.set_expiry(p.slot, f64::INFINITY);
-        }
-      }
-    }
-    let mut pending = pending;
     pending.clear();
     self.pending = pending;
   }
 
   /// Fills `out_slots`, `out_stamps` and `out_limits` with the next
-  /// victims: entries expired at `now` first (limit [`LIMIT_ALWAYS`]), then
-  /// at most `want` S3-FIFO victims, each with the stamp its slot had and the
+  /// victims: entries expired at `now` (limit [`LIMIT_ALWAYS`]), or if there
+  /// are none, at most `want` S3-FIFO victims; each with the stamp its slot had and the
   /// counter value at which a read since would have kept it. The caller
   /// evicts a victim only while `stamps[slot]` still equals its stamp and
-  /// `freq[slot]` is below its limit. Call [`S3Fifo::settle`] first.
+  /// `freq[slot]` is below its limit, and says which it evicted and which
+  /// it deleted (see [`S3Fifo::apply`]). Call [`S3Fifo::settle`] first.
   #[allow(clippy::too_many_arguments)]
   pub fn victims(
     &mut self,
@@ -601,6 +971,9 @@ impl S3Fifo {
         out_limits[i] = LIMIT_ALWAYS;
       });
     let expired = count;
+    // Expired entries leave first; the queues' victims are picked once they
+    // are out of the queues (they count in the queues' sizes until then).
+    let want = if expired > 0 { 0 } else { want };
     let mut taken = 0;
     while count < cap && taken < want {
       // Inserts made while the batch is used go to small (the caller ends
@@ -615,14 +988,19 @@ impl S3Fifo {
       };
       taken += 1;
       let s = slot as usize;
+      let also_expired = out_slots[..expired].contains(&slot);
+      // An expired entry leaves without reaching the ghost.
+      self.place[s] = if place == SMALL && !also_expired {
+        PENDING_SMALL
+      } else {
+        PENDING_OTHER
+      };
       self.pending.push(Pending {
         slot,
         stamp: stamps.get(s).copied().unwrap_or(0),
         place,
-        hash: self.hash[s],
-        weight: self.weight_of(slot),
       });
-      if out_slots[..expired].contains(&slot) {
+      if also_expired {
         continue;
       }
       out_slots[count] = slot;
@@ -642,7 +1020,7 @@ impl S3Fifo {
   pub fn order(&self) -> Vec<u32> {
     let mut out = Vec::with_capacity(self.live);
     for (q, place) in [(&self.main, MAIN), (&self.small, SMALL)] {
-      for &rec in q.iter().rev() {
+      for rec in q.iter().rev() {
         if self.is_live(place, rec) {
           out.push(rec.0);
         }
@@ -653,13 +1031,9 @@ impl S3Fifo {
 
   /// Drops dead records when they outnumber the live ones.
   fn compact_if_sparse(&mut self) {
-    if self.small.len() + self.main.len() > 2 * self.live + 1024 {
-      let (place, seq) = (&self.place, &self.seq);
-      let live = |p: u8| {
-        move |&(slot, sq): &(u32, u32)| place[slot as usize] == p && seq[slot as usize] == sq
-      };
-      self.small.retain(live(SMALL));
-      self.main.retain(live(MAIN));
+    if self.small.recs.len() + self.main.recs.len() > 2 * self.live + 1024 {
+      self.small.keep_live(SMALL, &self.place, &mut self.pos);
+      self.main.keep_live(MAIN, &self.place, &mut self.pos);
     }
   }
 
@@ -709,6 +1083,92 @@ mod tests {
     s.insert(v, 100, 1, f64::INFINITY);
     assert!(!s.in_ghost(100));
     assert_eq!(s.order()[0], 0);
+  }
+
+  /// The ghost against a plain FIFO with linear searches, with hashes
+  /// drawn from a small range (so probe sequences collide) and sequence
+  /// numbers started near their wrap-around.
+  #[test]
+  fn the_ghost_table_agrees_with_a_plain_fifo() {
+    for start in [0u32, u32::MAX - 300] {
+      let mut g = Ghost {
+        capacity: 40,
+        head: start,
+        ..Ghost::default()
+      };
+      let mut plain: VecDeque<(u32, u64)> = VecDeque::new();
+      // A caller's copy of the filter, small enough for hashes to share bits.
+      let mut copy = [0u8; 16];
+      g.write_filter(&mut copy);
+      let mut rng = 0x1234_5678_u64;
+      for step in 0..20_000 {
+        rng = rng
+          .wrapping_mul(6_364_136_223_846_793_005)
+          .wrapping_add(1_442_695_040_888_963_407);
+        let hash = ((rng >> 33) % 97) as u32 * 0x0100_0000;
+        let weight = 1 + (rng >> 20) % 3;
+        if (rng >> 40).is_multiple_of(3) {
+          let there = plain.iter().position(|&(h, _)| h == hash);
+          if let Some(i) = there {
+            plain.remove(i);
+          }
+          assert_eq!(g.take(hash), there.is_some(), "step {step}");
+        } else {
+          if !plain.iter().any(|&(h, _)| h == hash) {
+            while plain.iter().map(|e| e.1).sum::<u64>() + weight > 40 {
+              plain.pop_front();
+            }
+            plain.push_back((hash, weight));
+          }
+          g.add(hash, weight);
+        }
+        assert_eq!(g.len, plain.len(), "step {step}");
+        assert_eq!(g.size, plain.iter().map(|e| e.1).sum::<u64>());
+        for h in 0..97u32 {
+          let h = h * 0x0100_0000;
+          assert_eq!(g.contains(h), plain.iter().any(|e| e.0 == h), "step {step}");
+        }
+        // The filter has exactly the bits of the hashes there, and so has
+        // the copy once written.
+        let mut want = [0u8; 16];
+        for &(h, _) in &plain {
+          for p in filter_positions(h, 128) {
+            want[p / 8] |= 1 << (p % 8);
+          }
+        }
+        if step % 7 == 0 {
+          g.write_filter(&mut copy);
+          assert_eq!(copy, want, "step {step}");
+        }
+        for (i, &byte) in want.iter().enumerate() {
+          assert_eq!(g.filter_byte(i), byte, "step {step}");
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn dead_records_are_dropped_and_the_live_renumbered() {
+    let mut s = S3Fifo::new(1000, false);
+    let mut freq = vec![0u8; 64];
+    // Each insert and delete leaves a dead record behind, before the live
+    // ones and after them.
+    let churn = |s: &mut S3Fifo, n: u32| {
+      for r in 0..n {
+        s.insert(20, 100 + r, 1, f64::INFINITY);
+        s.remove(20);
+      }
+    };
+    churn(&mut s, 500);
+    for k in 0..10 {
+      s.insert(k, k, 1, f64::INFINITY);
+    }
+    churn(&mut s, 5000);
+    assert!(s.small.recs.len() + s.main.recs.len() <= 2 * s.len() + 1025);
+    assert_eq!(s.order(), (0..10).rev().collect::<Vec<u32>>());
+    for k in 0..10 {
+      assert_eq!(s.evict(&mut freq), Some(k));
+    }
   }
 
   #[test]

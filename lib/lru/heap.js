@@ -20,7 +20,9 @@
 // same entry. Inserts are logged with the key's hash (for the ghost queue),
 // deletes and size or expiry changes are logged too. A victim from a batch
 // is evicted only while its counter is below the limit Rust gave with it
-// (a hit since would have saved it).
+// (a hit since would have saved it). Rust learns from the log which victims
+// were evicted (their slot reused by an insert, or a delete marked
+// S3_EVICTED) and which deleted since (a plain delete: no ghost).
 
 const native = require('../common/native')
 const { Inflight, fetchHost, forceFetch, runFetch, runMemo } = require('./fetch')
@@ -41,7 +43,7 @@ const {
   STAMP_LIMIT,
   MAX_SLOT: MAX_SLOTS,
   S3_FREQ_MAX,
-  S3_MOVE_TO_MAIN,
+  S3_EVICTED,
 } = require('../common/protocol').recency
 const { keyHash } = require('./keyhash')
 const LOG_SIZE = 1024
@@ -73,17 +75,17 @@ class LRU {
   #victimLimits = null
   #hits = 0
   #s3Weighted = false
-  // One victim per crossing under 's3fifo' until batches are exact: a
-  // batch (`[kS3Batch]`, for the tests of that path) now ends where a read
-  // saves one of its victims and holds no move to main after a victim, but
-  // a victim deleted after its batch was picked still reaches the ghost at
-  // settlement, which the sequential policy never does.
-  #s3Batch = 1
-  // The ghost's counting filter, mirrored by Rust: an insert of a key it
-  // flags may go to main, which victims picked ahead did not foresee.
+  // With #s3Weighted: the small queue's capacity (as Rust sizes it), and per
+  // pair of #log, the size its entry had when it was logged.
+  #s3SmallCapacity = 0
+  #logSizes = null
+  // Most victims per crossing under 's3fifo' (`[kS3Batch]` in the tests).
+  #s3Batch = BATCH_SIZE
+  // A Bloom filter of the ghost's key hashes (bit i is bit i % 8 of byte
+  // i / 8), kept by Rust: an insert of a key it flags may go to main, which
+  // victims picked ahead did not foresee. #ghostMask is its bit count - 1.
   #ghostFilter = null
   #ghostMask = 0
-  #ghostShift = 0
 
   #log = new Uint32Array(LOG_SIZE)
   #logLen = 0
@@ -183,11 +185,14 @@ class LRU {
       this.#freq = new Uint8Array(0)
       this.#victimLimits = new Uint8Array(BATCH_SIZE)
       this.#s3Weighted = o.maxSize !== Infinity
+      if (this.#s3Weighted) {
+        this.#s3SmallCapacity = Math.max(1, Math.floor(o.maxSize * 0.1))
+        this.#logSizes = new Float64Array(LOG_SIZE / 2)
+      }
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
-      // Grows with the slots (#newSlot), eight counters per slot.
+      // Grows with the slots (#newSlot), 32 bits per slot.
       this.#ghostFilter = new Uint8Array(64)
-      this.#ghostMask = 63
-      this.#ghostShift = 32 - 6
+      this.#ghostMask = 64 * 8 - 1
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
     } else {
       created = native.lruCreate()
@@ -526,7 +531,7 @@ class LRU {
       this.#abortFetch(entry[0], 'evicted')
       const expired = this.#isExpired(slot)
       const queue = this.#notify ? [] : null
-      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue, true)
       if (queue !== null) this.#dispose(queue)
       if (!expired) return entry
     }
@@ -781,11 +786,16 @@ class LRU {
       this.#freq[slot] = 0
       const hash = keyHash(this.#keys[slot])
       // A key that may be in the ghost ends the batch of victims (both of
-      // its counters set: see filter_positions in core/src/s3fifo.rs).
+      // its bits set: see filter_positions in core/src/s3fifo.rs; the
+      // filter is never shorter than a block of 512 bits).
       const filter = this.#ghostFilter
-      if (filter[hash & this.#ghostMask] !== 0 && filter[Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift] !== 0) {
+      const a = hash & this.#ghostMask
+      const b = (a & ~511) | (Math.imul(hash, 0x9e3779b1) >>> 23)
+      if ((filter[a >>> 3] & (1 << (a & 7))) !== 0 && (filter[b >>> 3] & (1 << (b & 7))) !== 0) {
         this.#vn = this.#vi
       }
+      // So does an entry too heavy for the small queue, which goes to main.
+      if (this.#s3Weighted && this.#sizes[slot] > this.#s3SmallCapacity) this.#vn = this.#vi
       this.#log2(OP_INSERT + slot, hash)
       return
     }
@@ -798,6 +808,7 @@ class LRU {
   /** Appends one (word, word) pair to the log. */
   #log2(op, stamp) {
     const log = this.#log
+    if (this.#logSizes !== null) this.#logSizes[this.#logLen >> 1] = this.#sizes[op & MAX_SLOTS]
     log[this.#logLen] = op
     log[this.#logLen + 1] = stamp
     this.#logLen += 2
@@ -909,6 +920,9 @@ class LRU {
       this.#map.set(key, slot)
     }
     if (this.#sizes !== null) {
+      // S3-FIFO: a queue's weight changes, which may change where the next
+      // victims come from: the batch ends.
+      if (this.#s3Weighted && !inserted && this.#sizes[slot] !== size) this.#vn = this.#vi
       this.#calculatedSize += size - this.#sizes[slot]
       this.#sizes[slot] = size
     }
@@ -994,13 +1008,12 @@ class LRU {
       this.#stamps = grow(this.#stamps, capacity, 0)
       if (this.#freq !== null) {
         this.#freq = grow(this.#freq, capacity, 0)
-        if (capacity * 8 > this.#ghostFilter.length) {
-          // Rust copies the ghost's filter whole into an array of a new
+        if (capacity * 4 > this.#ghostFilter.length) {
+          // Rust writes the ghost's filter whole into an array of a new
           // length; until then this one flags nothing, so end the batch.
-          const bits = Math.ceil(Math.log2(capacity * 8))
-          this.#ghostFilter = new Uint8Array(2 ** bits)
-          this.#ghostMask = 2 ** bits - 1
-          this.#ghostShift = 32 - bits
+          const log2 = Math.ceil(Math.log2(capacity * 32))
+          this.#ghostFilter = new Uint8Array(2 ** (log2 - 3))
+          this.#ghostMask = 2 ** log2 - 1
           this.#vn = this.#vi
         }
       }
@@ -1024,7 +1037,7 @@ class LRU {
     // Removed to make room: a refresh of it in flight is for nobody.
     if (this.#inflight !== null) this.#inflight.abort(this.#keys[slot], 'evicted')
     if (!reuse) {
-      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue)
+      this.#removeSlot(slot, expired ? 'expire' : 'evict', queue, true)
       return slot
     }
     const key = this.#keys[slot]
@@ -1082,17 +1095,16 @@ class LRU {
         this.#vn = this.#vi
         continue
       }
-      // An entry evicted from small goes to the ghost when Rust settles the
-      // batch; flag its key in the filter now, so that inserting it again
-      // before then ends the batch as a ghost hit would.
-      if (limit === S3_MOVE_TO_MAIN) this.#flagGhost(keyHash(this.#keys[slot]))
+      // An entry evicted from small goes to the ghost when Rust replays the
+      // log; Rust flagged its key in the filter already, so that inserting
+      // it again before then ends the batch as a ghost hit would.
       return slot
     }
   }
 
   /** Calls an S3-FIFO entry point with the arguments they share, then `rest`. */
   #s3Call(entry, ...rest) {
-    const sizes = this.#s3Weighted ? this.#sizes : undefined
+    const sizes = this.#logSizes ?? undefined
     return entry(
       this.#id,
       this.#log,
@@ -1103,15 +1115,6 @@ class LRU {
       sizes,
       ...rest,
     )
-  }
-
-  /** Sets both filter counters of `hash` (see filter_positions in core/src/s3fifo.rs). */
-  #flagGhost(hash) {
-    const filter = this.#ghostFilter
-    const a = hash & this.#ghostMask
-    const b = Math.imul(hash, 0x9e3779b1) >>> this.#ghostShift
-    if (filter[a] === 0) filter[a] = 1
-    if (filter[b] === 0) filter[b] = 1
   }
 
   #refill(now) {
@@ -1149,8 +1152,11 @@ class LRU {
     this.#nextExpiry = this.#meta[1]
   }
 
-  /** Removes the entry in `slot` entirely; reports it when `queue`. */
-  #removeSlot(slot, reason, queue) {
+  /**
+   * Removes the entry in `slot` entirely; reports it when `queue`. `victim`:
+   * it is the victim #nextVictim just gave.
+   */
+  #removeSlot(slot, reason, queue, victim = false) {
     const key = this.#keys[slot]
     if (queue !== null) this.#drop(queue, this.#vals[slot], key, reason)
     if (reason === 'evict') this.#evictions++
@@ -1170,7 +1176,11 @@ class LRU {
     // the S3-FIFO queues) need telling.
     if (this.#expires !== null || this.#freq !== null) {
       if (this.#expires !== null) this.#expires[slot] = Infinity
-      this.#log2(OP_DELETE + slot, 0)
+      // S3-FIFO: a victim's key goes to the ghost, a deleted entry's not.
+      this.#log2(OP_DELETE + slot, victim && reason === 'evict' && this.#freq !== null ? S3_EVICTED : 0)
+      // The queues shrink, which may change where the next victims come
+      // from: the batch ends.
+      if (!victim) this.#vn = this.#vi
     }
   }
 
