@@ -1233,6 +1233,76 @@ mod tests {
   }
 
   #[test]
+  fn blocks_of_leaving_entries_take_new_ones_with_the_same_answers() {
+    for collect in [false, true] {
+      let mut st = store(2);
+      st.set_collect_removed(collect);
+      st.set(s("a"), v("first"), 0.0, 0.0, None);
+      st.set(s("b"), v("second"), 0.0, 0.0, None);
+      // Same size class as the victim `a`, then a larger one, then a number key.
+      st.set(s("c"), v("third"), 0.0, 0.0, None);
+      st.set(s("d"), v(&"x".repeat(300)), 0.0, 0.0, None);
+      st.set(
+        KeyRef::Num(number_key(7.0)),
+        ValueRef::Bytes(&[7; 9]),
+        5.0,
+        0.0,
+        None,
+      );
+      assert_eq!(keys(&st), ["7", "d"]);
+      assert_eq!(
+        st.peek(s("d"), 0.0, false),
+        Some(ValueRef::Ascii("x".repeat(300).as_bytes()))
+      );
+      assert_eq!(st.remaining_ttl(KeyRef::Num(number_key(7.0)), 1.0), 4.0);
+      // Replacing a value, with the same size and with another one.
+      st.set(s("d"), v(&"y".repeat(300)), 0.0, 0.0, None);
+      st.set(
+        KeyRef::Num(number_key(7.0)),
+        ValueRef::Bytes(&[8; 40]),
+        0.0,
+        0.0,
+        None,
+      );
+      assert_eq!(
+        st.peek(s("d"), 0.0, false),
+        Some(ValueRef::Ascii("y".repeat(300).as_bytes()))
+      );
+      assert_eq!(
+        st.peek(KeyRef::Num(number_key(7.0)), 0.0, false),
+        Some(ValueRef::Bytes(&[8; 40]))
+      );
+      assert_eq!(
+        st.calculated_size(),
+        (1 + 300 + ENTRY_OVERHEAD) + (8 + 40 + ENTRY_OVERHEAD)
+      );
+      let removed = st.take_removed();
+      if collect {
+        let gone: Vec<_> = removed.iter().map(|(e, r)| (e.key(), *r)).collect();
+        assert_eq!(
+          gone,
+          [
+            (s("a"), Reason::Evict),
+            (s("b"), Reason::Evict),
+            (s("c"), Reason::Evict),
+            (s("d"), Reason::Set),
+            (KeyRef::Num(number_key(7.0)), Reason::Set),
+          ]
+        );
+        assert_eq!(removed[0].0.value(), ValueRef::Ascii(b"first"));
+        assert_eq!(
+          removed[3].0.value(),
+          ValueRef::Ascii("x".repeat(300).as_bytes())
+        );
+      } else {
+        assert!(removed.is_empty());
+      }
+      st.clear();
+      assert_eq!(st.heap_bytes(), 0);
+    }
+  }
+
+  #[test]
   fn stamps_renumber_without_losing_order() {
     let mut st = store(3);
     st.tick = STAMP_LIMIT - 4;
