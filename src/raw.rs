@@ -75,6 +75,20 @@ pub unsafe fn args<const N: usize>(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> Result<[sys::napi_value; N]> {
+  // SAFETY: the caller's contract.
+  unsafe { counted_args(env, info) }.map(|(argv, _)| argv)
+}
+
+/// [`args`], with the number of arguments the caller passed (which may be
+/// above `N`): a trailing optional argument left out then costs nothing.
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+pub unsafe fn counted_args<const N: usize>(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> Result<([sys::napi_value; N], usize)> {
   let mut argc = N;
   let mut argv = [ptr::null_mut(); N];
   // SAFETY: `argv` has room for `argc` values; `this` and `data` are not asked for.
@@ -96,7 +110,7 @@ pub unsafe fn args<const N: usize>(
       *slot = undefined;
     }
   }
-  Ok(argv)
+  Ok((argv, argc))
 }
 
 /// `undefined`.
