@@ -213,31 +213,46 @@ raw::callbacks! {
     })
   }
 
-  /// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
-  /// entries wait in `offTakeRemoved`, else 0.
-  fn off_set(env, [id, key, value, ttl, now, expires_at]) {
-    let ttl = raw::get_f64(env, ttl, "ttl")?;
-    let now = raw::get_f64(env, now, "now")?;
-    let expires_at = raw::optional_f64(env, expires_at, "expiresAt")?;
-    VALUE_SCRATCH.with(|scratch| {
-      let mut scratch = scratch.borrow_mut();
-      let value = scratch.value(env, value)?;
-      with_key(env, id, key, |lru, key, _| {
-        // A value too large is not stored; it waits in the removed queue.
-        lru.store.set(key, value, ttl, now, expires_at);
-        lru.account();
-        let pending = lru.store.has_removed();
-        Answer::Number(if pending { REMOVED_PENDING } else { 0.0 })
-      })
-    })
-  }
-
   /// `offSize(id)`: number of entries.
   fn off_size(env, [id]) {
     let id = raw::get_u32(env, id, "id")?;
     let size = handles::peek::<OffHeapLru, _>(id, |lru| lru.store.len()).unwrap_or(0);
     handles::release_deferred();
     raw::number(env, size as f64)
+  }
+}
+
+/// `offSet(id, key, value, ttl, now, expiresAt?)`: `REMOVED_PENDING` when
+/// entries wait in `offTakeRemoved`, else 0. Written out rather than with
+/// [`raw::callbacks!`] to see how many arguments came: a call without
+/// `expiresAt` (every plain `set`) reads nothing for it, where reading an
+/// `undefined` costs a failed number read and a `napi_typeof`.
+unsafe extern "C" fn off_set(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+  // SAFETY: `env` and `info` are this callback's, and so is every value
+  // read from them; the value's bytes are used only inside it.
+  unsafe {
+    let outcome = raw::counted_args::<6>(env, info).and_then(|(argv, argc)| {
+      let [id, key, value, ttl, now, expires_at] = argv;
+      let ttl = raw::get_f64(env, ttl, "ttl")?;
+      let now = raw::get_f64(env, now, "now")?;
+      let expires_at = if argc > 5 {
+        raw::optional_f64(env, expires_at, "expiresAt")?
+      } else {
+        None
+      };
+      VALUE_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let value = scratch.value(env, value)?;
+        with_key(env, id, key, |lru, key, _| {
+          // A value too large is not stored; it waits in the removed queue.
+          lru.store.set(key, value, ttl, now, expires_at);
+          lru.account();
+          let pending = lru.store.has_removed();
+          Answer::Number(if pending { REMOVED_PENDING } else { 0.0 })
+        })
+      })
+    });
+    raw::finish(env, outcome)
   }
 }
 

@@ -75,6 +75,20 @@ pub unsafe fn args<const N: usize>(
   env: sys::napi_env,
   info: sys::napi_callback_info,
 ) -> Result<[sys::napi_value; N]> {
+  // SAFETY: the caller's contract.
+  unsafe { counted_args(env, info) }.map(|(argv, _)| argv)
+}
+
+/// [`args`], with the number of arguments the caller passed (which may be
+/// above `N`): a trailing optional argument left out then costs nothing.
+///
+/// # Safety
+///
+/// `env` and `info` are those of the running callback.
+pub unsafe fn counted_args<const N: usize>(
+  env: sys::napi_env,
+  info: sys::napi_callback_info,
+) -> Result<([sys::napi_value; N], usize)> {
   let mut argc = N;
   let mut argv = [ptr::null_mut(); N];
   // SAFETY: `argv` has room for `argc` values; `this` and `data` are not asked for.
@@ -96,7 +110,7 @@ pub unsafe fn args<const N: usize>(
       *slot = undefined;
     }
   }
-  Ok(argv)
+  Ok((argv, argc))
 }
 
 /// `undefined`.
@@ -343,12 +357,24 @@ unsafe fn read_units(env: sys::napi_env, v: sys::napi_value, buf: &mut Vec<u16>)
   Ok(true)
 }
 
-/// Writes `units` as UTF-8 into `out` (replacing its contents); false,
-/// with `out` unspecified, when they hold a lone surrogate or U+FFFD (the
-/// string is then kept as UTF-16: the form a string takes depends on the
-/// string alone, as it did when V8's UTF-8, which replaces lone surrogates
-/// with U+FFFD, was read and checked for U+FFFD).
-fn utf8_of(units: &[u16], out: &mut Vec<u8>) -> bool {
+/// The form a string was read in by [`Scratch::string`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+  /// ASCII only, in `bytes` (UTF-8 and Latin-1 alike).
+  Ascii,
+  /// Exact UTF-8, in `bytes`.
+  Utf8,
+  /// UTF-16 code units, in `units`.
+  Utf16,
+}
+
+/// Writes `units` as UTF-8 into `out` (replacing its contents), and says
+/// whether they were all ASCII; `Utf16`, with `out` unspecified, when they
+/// hold a lone surrogate or U+FFFD (the string is then kept as UTF-16: the
+/// form a string takes depends on the string alone, as it did when V8's
+/// UTF-8, which replaces lone surrogates with U+FFFD, was read and checked
+/// for U+FFFD).
+fn utf8_of(units: &[u16], out: &mut Vec<u8>) -> Text {
   out.clear();
   out.reserve(units.len());
   // ASCII, the common case: one narrowing pass the compiler vectorizes.
@@ -361,7 +387,7 @@ fn utf8_of(units: &[u16], out: &mut Vec<u8>) -> bool {
     // SAFETY: the loop above wrote one byte for each of the `units.len()`
     // units, within the capacity reserved.
     unsafe { out.set_len(units.len()) };
-    return true;
+    return Text::Ascii;
   }
   let mut tmp = [0u8; 4];
   for c in char::decode_utf16(units.iter().copied()) {
@@ -369,10 +395,10 @@ fn utf8_of(units: &[u16], out: &mut Vec<u8>) -> bool {
       Ok(c) if c != char::REPLACEMENT_CHARACTER => {
         out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes())
       }
-      _ => return false,
+      _ => return Text::Utf16,
     }
   }
-  true
+  Text::Utf8
 }
 
 impl Scratch {
@@ -385,14 +411,14 @@ impl Scratch {
     }
   }
 
-  /// Reads `v` if it is a string: `Some(true)` when it went to `bytes` as
-  /// exact UTF-8, `Some(false)` when it stays in `units` as UTF-16, `None`
-  /// when `v` is not a string. One call into V8 whatever `v` is.
+  /// Reads `v` if it is a string, into `bytes` when its UTF-8 is exact
+  /// (telling whether it is ASCII), else into `units`; `None` when `v` is
+  /// not a string. One call into V8 whatever `v` is.
   ///
   /// # Safety
   ///
   /// `env` and `v` belong to the running callback.
-  unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<Option<bool>> {
+  unsafe fn string(&mut self, env: sys::napi_env, v: sys::napi_value) -> Result<Option<Text>> {
     // SAFETY: the caller's contract.
     if !unsafe { read_units(env, v, &mut self.units) }? {
       return Ok(None);
@@ -410,8 +436,8 @@ impl Scratch {
     // SAFETY: the caller's contract, for every call below.
     unsafe {
       match self.string(env, v)? {
-        Some(true) => Ok(KeyRef::Utf8(&self.bytes)),
-        Some(false) => Ok(KeyRef::Utf16(&self.units)),
+        Some(Text::Ascii | Text::Utf8) => Ok(KeyRef::Utf8(&self.bytes)),
+        Some(Text::Utf16) => Ok(KeyRef::Utf16(&self.units)),
         None => {
           let mut n = 0f64;
           match sys::napi_get_value_double(env, v, &mut n) {
@@ -442,8 +468,10 @@ impl Scratch {
     const EXPECTED: &str = "of type string or an instance of Buffer or Uint8Array";
     // SAFETY: the caller's contract.
     match unsafe { self.string(env, v) }? {
-      Some(true) => return Ok(ValueRef::Utf8(&self.bytes)),
-      Some(false) => return Ok(ValueRef::Utf16(&self.units)),
+      // Known ASCII: the stores need not scan it again.
+      Some(Text::Ascii) => return Ok(ValueRef::Ascii(&self.bytes)),
+      Some(Text::Utf8) => return Ok(ValueRef::Utf8(&self.bytes)),
+      Some(Text::Utf16) => return Ok(ValueRef::Utf16(&self.units)),
       None => {}
     }
     // SAFETY: the caller's contract.

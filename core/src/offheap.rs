@@ -201,11 +201,35 @@ pub struct Entry {
 }
 
 impl Entry {
+  /// Words of the block of an entry with these lengths: the header, the
+  /// key padded to 8 bytes, the value, rounded up to an odd count. A block
+  /// of `8 * words` bytes plus the allocator's 8-byte header then fills a
+  /// 16-byte size class exactly (the granule of glibc's malloc), so the
+  /// rounding costs no memory, and two entries whose blocks share a class
+  /// can trade blocks (see [`Entry::build`]).
   fn words_for(key_len: usize, value_len: usize) -> usize {
-    HEADER_WORDS + (pad8(key_len) + value_len).div_ceil(8)
+    (HEADER_WORDS + (pad8(key_len) + value_len).div_ceil(8)) | 1
+  }
+
+  fn layout(words: usize) -> std::alloc::Layout {
+    std::alloc::Layout::array::<u64>(words).expect("entry block layout")
+  }
+
+  /// Words of this entry's block.
+  fn words(&self) -> usize {
+    let h = self.header();
+    Self::words_for(h.key_len as usize, h.value_len as usize)
   }
 
   fn new(key: KeyRef<'_>, value: ValueRef<'_>, slot: u32) -> Entry {
+    Self::build(None, key, value, slot)
+  }
+
+  /// A new entry, written into `spare`'s block when it has the same size
+  /// (an entry that just left the store: an evicting `set` trades the
+  /// victim's block for the new entry's instead of a `free` and a
+  /// `malloc`), else into a fresh block (and `spare` is freed).
+  fn build(spare: Option<Entry>, key: KeyRef<'_>, value: ValueRef<'_>, slot: u32) -> Entry {
     let (key_kind, key_bytes, num) = key.parts();
     let (value_kind, value_bytes) = value.parts();
     let key_len = if key_kind == KeyKind::Num {
@@ -214,7 +238,24 @@ impl Entry {
       key_bytes.len()
     };
     let words = Self::words_for(key_len, value_bytes.len());
-    let mut data = vec![0u64; words].into_boxed_slice();
+    let block = match spare {
+      Some(old) if old.words() == words => {
+        let block = old.block;
+        // The block changes owner: `old` must not free it.
+        std::mem::forget(old);
+        block
+      }
+      other => {
+        drop(other);
+        let layout = Self::layout(words);
+        // SAFETY: the layout is not zero-sized (a header at least).
+        let raw = unsafe { std::alloc::alloc(layout) } as *mut u64;
+        match NonNull::new(raw) {
+          Some(block) => block,
+          None => std::alloc::handle_alloc_error(layout),
+        }
+      }
+    };
     let header = Header {
       key_len: key_len as u32,
       value_len: value_bytes.len() as u32,
@@ -224,27 +265,26 @@ impl Entry {
       expires: f64::INFINITY,
       ttl: 0.0,
     };
-    // SAFETY: the block starts with HEADER_WORDS words, 8-aligned, enough
-    // for a Header; the rest is viewed as bytes within its length.
+    // SAFETY: the block holds `words` words, 8-aligned: HEADER_WORDS for a
+    // Header, then room for the key padded to 8 bytes and the value. Every
+    // byte read later (the header, `key_len` key bytes, `value_len` value
+    // bytes) is written here; the padding is never read.
     unsafe {
-      std::ptr::write(data.as_mut_ptr() as *mut Header, header);
-      let bytes = std::slice::from_raw_parts_mut(
-        data.as_mut_ptr().add(HEADER_WORDS) as *mut u8,
-        (words - HEADER_WORDS) * 8,
-      );
+      let base = block.as_ptr();
+      std::ptr::write(base as *mut Header, header);
+      let bytes = base.add(HEADER_WORDS) as *mut u8;
       if key_kind == KeyKind::Num {
-        bytes[..8].copy_from_slice(&num.to_ne_bytes());
+        std::ptr::write(bytes as *mut u64, num);
       } else {
-        bytes[..key_len].copy_from_slice(key_bytes);
+        std::ptr::copy_nonoverlapping(key_bytes.as_ptr(), bytes, key_len);
       }
-      let at = pad8(key_len);
-      bytes[at..at + value_bytes.len()].copy_from_slice(value_bytes);
+      std::ptr::copy_nonoverlapping(
+        value_bytes.as_ptr(),
+        bytes.add(pad8(key_len)),
+        value_bytes.len(),
+      );
     }
-    let raw = Box::into_raw(data) as *mut u64;
-    Entry {
-      // SAFETY: Box::into_raw never returns null.
-      block: unsafe { NonNull::new_unchecked(raw) },
-    }
+    Entry { block }
   }
 
   fn header(&self) -> &Header {
@@ -332,15 +372,9 @@ impl Clone for Entry {
 
 impl Drop for Entry {
   fn drop(&mut self) {
-    let h = self.header();
-    let words = Self::words_for(h.key_len as usize, h.value_len as usize);
-    // SAFETY: the block was a Box<[u64]> of exactly `words` words.
-    drop(unsafe {
-      Box::from_raw(std::ptr::slice_from_raw_parts_mut(
-        self.block.as_ptr(),
-        words,
-      ))
-    });
+    let layout = Self::layout(self.words());
+    // SAFETY: the block was allocated by `build` with this layout.
+    unsafe { std::alloc::dealloc(self.block.as_ptr() as *mut u8, layout) };
   }
 }
 
@@ -542,7 +576,11 @@ impl OffHeap {
   }
 
   fn find(&self, key: KeyRef<'_>) -> Option<u32> {
-    let hash = key.hash_with(&self.hasher);
+    self.find_hashed(key, key.hash_with(&self.hasher))
+  }
+
+  /// [`OffHeap::find`] with the key's hash already computed.
+  fn find_hashed(&self, key: KeyRef<'_>, hash: u64) -> Option<u32> {
     self
       .index
       .find(hash, |b| Self::view(b).key_is(key))
@@ -606,9 +644,19 @@ impl OffHeap {
 
   /// Removes `slot`, keeping the entry for `onEvict` when collecting.
   fn drop_slot(&mut self, slot: u32, reason: Reason) {
+    drop(self.release_slot(slot, reason));
+  }
+
+  /// Removes `slot`; its entry is kept for `onEvict` when collecting, else
+  /// handed back (for its block to be reused).
+  fn release_slot(&mut self, slot: u32, reason: Reason) -> Option<Entry> {
     let entry = self.remove_slot(slot, reason);
-    if let Some(removed) = self.removed.as_mut() {
-      removed.push((entry, reason));
+    match self.removed.as_mut() {
+      Some(removed) => {
+        removed.push((entry, reason));
+        None
+      }
+      None => Some(entry),
     }
   }
 
@@ -712,7 +760,8 @@ impl OffHeap {
     expires_at: Option<f64>,
   ) -> Stored {
     let value = value.normalized();
-    let existing = self.find(key);
+    let hash = key.hash_with(&self.hasher);
+    let existing = self.find_hashed(key, hash);
     let size = key.byte_len() + value.byte_len() + ENTRY_OVERHEAD;
     if size > self.limits.max_size || size > self.max_entry_size {
       if let Some(slot) = existing {
@@ -728,22 +777,27 @@ impl OffHeap {
     let slot = match existing {
       Some(slot) => {
         let old = self.slots[slot as usize].take().expect("live slot");
-        let replaced = old.value() != value;
-        let mut entry = Entry::new(key, value, slot);
-        entry.header_mut().ttl = ttl;
-        entry.header_mut().expires = old.expires();
-        let hash = key.hash_with(&self.hasher);
-        if let Ok(mut found) = self.index.find_entry(hash, |b| *b == old.block) {
-          *found.get_mut() = entry.block;
-        }
-        self.calculated = self.calculated - old.size() + entry.size();
-        let size = entry.size();
-        self.slots[slot as usize] = Some(entry);
-        if let Some(removed) = self.removed.as_mut() {
-          if replaced {
+        let (old_block, old_size, old_expires) = (old.block, old.size(), old.expires());
+        // The old entry is reported to `onEvict` when its value changes;
+        // else its block can take the new one.
+        let spare = match self.removed.as_mut() {
+          Some(removed) if old.value() != value => {
             removed.push((old, Reason::Set));
+            None
+          }
+          _ => Some(old),
+        };
+        let mut entry = Entry::build(spare, key, value, slot);
+        entry.header_mut().ttl = ttl;
+        entry.header_mut().expires = old_expires;
+        if entry.block != old_block {
+          if let Ok(mut found) = self.index.find_entry(hash, |b| *b == old_block) {
+            *found.get_mut() = entry.block;
           }
         }
+        self.calculated = self.calculated - old_size + entry.size();
+        let size = entry.size();
+        self.slots[slot as usize] = Some(entry);
         if let Some(s3) = self.s3.as_mut() {
           s3.reweigh(slot, size as u64);
         }
@@ -752,9 +806,12 @@ impl OffHeap {
         slot
       }
       None => {
-        if self.len >= self.limits.max {
-          self.evict_one(now, u32::MAX);
-        }
+        // The victim's block, unless `onEvict` gets the victim.
+        let spare = if self.len >= self.limits.max {
+          self.evict_one_releasing(now, u32::MAX).flatten()
+        } else {
+          None
+        };
         let slot = match self.free.pop() {
           Some(slot) => slot,
           None => {
@@ -766,10 +823,9 @@ impl OffHeap {
             (self.slots.len() - 1) as u32
           }
         };
-        let mut entry = Entry::new(key, value, slot);
+        let mut entry = Entry::build(spare, key, value, slot);
         entry.header_mut().ttl = ttl;
         entry.header_mut().expires = expires;
-        let hash = key.hash_with(&self.hasher);
         let hasher = &self.hasher;
         self
           .index
@@ -822,22 +878,24 @@ impl OffHeap {
   /// returned, and keeping it would leave the store above `max_size`.
   /// Returns false when there is nothing to evict.
   fn evict_one(&mut self, now: f64, keep: u32) -> bool {
+    self.evict_one_releasing(now, keep).is_some()
+  }
+
+  /// [`OffHeap::evict_one`], which hands back the evicted entry when it is
+  /// not kept for `onEvict`: `None` when nothing was evicted, `Some(None)`
+  /// when the entry was kept.
+  fn evict_one_releasing(&mut self, now: f64, keep: u32) -> Option<Option<Entry>> {
     if self.s3.is_some() {
       // S3-FIFO seldom picks the entry just stored (only when every other
       // one earned another round); it is evicted then, as the policy says.
       let _ = keep;
-      return match self.s3_victim(now) {
-        Some((slot, expired)) => {
-          let reason = if expired {
-            Reason::Expire
-          } else {
-            Reason::Evict
-          };
-          self.drop_slot(slot, reason);
-          true
-        }
-        None => false,
+      let (slot, expired) = self.s3_victim(now)?;
+      let reason = if expired {
+        Reason::Expire
+      } else {
+        Reason::Evict
       };
+      return Some(self.release_slot(slot, reason));
     }
     let mut victim = [0u32];
     let mut stamp = [0u32];
@@ -845,15 +903,14 @@ impl OffHeap {
       .recency
       .victims(&mut victim, &mut stamp, &self.stamps, now);
     if batch.count == 0 || (victim[0] == keep && batch.expired == 0) {
-      return false;
+      return None;
     }
     let reason = if batch.expired > 0 {
       Reason::Expire
     } else {
       Reason::Evict
     };
-    self.drop_slot(victim[0], reason);
-    true
+    Some(self.release_slot(victim[0], reason))
   }
 
   /// Removes `key`. Returns whether a live entry was removed (an expired
@@ -1173,6 +1230,76 @@ mod tests {
     let removed = st.take_removed();
     assert_eq!(removed.len(), 1);
     assert_eq!((removed[0].0.key(), removed[0].1), (s("c"), Reason::Expire));
+  }
+
+  #[test]
+  fn blocks_of_leaving_entries_take_new_ones_with_the_same_answers() {
+    for collect in [false, true] {
+      let mut st = store(2);
+      st.set_collect_removed(collect);
+      st.set(s("a"), v("first"), 0.0, 0.0, None);
+      st.set(s("b"), v("second"), 0.0, 0.0, None);
+      // Same size class as the victim `a`, then a larger one, then a number key.
+      st.set(s("c"), v("third"), 0.0, 0.0, None);
+      st.set(s("d"), v(&"x".repeat(300)), 0.0, 0.0, None);
+      st.set(
+        KeyRef::Num(number_key(7.0)),
+        ValueRef::Bytes(&[7; 9]),
+        5.0,
+        0.0,
+        None,
+      );
+      assert_eq!(keys(&st), ["7", "d"]);
+      assert_eq!(
+        st.peek(s("d"), 0.0, false),
+        Some(ValueRef::Ascii("x".repeat(300).as_bytes()))
+      );
+      assert_eq!(st.remaining_ttl(KeyRef::Num(number_key(7.0)), 1.0), 4.0);
+      // Replacing a value, with the same size and with another one.
+      st.set(s("d"), v(&"y".repeat(300)), 0.0, 0.0, None);
+      st.set(
+        KeyRef::Num(number_key(7.0)),
+        ValueRef::Bytes(&[8; 40]),
+        0.0,
+        0.0,
+        None,
+      );
+      assert_eq!(
+        st.peek(s("d"), 0.0, false),
+        Some(ValueRef::Ascii("y".repeat(300).as_bytes()))
+      );
+      assert_eq!(
+        st.peek(KeyRef::Num(number_key(7.0)), 0.0, false),
+        Some(ValueRef::Bytes(&[8; 40]))
+      );
+      assert_eq!(
+        st.calculated_size(),
+        (1 + 300 + ENTRY_OVERHEAD) + (8 + 40 + ENTRY_OVERHEAD)
+      );
+      let removed = st.take_removed();
+      if collect {
+        let gone: Vec<_> = removed.iter().map(|(e, r)| (e.key(), *r)).collect();
+        assert_eq!(
+          gone,
+          [
+            (s("a"), Reason::Evict),
+            (s("b"), Reason::Evict),
+            (s("c"), Reason::Evict),
+            (s("d"), Reason::Set),
+            (KeyRef::Num(number_key(7.0)), Reason::Set),
+          ]
+        );
+        assert_eq!(removed[0].0.value(), ValueRef::Ascii(b"first"));
+        assert_eq!(
+          removed[3].0.value(),
+          ValueRef::Ascii("x".repeat(300).as_bytes())
+        );
+      } else {
+        assert!(removed.is_empty());
+      }
+      st.clear();
+      assert_eq!(st.heap_bytes(), 0);
+    }
   }
 
   #[test]

@@ -289,7 +289,7 @@ class OffHeapLRU {
       this.#inflight.abort(key, 'replaced')
       this.#watchLoads()
     }
-    const bits = native.offSet(this.#id, key, value, ttl, this.#now(), expiresAt)
+    const bits = this.#put(key, value, ttl, this.#now(), expiresAt)
     const stored = native.offPeek(this.#id, key, now, true) !== undefined
     const reason = old === undefined ? 'add' : sameValue(old, value) ? 'update' : 'replace'
     if (status !== undefined) {
@@ -328,6 +328,13 @@ class OffHeapLRU {
     this.#timers.set(key, timer)
   }
 
+  // offSet without an expiresAt it would have to read as undefined.
+  #put(key, value, ttl, now, expiresAt) {
+    return expiresAt === undefined
+      ? native.offSet(this.#id, key, value, ttl, now)
+      : native.offSet(this.#id, key, value, ttl, now, expiresAt)
+  }
+
   #store(key, value, ttl, expiresAt) {
     if (ttl > 0 || expiresAt !== undefined) this.#timed = true
     const now = this.#now()
@@ -335,7 +342,7 @@ class OffHeapLRU {
       this.#inflight.abort(key, 'replaced')
       this.#watchLoads()
     }
-    const bits = native.offSet(this.#id, key, value, ttl, now, expiresAt)
+    const bits = this.#put(key, value, ttl, now, expiresAt)
     if (bits & REMOVED_PENDING) this.#dispose(undefined, true)
     return this
   }
