@@ -24,7 +24,8 @@ export declare function lruCreate(): unknown[]
 /**
  * Creates the S3-FIFO queues of a heap LRU with `policy: 's3fifo'`, for
  * `capacity` size units (entries, or the `maxSize` units when `weighted`).
- * Returns `[id, owner]` as [`lru_create`] does.
+ * Returns `[id, owner, smallCapacity]`: the pair [`lru_create`] returns,
+ * and the small queue's capacity (an entry heavier than it goes to main).
  */
 export declare function lruCreateS3Fifo(capacity: number, weighted: boolean): unknown[]
 

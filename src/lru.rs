@@ -317,7 +317,8 @@ pub fn lru_native_bytes(env: &Env, id: Unknown<'_>) -> Result<f64> {
 
 /// Creates the S3-FIFO queues of a heap LRU with `policy: 's3fifo'`, for
 /// `capacity` size units (entries, or the `maxSize` units when `weighted`).
-/// Returns `[id, owner]` as [`lru_create`] does.
+/// Returns `[id, owner, smallCapacity]`: the pair [`lru_create`] returns,
+/// and the small queue's capacity (an entry heavier than it goes to main).
 #[napi(ts_args_type = "capacity: number, weighted: boolean")]
 pub fn lru_create_s3fifo<'env>(
   env: &'env Env,
@@ -327,13 +328,17 @@ pub fn lru_create_s3fifo<'env>(
   let run = || {
     let capacity = s3_capacity(&capacity)?;
     let weighted = args::boolean(&weighted, "weighted")?;
+    let s3 = S3Fifo::new(capacity, weighted);
+    let small_capacity = s3.small_capacity() as f64;
     let lru = HeapLru {
       recency: Recency::new(),
-      s3: Some(S3Fifo::new(capacity, weighted)),
+      s3: Some(s3),
       held: Held::default(),
     };
     let (id, owner) = handles::adopt(env, lru)?;
-    handles::pair(env, id, owner)
+    let mut created = handles::pair(env, id, owner)?;
+    created.set(2, small_capacity)?;
+    Ok(created)
   };
   errors::js(env, run())
 }

@@ -40,8 +40,8 @@ thread_local! {
   /// The key of the current call and the value it answers, in one
   /// thread-local (each access to one costs a call in a shared library).
   static KEY_REPLY: RefCell<(Scratch, Reply)> =
-    RefCell::new((Scratch::default(), Reply::new()));
-  static VALUE_SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    const { RefCell::new((Scratch::new(), Reply::new())) };
+  static VALUE_SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
 }
 
 handles::kind!(OffHeapLru, "off-heap LRU", TABLE);

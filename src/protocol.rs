@@ -37,7 +37,7 @@ pub fn protocol(env: &Env) -> Result<Object<'_>> {
     env,
     named!(
       recency: OP_INSERT, OP_EXPIRY, OP_DELETE, MAX_SLOT, STAMP_LIMIT;
-      s3fifo: FREQ_MAX as S3_FREQ_MAX, MOVE_TO_MAIN as S3_MOVE_TO_MAIN, EVICTED as S3_EVICTED,
+      s3fifo: FREQ_MAX as S3_FREQ_MAX, EVICTED as S3_EVICTED,
     ),
   )?;
   let offheap = group(

@@ -294,7 +294,6 @@ pub unsafe fn define(
 }
 
 /// Per-thread buffers that keys are read into, so a lookup allocates nothing.
-#[derive(Default)]
 pub struct Scratch {
   bytes: Vec<u8>,
   units: Vec<u16>,

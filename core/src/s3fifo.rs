@@ -532,6 +532,12 @@ impl S3Fifo {
     s
   }
 
+  /// The small queue's capacity in size units: an entry heavier than this
+  /// goes straight to main.
+  pub fn small_capacity(&self) -> u64 {
+    self.small_capacity
+  }
+
   /// Sets the capacity: small gets 10 % (at least 1), main the rest, the
   /// ghost remembers keys worth 90 %.
   pub fn set_capacity(&mut self, capacity: u64) {

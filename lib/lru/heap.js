@@ -75,8 +75,8 @@ class LRU {
   #victimLimits = null
   #hits = 0
   #s3Weighted = false
-  // With #s3Weighted: the small queue's capacity (as Rust sizes it), and per
-  // pair of #log, the size its entry had when it was logged.
+  // The small queue's capacity (Rust's), and with #s3Weighted, per pair of
+  // #log, the size its entry had when it was logged.
   #s3SmallCapacity = 0
   #logSizes = null
   // Most victims per crossing under 's3fifo' (`[kS3Batch]` in the tests).
@@ -185,15 +185,13 @@ class LRU {
       this.#freq = new Uint8Array(0)
       this.#victimLimits = new Uint8Array(BATCH_SIZE)
       this.#s3Weighted = o.maxSize !== Infinity
-      if (this.#s3Weighted) {
-        this.#s3SmallCapacity = Math.max(1, Math.floor(o.maxSize * 0.1))
-        this.#logSizes = new Float64Array(LOG_SIZE / 2)
-      }
+      if (this.#s3Weighted) this.#logSizes = new Float64Array(LOG_SIZE / 2)
       if (typeof options[kS3Batch] === 'number') this.#s3Batch = options[kS3Batch]
       // Grows with the slots (#newSlot), 32 bits per slot.
       this.#ghostFilter = new Uint8Array(64)
       this.#ghostMask = 64 * 8 - 1
       created = native.lruCreateS3Fifo(this.#s3Weighted ? o.maxSize : o.max, this.#s3Weighted)
+      this.#s3SmallCapacity = created[2]
     } else {
       created = native.lruCreate()
     }
@@ -424,13 +422,7 @@ class LRU {
       // the sizes, expiry, callbacks and log it does not have.
       const slot = this.#map.get(key)
       if (slot === undefined) return false
-      this.#map.delete(key)
-      this.#cell.entries--
-      this.#keys[slot] = undefined
-      this.#vals[slot] = this.#freeSlot
-      this.#freeSlot = slot
-      this.#stamps[slot] = 0
-      this.#cleanTick = -1
+      this.#unlink(slot, key)
       return true
     }
     return this.#deleteWith(key)
@@ -1161,27 +1153,36 @@ class LRU {
     if (queue !== null) this.#drop(queue, this.#vals[slot], key, reason)
     if (reason === 'evict') this.#evictions++
     else if (reason === 'expire') this.#expirations++
-    this.#map.delete(key)
-    this.#cell.entries--
-    this.#keys[slot] = undefined
-    this.#vals[slot] = this.#freeSlot
-    this.#freeSlot = slot
+    this.#unlink(slot, key)
     if (this.#sizes !== null) {
       this.#calculatedSize -= this.#sizes[slot]
       this.#sizes[slot] = 0
     }
-    this.#stamps[slot] = 0
-    this.#cleanTick = -1
     // Rust notices a zeroed stamp by itself; only the expiry index (and
     // the S3-FIFO queues) need telling.
     if (this.#expires !== null || this.#freq !== null) {
       if (this.#expires !== null) this.#expires[slot] = Infinity
       // S3-FIFO: a victim's key goes to the ghost, a deleted entry's not.
       this.#log2(OP_DELETE + slot, victim && reason === 'evict' && this.#freq !== null ? S3_EVICTED : 0)
-      // The queues shrink, which may change where the next victims come
-      // from: the batch ends.
-      if (!victim) this.#vn = this.#vi
+      // S3-FIFO: the queues shrink, which may change where the next victims
+      // come from: the batch ends. ('lru' skips a deleted victim by its
+      // zeroed stamp.)
+      if (!victim && this.#freq !== null) this.#vn = this.#vi
     }
+  }
+
+  /**
+   * Takes `key` (in `slot`) out of the map and puts the slot on the free
+   * list: a zeroed stamp is all the recency core needs to know.
+   */
+  #unlink(slot, key) {
+    this.#map.delete(key)
+    this.#cell.entries--
+    this.#keys[slot] = undefined
+    this.#vals[slot] = this.#freeSlot
+    this.#freeSlot = slot
+    this.#stamps[slot] = 0
+    this.#cleanTick = -1
   }
 
   /**
