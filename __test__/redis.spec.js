@@ -185,9 +185,11 @@ for (const kind of KINDS) {
     // reaches the near cache first.
     const { read } = await heldRead(proxy, near, key, 'old')
     const trackedFrom = proxy.link(TRACKING).received.length
+    const invalidations = near.stats().invalidations
     await command(plain, ['SET', key, 'new'])
     await proxy.waitForReply(TRACKING, key, trackedFrom)
-    await sleep(20) // let the near cache read the invalidation before the held reply
+    // The near cache has read the invalidation before the held reply.
+    await waitFor(() => near.stats().invalidations > invalidations)
     proxy.release(DATA)
 
     t.is(await read, 'old', 'the read returns what Redis answered')
