@@ -961,7 +961,14 @@ class LRU {
         if (this.#timers.get(key) !== timer) return
         this.#timers.delete(key)
         const slot = this.#map.get(key)
-        if (slot === undefined || !this.#isExpired(slot)) return
+        if (slot === undefined) return
+        if (!this.#isExpired(slot)) {
+          // Early: a timer is due by the event loop's clock, which can lag
+          // the cache's. Wait for what is left, else it is never purged.
+          const left = this.#expires[slot] - this.#now()
+          if (left !== Infinity) this.#schedulePurge(key, left)
+          return
+        }
         const queue = this.#notify ? [] : null
         this.#removeSlot(slot, 'expire', queue)
         if (queue !== null) this.#dispose(queue)

@@ -320,7 +320,13 @@ class OffHeapLRU {
       if (this.#timers.get(key) !== timer) return
       this.#timers.delete(key)
       const now = this.#now()
-      if (native.offHas(this.#id, key, now)) return
+      if (native.offHas(this.#id, key, now)) {
+        // Early: a timer is due by the event loop's clock, which can lag
+        // the cache's. Wait for what is left, else it is never purged.
+        const left = native.offRemainingTtl(this.#id, key, now)
+        if (left > 0 && left !== Infinity) this.#schedulePurge(key, left)
+        return
+      }
       native.offDelete(this.#id, key, now)
       if (this.#collect) this.#dispose()
     }, delay + 1)
