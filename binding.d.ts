@@ -69,8 +69,8 @@ export declare function lruS3Order(id: number, log: Uint32Array, n: number, stam
  * S3-FIFO: replays the log, then writes the next victims, their stamps and
  * read limits (expired first, then at most `want` chosen by S3-FIFO). A
  * victim is to be evicted only while its slot's stamp is unchanged and its
- * counter is below its limit. `ghostFilter` receives the ghost's counting
- * filter: the batch is to be ended at an insert whose hash it flags. Writes
+ * counter is below its limit. `ghostFilter` receives a Bloom filter of the
+ * ghost's hashes: the batch is to be ended at an insert whose hash it flags. Writes
  * the number of expired victims to `meta[0]` and the earliest expiry not in
  * the batch to `meta[1]`. Returns the number of victims.
  */

@@ -507,8 +507,8 @@ replay_entry! {
   #[doc = " S3-FIFO: replays the log, then writes the next victims, their stamps and"]
   #[doc = " read limits (expired first, then at most `want` chosen by S3-FIFO). A"]
   #[doc = " victim is to be evicted only while its slot's stamp is unchanged and its"]
-  #[doc = " counter is below its limit. `ghostFilter` receives the ghost's counting"]
-  #[doc = " filter: the batch is to be ended at an insert whose hash it flags. Writes"]
+  #[doc = " counter is below its limit. `ghostFilter` receives a Bloom filter of the"]
+  #[doc = " ghost's hashes: the batch is to be ended at an insert whose hash it flags. Writes"]
   #[doc = " the number of expired victims to `meta[0]` and the earliest expiry not in"]
   #[doc = " the batch to `meta[1]`. Returns the number of victims."]
   #[napi(
