@@ -1035,10 +1035,6 @@ class LRU {
         this.#expires = grow(this.#expires, capacity, Infinity)
         this.#ttls = grow(this.#ttls, capacity, 0)
       }
-      // 'lru': Rust files the slots handed out so far and makes room for
-      // the new ones, so that its memory grows with the cache's (a
-      // crossing per doubling), not all at the first eviction.
-      if (this.#freq === null) this.#sync()
     }
     this.#used = slot + 1
     return slot
