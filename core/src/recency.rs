@@ -754,6 +754,23 @@ mod tests {
   }
 
   #[test]
+  fn fresh_slots_stamped_below_the_queue_still_come_out_in_order() {
+    // A caller that breaks the contract of `used`: slot 1 handed out after
+    // the replay that filed slot 0, but with a lower stamp.
+    let mut r = Recency::new();
+    let stamps = vec![10, 0];
+    r.apply(&[OP_INSERT, 10], &stamps, Some(1), false, |_| 0.0)
+      .unwrap();
+    let stamps = vec![10, 5];
+    r.apply(&[], &stamps, Some(2), false, |_| 0.0).unwrap();
+    let mut slots = [0; 2];
+    let mut out = [0; 2];
+    let b = r.victims(&mut slots, &mut out, &stamps, 0.0);
+    assert_eq!(b.count, 2);
+    assert_eq!(slots, [1, 0]);
+  }
+
+  #[test]
   fn memory_grows_with_entries_not_up_front() {
     let mut r = Recency::new();
     assert_eq!(r.heap_bytes(), 0);
