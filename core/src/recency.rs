@@ -133,8 +133,9 @@ impl Recency {
   /// order: slots from the `used` of the previous replay up to this one are
   /// *fresh*, and inserts into them need not be logged (see `file_fresh`).
   /// `None` files nothing but the log. A caller that passes `used` must pass
-  /// it at every replay (every call that victims, `oldest` or `renumber`
-  /// follow), and may lower it only after [`Recency::clear`].
+  /// it at every replay (the one before each [`Recency::victims`],
+  /// [`Recency::oldest`] or [`Recency::renumber`] included), and may lower
+  /// it only after [`Recency::clear`].
   ///
   /// The whole log is checked before any of it is applied: a refused call
   /// changes nothing.
@@ -160,7 +161,8 @@ impl Recency {
     }
     // Room first, so that the inserts below do not double the queue.
     self.reserve_for(stamps.len());
-    // Fresh records first: their stamps are the lowest the log can follow.
+    // Fresh records first: logged inserts stamped after them follow them in
+    // the queue (the others go to the heap).
     let fresh = used.map_or(0..0, |used| self.file_fresh(stamps, used));
     let expiry = |slot: u32| {
       if track_expiry {

@@ -1008,7 +1008,7 @@ class LRU {
   }
 
   #newSlot() {
-    const slot = this.#used
+    const slot = this.#used++
     if (slot > MAX_SLOTS) throw leaklessError(RangeError, 'ERR_LEAKLESS_TOO_MANY_ENTRIES', 'LRU slot space exhausted')
     if (slot >= this.#stamps.length) {
       const capacity = Math.min(Math.max(16, this.#stamps.length * 2), this.#max, MAX_SLOTS + 1)
@@ -1036,7 +1036,6 @@ class LRU {
         this.#ttls = grow(this.#ttls, capacity, 0)
       }
     }
-    this.#used = slot + 1
     return slot
   }
 
