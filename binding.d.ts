@@ -12,8 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /**
  * Replays the first `n` words of `log` (`(op | slot, stamp)` pairs).
  * `expires[slot]` is the expiry time of each slot when the cache has a TTL.
+ * `used`, the number of slots handed out (in order), files those handed out
+ * since the last call, whose inserts were not logged; the same applies to
+ * every call below that takes it.
  */
-export declare function lruApply(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): void
+export declare function lruApply(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null): void
 
 /**
  * Creates the recency core of a heap LRU. Returns `[id, owner]`: `id` names
@@ -33,13 +36,13 @@ export declare function lruCreateS3Fifo(capacity: number, weighted: boolean): un
 export declare function lruNativeBytes(id: number): number
 
 /** Replays the log, then returns the least recently used slot, or -1. */
-export declare function lruOldest(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): number
+export declare function lruOldest(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null): number
 
 /**
  * Replays the log, then writes live slots from most to least recently used
  * into `out`. Returns how many were written.
  */
-export declare function lruOrder(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array): number
+export declare function lruOrder(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array, used?: number | undefined | null): number
 
 /**
  * Replays the log, then writes the next victims and their stamps (expired
@@ -47,13 +50,13 @@ export declare function lruOrder(id: number, log: Uint32Array, n: number, stamps
  * `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns
  * the number of victims.
  */
-export declare function lruRefill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array): number
+export declare function lruRefill(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array, used?: number | undefined | null): number
 
 /**
  * Replays the log, then renumbers the stamps 1, 2, 3... in the same order.
  * Returns the largest stamp in use.
  */
-export declare function lruRenumber(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null): number
+export declare function lruRenumber(id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null): number
 
 /** Forgets every entry and gives the memory back. */
 export declare function lruReset(id: number): void

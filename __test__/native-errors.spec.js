@@ -314,6 +314,29 @@ test('a log count beyond the log is ERR_OUT_OF_RANGE, a malformed log ERR_INVALI
   throwsNative(t, () => native.lruApply(lru, log, 2, u32(4)), 'ERR_INVALID_ARG_VALUE', /slot 9/)
 })
 
+test('a count of used slots beyond the stamps is ERR_OUT_OF_RANGE on every heap LRU replay', (t) => {
+  const lru = heapLru()
+  const calls = {
+    lruApply: (used) => native.lruApply(lru, u32(), 0, u32(2), undefined, used),
+    lruRefill: (used) => native.lruRefill(lru, u32(), 0, u32(2), undefined, u32(), u32(), 0, f64(2), used),
+    lruOrder: (used) => native.lruOrder(lru, u32(), 0, u32(2), undefined, u32(), used),
+    lruOldest: (used) => native.lruOldest(lru, u32(), 0, u32(2), undefined, used),
+    lruRenumber: (used) => native.lruRenumber(lru, u32(), 0, u32(2), undefined, used),
+  }
+  for (const [name, call] of Object.entries(calls)) {
+    throwsNative(
+      t,
+      () => call(3),
+      'ERR_OUT_OF_RANGE',
+      /^The value of "used" is out of range\. It must be an integer >= 0 && <= stamps\.length \(2\)\. Received type number \(3\)$/,
+    )
+    for (const bad of [-1, 1.5, NaN]) throwsNative(t, () => call(bad), 'ERR_OUT_OF_RANGE', /"used"/)
+    throwsNative(t, () => call('2'), 'ERR_INVALID_ARG_TYPE', /"used"/)
+    t.notThrows(() => call(2), name)
+    t.notThrows(() => call(null), name)
+  }
+})
+
 test('poolCreate names the bad option and its range (not a bare "bufferSize")', (t) => {
   for (const size of [0, -1, 1.5, NaN, 2 ** 31]) {
     throwsNative(

@@ -132,6 +132,24 @@ test('recency opcodes insert, re-time and delete slots', (t) => {
   t.is(victims[0], 0)
 })
 
+test('recency files slots handed out since the last replay without a log, from `used`', (t) => {
+  const { OP_INSERT } = protocol.recency
+  const [id] = native.lruCreate()
+  // Slots 0..2 stamped in order, slot 1 read since; slot 3 not handed out.
+  const stamps = new Uint32Array([1, 4, 3, 0])
+  const out = new Uint32Array(4)
+  t.is(native.lruOrder(id, new Uint32Array(0), 0, stamps, undefined, out, 3), 3)
+  t.deepEqual([...out.subarray(0, 3)], [1, 2, 0])
+  // Slot 3 handed out, slot 0 freed and given to a logged insert.
+  stamps[3] = 5
+  stamps[0] = 6
+  const log = Uint32Array.of(OP_INSERT | 0, 6)
+  const victims = new Uint32Array(4)
+  const n = native.lruRefill(id, log, 2, stamps, undefined, victims, new Uint32Array(4), 0, new Float64Array(2), 4)
+  t.is(n, 4)
+  t.deepEqual([...victims], [2, 1, 3, 0])
+})
+
 test('poolTakeLeaks returns records of the declared width', async (t) => {
   const { MB_POOL, MB_ARG, MB_STATUS, MB_LEN, ST_OK, LEAK_RECORD } = protocol.pool
   const [mailbox, acquire] = native.poolInit(() => {})

@@ -101,6 +101,14 @@ fn is_nullish(v: &Unknown<'_>) -> Result<bool> {
   ))
 }
 
+/// A number argument that may be `undefined` or `null`.
+pub fn optional_number(v: &Unknown<'_>, name: &str) -> Result<Option<f64>> {
+  if is_nullish(v)? {
+    return Ok(None);
+  }
+  number(v, name).map(Some)
+}
+
 /// A function argument.
 pub fn function<'env>(v: &Unknown<'env>, name: &str) -> Result<Function<'env, (), ()>> {
   let raw = v.value();

@@ -3,7 +3,9 @@
 //! The JS side (`lib/lru/heap.js`) keeps keys, values and a `stamps` array,
 //! and logs inserts and deletes into a `Uint32Array`; these functions replay
 //! that log and answer questions about the order. Each call takes the pending
-//! log so that one crossing does both.
+//! log so that one crossing does both, and ends with an optional `used`: how
+//! many slots the caller has handed out, so that inserts into slots handed
+//! out since the last call need no log (see [`Recency::apply`]).
 //!
 //! The typed arrays are read in place. A call that writes one of them first
 //! checks that it shares no memory with the others ([`args::refuse_aliases`]),
@@ -102,13 +104,37 @@ impl<'env> Replay<'env> {
   }
 }
 
+/// The optional `used` argument: an integer from 0 to `stamps.length`, or
+/// `undefined` (every insert was logged).
+fn used_arg(v: &Unknown<'_>, stamps: usize) -> errors::Result<Option<usize>> {
+  let Some(used) = args::optional_number(v, "used")? else {
+    return Ok(None);
+  };
+  if !(used >= 0.0 && used <= stamps as f64 && used.fract() == 0.0) {
+    return Err(Failure::out_of_range(
+      "used",
+      &format!("an integer >= 0 && <= stamps.length ({stamps})"),
+      &describe_number(used),
+    ));
+  }
+  Ok(Some(used as usize))
+}
+
 impl HeapLru {
-  fn replay(&mut self, log: &[u32], stamps: &[u32], expires: Option<&[f64]>) -> errors::Result<()> {
+  fn replay(
+    &mut self,
+    log: &[u32],
+    stamps: &[u32],
+    expires: Option<&[f64]>,
+    used: Option<usize>,
+  ) -> errors::Result<()> {
     let result = match expires {
-      Some(exp) => self.recency.apply(log, stamps, true, |slot| {
+      Some(exp) => self.recency.apply(log, stamps, used, true, |slot| {
         exp.get(slot as usize).copied().unwrap_or(f64::INFINITY)
       }),
-      None => self.recency.apply(log, stamps, false, |_| f64::INFINITY),
+      None => self
+        .recency
+        .apply(log, stamps, used, false, |_| f64::INFINITY),
     };
     self.held.set(self.recency.heap_bytes());
     result.map_err(|e| {
@@ -173,13 +199,17 @@ macro_rules! replay_entry {
 replay_entry! {
   #[doc = " Replays the first `n` words of `log` (`(op | slot, stamp)` pairs)."]
   #[doc = " `expires[slot]` is the expiry time of each slot when the cache has a TTL."]
+  #[doc = " `used`, the number of slots handed out (in order), files those handed out"]
+  #[doc = " since the last call, whose inserts were not logged; the same applies to"]
+  #[doc = " every call below that takes it."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null"
   )]
-  fn lru_apply(|r|) -> () {
+  fn lru_apply(|r, used|) -> () {
+    let used = used_arg(&used, r.stamps.len())?;
     // SAFETY: this call writes no array, so shared slices may overlap.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
-    handles::with::<HeapLru, _>(r.id, |lru| lru.replay(log, stamps, expires))
+    handles::with::<HeapLru, _>(r.id, |lru| lru.replay(log, stamps, expires, used))
   }
 
   #[doc = " Replays the log, then writes the next victims and their stamps (expired"]
@@ -187,9 +217,9 @@ replay_entry! {
   #[doc = " `meta[0]` and the earliest expiry not in the batch to `meta[1]`. Returns"]
   #[doc = " the number of victims."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, victims: Uint32Array, victimStamps: Uint32Array, now: number, meta: Float64Array, used?: number | undefined | null"
   )]
-  fn lru_refill(|r, victims, victim_stamps, now, meta|) -> u32 {
+  fn lru_refill(|r, victims, victim_stamps, now, meta, used|) -> u32 {
     let mut victims = args::typed::<u32>(&victims, "victims")?;
     let mut victim_stamps = args::typed::<u32>(&victim_stamps, "victimStamps")?;
     let now = args::number(&now, "now")?;
@@ -201,6 +231,7 @@ replay_entry! {
         &format!("an instance of Float64Array of length {}", meta.len()),
       ));
     }
+    let used = used_arg(&used, r.stamps.len())?;
     let mut spans = r.read_only();
     spans.extend([
       r.stamps.reads(),
@@ -221,7 +252,7 @@ replay_entry! {
     // SAFETY: as above: no written array overlaps the ones read.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
     handles::with::<HeapLru, _>(r.id, |lru| {
-      lru.replay(log, stamps, expires)?;
+      lru.replay(log, stamps, expires, used)?;
       let batch = lru.recency.victims(victims, victim_stamps, stamps, now);
       meta[0] = batch.expired as f64;
       meta[1] = batch.next_expiry;
@@ -233,10 +264,11 @@ replay_entry! {
   #[doc = " Replays the log, then writes live slots from most to least recently used"]
   #[doc = " into `out`. Returns how many were written."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires: Float64Array | undefined | null, out: Uint32Array, used?: number | undefined | null"
   )]
-  fn lru_order(|r, out|) -> u32 {
+  fn lru_order(|r, out, used|) -> u32 {
     let mut out = args::typed::<u32>(&out, "out")?;
+    let used = used_arg(&used, r.stamps.len())?;
     let mut spans = r.read_only();
     spans.extend([r.stamps.reads(), out.writes()]);
     args::refuse_aliases(&spans)?;
@@ -246,7 +278,7 @@ replay_entry! {
     // SAFETY: as above: `out` overlaps none of these.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
     handles::with::<HeapLru, _>(r.id, |lru| {
-      lru.replay(log, stamps, expires)?;
+      lru.replay(log, stamps, expires, used)?;
       let order = lru.recency.order(stamps);
       let count = order.len().min(out.len());
       out[..count].copy_from_slice(&order[..count]);
@@ -256,13 +288,14 @@ replay_entry! {
 
   #[doc = " Replays the log, then returns the least recently used slot, or -1."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null"
   )]
-  fn lru_oldest(|r|) -> i64 {
+  fn lru_oldest(|r, used|) -> i64 {
+    let used = used_arg(&used, r.stamps.len())?;
     // SAFETY: this call writes no array, so shared slices may overlap.
     let ((log, expires), stamps) = unsafe { (r.inputs(), r.stamps.as_slice()) };
     handles::with::<HeapLru, _>(r.id, |lru| {
-      lru.replay(log, stamps, expires)?;
+      lru.replay(log, stamps, expires, used)?;
       let oldest = lru.recency.oldest(stamps).map_or(-1, i64::from);
       lru.held.set(lru.recency.heap_bytes());
       Ok(oldest)
@@ -272,9 +305,10 @@ replay_entry! {
   #[doc = " Replays the log, then renumbers the stamps 1, 2, 3... in the same order."]
   #[doc = " Returns the largest stamp in use."]
   #[napi(
-    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null"
+    ts_args_type = "id: number, log: Uint32Array, n: number, stamps: Uint32Array, expires?: Float64Array | undefined | null, used?: number | undefined | null"
   )]
-  fn lru_renumber(|mut r|) -> u32 {
+  fn lru_renumber(|mut r, used|) -> u32 {
+    let used = used_arg(&used, r.stamps.len())?;
     let mut spans = r.read_only();
     spans.push(r.stamps.writes());
     args::refuse_aliases(&spans)?;
@@ -285,7 +319,7 @@ replay_entry! {
     // SAFETY: as above: `stamps` overlaps neither.
     let (log, expires) = unsafe { r.inputs() };
     handles::with::<HeapLru, _>(r.id, |lru| {
-      lru.replay(log, stamps, expires)?;
+      lru.replay(log, stamps, expires, used)?;
       let top = lru.recency.renumber(stamps);
       lru.held.set(lru.recency.heap_bytes());
       Ok(top)

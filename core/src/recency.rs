@@ -11,10 +11,14 @@
 //! What we must be told, through an operation log replayed in batches, is
 //! when entries appear ([`OP_INSERT`], with the stamp they were inserted
 //! with), disappear ([`OP_DELETE`]), or change expiry time ([`OP_EXPIRY`]).
-//! Two shortcuts need no log entry: a slot whose stamp becomes 0 is taken
-//! as deleted, and the slot of a victim from the last batch may be reused
-//! for a new entry just by stamping it (see `readmit_last_batch`), which is
-//! what makes a steady stream of evicting sets cost no log at all.
+//! Three shortcuts need no log entry: a slot whose stamp becomes 0 is taken
+//! as deleted; the slot of a victim from the last batch may be reused for a
+//! new entry just by stamping it (see `readmit_last_batch`), which is what
+//! makes a steady stream of evicting sets cost no log at all; and a caller
+//! that hands out slots in order (`0, 1, 2...`, then reuses freed ones) and
+//! says how many it has handed out (`used`, at every replay) needs not log
+//! inserts into slots handed out since the previous replay (see
+//! `file_fresh`), which is what makes filling an empty cache cost no log.
 //!
 //! To find the least recently used entry we keep *records* `(slot, stamp)`,
 //! at least one per live entry, none with a stamp above the entry's current
@@ -76,6 +80,8 @@ pub enum RecencyError {
   SlotOutOfRange(u32),
   /// The log holds an odd number of words.
   OddLog,
+  /// `used` is beyond the stamps array.
+  UsedOutOfRange(usize),
 }
 
 impl std::fmt::Display for RecencyError {
@@ -83,6 +89,7 @@ impl std::fmt::Display for RecencyError {
     match self {
       RecencyError::SlotOutOfRange(s) => write!(f, "slot {s} is beyond the stamps array"),
       RecencyError::OddLog => write!(f, "the operation log must hold pairs of words"),
+      RecencyError::UsedOutOfRange(n) => write!(f, "{n} slots used is beyond the stamps array"),
     }
   }
 }
@@ -100,6 +107,9 @@ pub struct Recency {
   last_batch: Vec<(u32, u32)>,
   /// Scratch space of `readmit_last_batch`.
   moved: Vec<(u32, u32)>,
+  /// Slots below this have had their records filed: the caller's `used`
+  /// at the last replay that passed it (see `file_fresh`).
+  fresh_from: usize,
   expiry: ExpiryIndex,
 }
 
@@ -118,33 +128,53 @@ impl Recency {
 
   /// Replays an operation log of `(op | slot, stamp)` pairs. `expiry_of(slot)`
   /// gives the current expiry time of a slot (only called when `track_expiry`).
+  ///
+  /// `used`, when given, is how many slots the caller has handed out, in
+  /// order: slots from the `used` of the previous replay up to this one are
+  /// *fresh*, and inserts into them need not be logged (see `file_fresh`).
+  /// `None` files nothing but the log. A caller that passes `used` must pass
+  /// it at every replay (the one before each [`Recency::victims`],
+  /// [`Recency::oldest`] or [`Recency::renumber`] included), and may lower
+  /// it only after [`Recency::clear`].
+  ///
+  /// The whole log is checked before any of it is applied: a refused call
+  /// changes nothing.
   pub fn apply(
     &mut self,
     log: &[u32],
     stamps: &[u32],
+    used: Option<usize>,
     track_expiry: bool,
     expiry_of: impl Fn(u32) -> f64,
   ) -> Result<(), RecencyError> {
     if !log.len().is_multiple_of(2) {
       return Err(RecencyError::OddLog);
     }
-    // Room first, so that the inserts below do not double the queue.
-    self.reserve_for(stamps.len());
+    if let Some(used) = used.filter(|&used| used > stamps.len()) {
+      return Err(RecencyError::UsedOutOfRange(used));
+    }
     for pair in log.chunks_exact(2) {
       let slot = pair[0] & !OP_KIND;
       if slot as usize >= stamps.len() {
         return Err(RecencyError::SlotOutOfRange(slot));
       }
+    }
+    // Room first, so that the inserts below do not double the queue.
+    self.reserve_for(stamps.len());
+    // Fresh records first: logged inserts stamped after them follow them in
+    // the queue (the others go to the heap).
+    let fresh = used.map_or(0..0, |used| self.file_fresh(stamps, used));
+    let expiry = |slot: u32| {
+      if track_expiry {
+        expiry_of(slot)
+      } else {
+        f64::INFINITY
+      }
+    };
+    for pair in log.chunks_exact(2) {
+      let slot = pair[0] & !OP_KIND;
       match pair[0] & OP_KIND {
-        OP_INSERT => self.insert(
-          slot,
-          pair[1],
-          if track_expiry {
-            expiry_of(slot)
-          } else {
-            f64::INFINITY
-          },
-        ),
+        OP_INSERT => self.insert(slot, pair[1], expiry(slot)),
         OP_EXPIRY => {
           if track_expiry {
             self.expiry_changed(slot, expiry_of(slot));
@@ -153,8 +183,62 @@ impl Recency {
         _ => self.remove(slot),
       }
     }
+    if track_expiry {
+      // After the log, whose deletes may be of fresh slots handed out
+      // again since (from the free list, unlogged): a live fresh slot
+      // expires when the caller says it does now.
+      for slot in fresh {
+        if stamps[slot] != 0 {
+          self.set_expiry(slot as u32, expiry_of(slot as u32));
+        }
+      }
+    }
     self.maintain(stamps);
     Ok(())
+  }
+
+  /// Files a record for every live slot in `fresh_from..used`: the slots
+  /// handed out since the last replay, whose inserts the caller did not log
+  /// (nor those of entries it put there again after deleting one). Returns
+  /// that range, whose expiry times `apply` indexes after the log.
+  ///
+  /// Every stamp such a slot ever had was written since the last replay,
+  /// so it is above every record already filed. Each record gets the least
+  /// current stamp among its slot and the fresh slots after it: at most its
+  /// slot's stamp, as a record must be, and ascending, so that they follow
+  /// the queue in order. An entry inserted and left alone is filed under
+  /// its exact stamp (slots are handed out in stamp order); one read since
+  /// gets a lower stamp, and is re-filed under its own when popped, as a
+  /// logged insert would have been.
+  fn file_fresh(&mut self, stamps: &[u32], used: usize) -> std::ops::Range<usize> {
+    let from = self.fresh_from.min(used);
+    self.fresh_from = used;
+    let start = self.queue.len();
+    let back = self.queue.back().map(|&(_, stamp)| stamp);
+    for (slot, &stamp) in stamps[from..used].iter().enumerate() {
+      if stamp != 0 {
+        let slot = (from + slot) as u32;
+        self.queue.push_back((slot, stamp));
+      }
+    }
+    let mut least = u32::MAX;
+    for record in self.queue.range_mut(start..).rev() {
+      least = least.min(record.1);
+      record.1 = least;
+    }
+    // A caller whose stamps did not grow since the last replay (it broke
+    // the contract of `used`) still gets a sorted queue.
+    if back.is_some_and(|back| {
+      self
+        .queue
+        .get(start)
+        .is_some_and(|&(_, first)| first < back)
+    }) {
+      for (slot, stamp) in self.queue.drain(start..) {
+        self.heap.push(Reverse((stamp, slot)));
+      }
+    }
+    from..used
   }
 
   /// Keeps the records in bounds after inserts: room for one per slot the
@@ -165,8 +249,15 @@ impl Recency {
   }
 
   /// An entry was inserted in `slot` with `stamp` (and expires at `expiry`).
+  /// Inserts come in stamp order, so the record goes to the back of the
+  /// queue, unless fresh slots filed since (`file_fresh`) went there with
+  /// later stamps: then to the heap.
   pub fn insert(&mut self, slot: u32, stamp: u32, expiry: f64) {
-    self.queue.push_back((slot, stamp));
+    if self.queue.back().is_none_or(|&(_, last)| last <= stamp) {
+      self.queue.push_back((slot, stamp));
+    } else {
+      self.heap.push(Reverse((stamp, slot)));
+    }
     self.set_expiry(slot, expiry);
   }
 
@@ -415,7 +506,7 @@ mod tests {
     }
     fn sync(&mut self, r: &mut Recency) {
       let exp = self.expires.clone();
-      r.apply(&self.log, &self.stamps, true, |s| exp[s as usize])
+      r.apply(&self.log, &self.stamps, None, true, |s| exp[s as usize])
         .unwrap();
       self.log.clear();
     }
@@ -573,13 +664,112 @@ mod tests {
   fn malformed_logs_are_refused() {
     let mut r = Recency::new();
     assert_eq!(
-      r.apply(&[1], &[0; 4], false, |_| 0.0),
+      r.apply(&[1], &[0; 4], None, false, |_| 0.0),
       Err(RecencyError::OddLog)
     );
     assert_eq!(
-      r.apply(&[9, 1], &[0; 4], false, |_| 0.0),
+      r.apply(&[9, 1], &[0; 4], None, false, |_| 0.0),
       Err(RecencyError::SlotOutOfRange(9))
     );
+  }
+
+  #[test]
+  fn used_beyond_the_stamps_is_refused_and_changes_nothing() {
+    let mut r = Recency::new();
+    assert_eq!(
+      r.apply(&[OP_INSERT, 1], &[1, 0], Some(3), false, |_| 0.0),
+      Err(RecencyError::UsedOutOfRange(3))
+    );
+    assert_eq!(
+      r.apply(&[OP_INSERT, 1, 9, 1], &[1, 0], Some(2), false, |_| 0.0),
+      Err(RecencyError::SlotOutOfRange(9))
+    );
+    assert_eq!(r.heap_bytes(), 0);
+  }
+
+  /// Stamps written into slots handed out in order, without a log.
+  fn fresh(stamps: &[u32], expires: &[f64], used: usize, r: &mut Recency) {
+    r.apply(&[], stamps, Some(used), true, |s| expires[s as usize])
+      .unwrap();
+  }
+
+  #[test]
+  fn fresh_slots_are_filed_without_a_log() {
+    let mut r = Recency::new();
+    let mut stamps = vec![1, 2, 3, 0, 0, 0];
+    let mut expires = vec![f64::INFINITY; 6];
+    fresh(&stamps, &expires, 3, &mut r);
+    assert_eq!(r.order(&stamps), vec![2, 1, 0]);
+    // Slot 3 and 4 handed out, 0 and 3 read, 4 expires at 5.
+    stamps[3] = 4;
+    stamps[4] = 5;
+    expires[4] = 5.0;
+    stamps[0] = 6;
+    stamps[3] = 7;
+    fresh(&stamps, &expires, 5, &mut r);
+    let mut slots = [0; 6];
+    let mut out = [0; 6];
+    let b = r.victims(&mut slots, &mut out, &stamps, 10.0);
+    assert_eq!((b.count, b.expired), (5, 1));
+    assert_eq!(slots[..5], [4, 1, 2, 0, 3]);
+    assert_eq!(out[..5], [5, 2, 3, 6, 7]);
+  }
+
+  #[test]
+  fn fresh_slots_interleave_with_logged_inserts() {
+    let mut r = Recency::new();
+    let mut stamps = vec![1, 2, 0, 0];
+    fresh(&stamps, &[f64::INFINITY; 4], 2, &mut r);
+    // Slot 1 freed and given to a new entry (logged), then slot 2 handed
+    // out fresh, then slot 0 freed and reused (logged), slot 3 fresh.
+    stamps[1] = 3;
+    stamps[2] = 4;
+    stamps[0] = 5;
+    stamps[3] = 6;
+    let log = [
+      OP_DELETE | 1,
+      0,
+      OP_INSERT | 1,
+      3,
+      OP_DELETE,
+      0,
+      OP_INSERT,
+      5,
+    ];
+    r.apply(&log, &stamps, Some(4), false, |_| 0.0).unwrap();
+    let mut slots = [0; 4];
+    let mut out = [0; 4];
+    let b = r.victims(&mut slots, &mut out, &stamps, 0.0);
+    assert_eq!(b.count, 4);
+    assert_eq!(slots, [1, 2, 0, 3]);
+  }
+
+  #[test]
+  fn a_fresh_slot_deleted_before_the_replay_is_not_filed() {
+    let mut r = Recency::new();
+    let stamps = vec![1, 0, 3];
+    let expires = [5.0, 6.0, f64::INFINITY];
+    fresh(&stamps, &expires, 3, &mut r);
+    assert_eq!(r.order(&stamps), vec![2, 0]);
+    assert_eq!(r.expired(100.0), vec![0]);
+    assert_eq!(r.queue.len(), 2);
+  }
+
+  #[test]
+  fn fresh_slots_stamped_below_the_queue_still_come_out_in_order() {
+    // A caller that breaks the contract of `used`: slot 1 handed out after
+    // the replay that filed slot 0, but with a lower stamp.
+    let mut r = Recency::new();
+    let stamps = vec![10, 0];
+    r.apply(&[OP_INSERT, 10], &stamps, Some(1), false, |_| 0.0)
+      .unwrap();
+    let stamps = vec![10, 5];
+    r.apply(&[], &stamps, Some(2), false, |_| 0.0).unwrap();
+    let mut slots = [0; 2];
+    let mut out = [0; 2];
+    let b = r.victims(&mut slots, &mut out, &stamps, 0.0);
+    assert_eq!(b.count, 2);
+    assert_eq!(slots, [1, 0]);
   }
 
   #[test]

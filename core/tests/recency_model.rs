@@ -25,15 +25,17 @@ fn config() -> impl Strategy<Value = Config> {
     prop_oneof![3 => Just(0u32), 1 => (1u32..400).prop_map(|k| STAMP_LIMIT - k)],
     any::<bool>(),
     any::<bool>(),
+    prop_oneof![3 => Just(true), 1 => Just(false)],
   )
     .prop_map(
-      |(max, batch, log_size, first_tick, ttl_allowed, update_age_on_get)| Config {
+      |(max, batch, log_size, first_tick, ttl_allowed, update_age_on_get, fresh)| Config {
         max,
         batch,
         log_size,
         first_tick,
         ttl_allowed,
         update_age_on_get,
+        fresh,
       },
     )
 }
@@ -78,6 +80,7 @@ fn renumbering_mid_batch_keeps_victims_exact() {
     first_tick: STAMP_LIMIT - 30,
     ttl_allowed: false,
     update_age_on_get: false,
+    fresh: true,
   });
   for round in 0..200u16 {
     h.step(&Op::Insert {
@@ -91,4 +94,48 @@ fn renumbering_mid_batch_keeps_victims_exact() {
   }
   h.finish();
   assert!(h.evictions > 100);
+}
+
+/// Fresh slots in every state a replay can find them in: read, deleted,
+/// deleted and handed out again from the free list, expired, renumbered,
+/// and interleaved with logged inserts into older slots.
+#[test]
+fn fresh_slots_filed_at_replay_keep_victims_exact() {
+  for log_size in [2, 16, 1024] {
+    let mut h = Harness::new(Config {
+      max: 40,
+      batch: 4,
+      log_size,
+      first_tick: STAMP_LIMIT - 150,
+      ttl_allowed: true,
+      update_age_on_get: true,
+      fresh: true,
+    });
+    for round in 0..120u16 {
+      h.step(&Op::Insert {
+        ttl: (round % 7 == 0) as u8 * 5,
+        plain: round % 2 == 0,
+      });
+      h.step(&Op::Touch(round * 3));
+      if round % 4 == 0 {
+        h.step(&Op::Delete {
+          i: round,
+          log: false,
+        });
+      }
+      if round % 9 == 0 {
+        h.step(&Op::Advance(3));
+        h.step(&Op::Evict(1));
+      }
+      if round % 11 == 0 {
+        h.step(&Op::Order);
+      }
+      if round == 100 {
+        h.step(&Op::Clear);
+      }
+    }
+    h.finish();
+    assert!(h.unlogged > 50, "{} inserts unlogged", h.unlogged);
+    assert!(h.renumbers > 0);
+  }
 }

@@ -8,7 +8,9 @@
 // those stamps define, and the choice of victims, are worked out in Rust
 // (core/src/recency.rs), which reads the stamps only when a victim or the
 // order is needed. So a `get` never crosses into Rust and costs one store.
-// Inserts and deletes are appended to `#log`, which Rust replays in batches.
+// Inserts and deletes are appended to `#log`, which Rust replays in batches;
+// every replay is told `#used`, and an insert into a slot handed out since
+// the last one (`#freshFrom` on) is not logged: Rust files those slots itself.
 // Victims come from Rust in batches with the stamps they had; the first one
 // whose stamp is unchanged is the exact least recently used entry, so most
 // evictions cost no crossing either.
@@ -61,6 +63,9 @@ class LRU {
   #keys = []
   #vals = []
   #used = 0
+  // 'lru': `#used` at the last replay; Rust files slots from here on without
+  // a log entry (see file_fresh in core/src/recency.rs).
+  #freshFrom = 0
   // Head of the list of free slots (-1: none); a free slot's element of
   // #vals holds the next one, so freeing a slot allocates nothing.
   #freeSlot = -1
@@ -455,6 +460,7 @@ class LRU {
     this.#keys = []
     this.#vals = []
     this.#used = 0
+    this.#freshFrom = 0
     this.#freeSlot = -1
     this.#stamps = new Uint32Array(0)
     if (this.#freq !== null) this.#freq = new Uint8Array(0)
@@ -514,8 +520,10 @@ class LRU {
         // The entry eviction would take next.
         slot = this.#nextVictim(this.#now())
       } else {
-        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+        const used = this.#used
+        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
         this.#logLen = 0
+        this.#freshFrom = used
       }
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
@@ -568,7 +576,8 @@ class LRU {
   }
 
   stats() {
-    if (this.#logLen > 0) this.#sync()
+    // Replayed first, so that the native bytes count every entry.
+    if (this.#logLen > 0 || (this.#freq === null && this.#used !== this.#freshFrom)) this.#sync()
     return {
       hits: this.#freq !== null ? this.#hits : this.#tick + this.#tickOffset - this.#sets,
       misses: this.#misses,
@@ -793,7 +802,8 @@ class LRU {
     }
     const tick = ++this.#tick
     this.#stamps[slot] = tick
-    this.#log2(OP_INSERT + slot, tick)
+    // A slot handed out since the last replay is filed by Rust from `#used`.
+    if (slot < this.#freshFrom) this.#log2(OP_INSERT + slot, tick)
     if (tick === STAMP_LIMIT) this.#renumber()
   }
 
@@ -812,14 +822,18 @@ class LRU {
       this.#s3Order(EMPTY_ORDER)
       return
     }
-    native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+    const used = this.#used
+    native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
     this.#logLen = 0
+    this.#freshFrom = used
   }
 
   #renumber() {
     const before = this.#tick
-    this.#tick = native.lruRenumber(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined)
+    const used = this.#used
+    this.#tick = native.lruRenumber(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
     this.#logLen = 0
+    this.#freshFrom = used
     this.#tickOffset += before - this.#tick
     // Victims were handed out with the old stamps.
     this.#vi = this.#vn = this.#expiredInBatch = 0
@@ -1132,6 +1146,7 @@ class LRU {
         this.#ghostFilter,
       )
     } else {
+      const used = this.#used
       this.#vn = native.lruRefill(
         this.#id,
         this.#log,
@@ -1142,8 +1157,10 @@ class LRU {
         this.#victimStamps,
         now,
         this.#meta,
+        used,
       )
       this.#cleanTick = this.#tick
+      this.#freshFrom = used
     }
     this.#logLen = 0
     this.#vi = 0
@@ -1204,8 +1221,10 @@ class LRU {
     if (this.#freq !== null) {
       count = this.#s3Order(order)
     } else {
-      count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order)
+      const used = this.#used
+      count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order, used)
       this.#logLen = 0
+      this.#freshFrom = used
     }
     return order.subarray(0, count)
   }

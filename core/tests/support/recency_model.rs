@@ -5,9 +5,11 @@
 //! bookkeeping: a stamps array, an operation log replayed in batches, victim
 //! batches consumed with the "first victim whose stamp is unchanged" rule,
 //! slots of evicted entries reused by just stamping them (no log entry) on
-//! the plain fast path, deletions logged only when the cache tracks expiry
-//! (optionally otherwise), `nextExpiry` lowered whenever an expiry is set,
-//! and a renumbering when the tick reaches [`STAMP_LIMIT`].
+//! the plain fast path, inserts into slots handed out since the last replay
+//! not logged (the replay passes `used`; [`Config::fresh`]), deletions
+//! logged only when the cache tracks expiry (optionally otherwise),
+//! `nextExpiry` lowered whenever an expiry is set, and a renumbering when
+//! the tick reaches [`STAMP_LIMIT`].
 //!
 //! The model half is a list of live slots, least recently used first, and
 //! each slot's expiry time. It knows nothing of stamps or records.
@@ -46,6 +48,10 @@ pub struct Config {
   pub ttl_allowed: bool,
   /// `updateAgeOnGet`.
   pub update_age_on_get: bool,
+  /// Whether replays pass `used`, so that inserts into slots handed out
+  /// since the last replay go unlogged (lib/lru.js under 'lru'); without,
+  /// every insert is logged.
+  pub fresh: bool,
 }
 
 /// One step, with indices taken modulo what exists when it runs.
@@ -90,6 +96,9 @@ pub struct Harness {
   expires: Option<Vec<f64>>,
   ttls: Vec<f64>,
   used: usize,
+  /// `used` at the last replay that passed it (lib/lru.js `#freshFrom`):
+  /// inserts into slots from here on are not logged.
+  fresh_from: usize,
   free: Vec<u32>,
   tick: u32,
   log: Vec<u32>,
@@ -108,6 +117,8 @@ pub struct Harness {
   /// Counts, for the report of a run.
   pub evictions: usize,
   pub renumbers: usize,
+  /// Inserts left out of the log (fresh slots).
+  pub unlogged: usize,
 }
 
 impl Harness {
@@ -131,16 +142,20 @@ impl Harness {
   /// The log replayed, as every native call starts by doing.
   fn sync(&mut self) {
     let expires = self.expires.clone();
+    let used = self.cfg.fresh.then_some(self.used);
     let result = match &expires {
-      Some(e) => self.r.apply(&self.log, &self.stamps, true, |s| {
+      Some(e) => self.r.apply(&self.log, &self.stamps, used, true, |s| {
         e.get(s as usize).copied().unwrap_or(f64::INFINITY)
       }),
       None => self
         .r
-        .apply(&self.log, &self.stamps, false, |_| f64::INFINITY),
+        .apply(&self.log, &self.stamps, used, false, |_| f64::INFINITY),
     };
     result.expect("a well-formed log is accepted");
     self.log.clear();
+    if let Some(used) = used {
+      self.fresh_from = used;
+    }
   }
 
   fn log2(&mut self, op: u32, stamp: u32) {
@@ -161,7 +176,12 @@ impl Harness {
   fn insert_stamp(&mut self, slot: u32) {
     self.tick += 1;
     self.stamps[slot as usize] = self.tick;
-    self.log2(OP_INSERT | slot, self.tick);
+    // A slot handed out since the last replay is filed from `used`.
+    if !self.cfg.fresh || (slot as usize) < self.fresh_from {
+      self.log2(OP_INSERT | slot, self.tick);
+    } else {
+      self.unlogged += 1;
+    }
     if self.tick == STAMP_LIMIT {
       self.renumber();
     }
@@ -495,6 +515,7 @@ impl Harness {
   fn clear(&mut self) {
     self.stamps = Vec::new();
     self.used = 0;
+    self.fresh_from = 0;
     self.free.clear();
     self.tick = 0;
     self.log.clear();
@@ -526,6 +547,7 @@ impl Model for Harness {
       expires: None,
       ttls: Vec::new(),
       used: 0,
+      fresh_from: 0,
       free: Vec::new(),
       log: Vec::new(),
       victims: vec![0; batch],
@@ -539,6 +561,7 @@ impl Model for Harness {
       expiry: Vec::new(),
       evictions: 0,
       renumbers: 0,
+      unlogged: 0,
     }
   }
 
@@ -670,6 +693,7 @@ pub fn config_from(u: &mut Unstructured<'_>) -> Result<Config> {
     first_tick,
     ttl_allowed: u.arbitrary()?,
     update_age_on_get: u.arbitrary()?,
+    fresh: u.arbitrary()?,
   })
 }
 
