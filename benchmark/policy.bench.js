@@ -132,6 +132,7 @@ for (const storage of ['heap', 'offheap']) {
       getNs: median((r) => r.getNs),
       setNs: median((r) => r.setNs),
       bytesPerEntry: median((r) => r.bytesPerEntry),
+      bytesPerEntryGhostFull: median((r) => r.bytesPerEntryGhostFull),
     }
   }
 }
@@ -148,12 +149,18 @@ for (const storage of ['heap', 'offheap']) {
       s3.setNs.toFixed(0),
       `${(s3.setNs / lru.setNs).toFixed(2)}x`,
     ],
-    [
-      `${storage}: bytes per entry`,
-      lru.bytesPerEntry.toFixed(1),
-      s3.bytesPerEntry.toFixed(1),
-      `${s3.bytesPerEntry - lru.bytesPerEntry >= 0 ? '+' : ''}${(s3.bytesPerEntry - lru.bytesPerEntry).toFixed(1)}`,
-    ],
+    ...[
+      ['bytes per entry, full', 'bytesPerEntry'],
+      ['bytes per entry, ghost full', 'bytesPerEntryGhostFull'],
+    ].map(([label, field]) => {
+      const more = s3[field] - lru[field]
+      return [
+        `${storage}: ${label}`,
+        lru[field].toFixed(1),
+        s3[field].toFixed(1),
+        `${more >= 0 ? '+' : ''}${more.toFixed(1)}`,
+      ]
+    }),
   )
 }
 printTable(['', "'lru'", "'s3fifo'", "'s3fifo' vs 'lru'"], costRows)
