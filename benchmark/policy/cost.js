@@ -2,12 +2,13 @@
 
 // One policy's cost, in a fresh process (run with --expose-gc):
 // node --expose-gc cost.js <policy> <storage>. Prints JSON: ns per get hit,
-// ns per evicting set, and bytes per entry (JS heap + native) of a full cache
-// once it evicted one entry (so that 'lru' holds its records, which a cache
-// only filled does not yet), and the same with the native memory it holds
-// after the timed evictions (S3-FIFO's ghost full; the ghost is native, and
-// the JS heap is not measured again, as by then it holds the garbage a Map
-// leaves after deletes, which varies from run to run by more than the ghost).
+// ns per evicting set, and bytes per entry (JS heap, typed arrays and native
+// memory) of a full cache once it evicted one entry (so that 'lru' holds its
+// records, which a cache only filled does not yet), and the same with the
+// native memory it holds after the timed evictions (S3-FIFO's ghost full; the
+// ghost is native, and the JS heap is not measured again, as by then it holds
+// the garbage a Map leaves after deletes, which varies from run to run by more
+// than the ghost).
 
 const { LRU, stats } = require('../..')
 
@@ -18,7 +19,8 @@ const OPS = 2_000_000
 function usedBytes() {
   globalThis.gc()
   globalThis.gc()
-  return process.memoryUsage().heapUsed + stats().externalBytes
+  const m = process.memoryUsage()
+  return m.heapUsed + m.arrayBuffers + stats().externalBytes
 }
 
 const base = usedBytes()
