@@ -7,7 +7,10 @@
 // alternating, median of the rounds; answers are checked before timing.
 // The floor row is one bare Node-API call per operation that reads the
 // same strings and answers a fresh 100-byte string (src/floor.rs): the part
-// of an off-heap operation that no design of the store removes.
+// of an off-heap operation that no design of the store removes. The
+// native-map row is the plainest store behind such a call (a Rust hash map
+// of key to value bytes, evicting in insertion order, nothing else): what
+// finding a value in native memory and copying it out costs any design.
 //
 //   node benchmark/offheap.bench.js [--rounds N]
 
@@ -18,8 +21,13 @@ const { runJson, median } = require('./lib/measure')
 const args = process.argv.slice(2)
 const roundsAt = args.indexOf('--rounds')
 const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 5
-const NAMES = ['lru-cache', 'offheap', 'floor']
-const LABELS = { 'lru-cache': 'lru-cache 11', offheap: 'leakless off-heap', floor: 'floor: bare N-API call' }
+const NAMES = ['lru-cache', 'offheap', 'native-map', 'floor']
+const LABELS = {
+  'lru-cache': 'lru-cache 11',
+  offheap: 'leakless off-heap',
+  'native-map': 'floor: plain native map',
+  floor: 'floor: bare N-API call',
+}
 const OPS = [
   ['getHit', 'get, hits'],
   ['getMixed', 'get, 50 % misses'],
@@ -51,7 +59,8 @@ function measure(max) {
   const ns = (name, op) => table[name][op].toFixed(0)
   console.log(`
 - ns per operation: get hit ${ns('offheap', 'getHit')} (lru-cache ${ns('lru-cache', 'getHit')}, floor ${ns('floor', 'getHit')}); set with eviction ${ns('offheap', 'setEvict')} (lru-cache ${ns('lru-cache', 'setEvict')}, floor ${ns('floor', 'setEvict')})
-- off-heap above the floor: get hit ${(table.offheap.getHit - table.floor.getHit).toFixed(0)} ns, set with eviction ${(table.offheap.setEvict - table.floor.setEvict).toFixed(0)} ns`)
+- off-heap above the floor: get hit ${(table.offheap.getHit - table.floor.getHit).toFixed(0)} ns, set with eviction ${(table.offheap.setEvict - table.floor.setEvict).toFixed(0)} ns
+- plain native map: get hit ${ns('native-map', 'getHit')}, set with eviction ${ns('native-map', 'setEvict')} (off-heap ${(table['native-map'].getHit / table.offheap.getHit).toFixed(2)}x and ${(table['native-map'].setEvict / table.offheap.setEvict).toFixed(2)}x its time)`)
   return table
 }
 

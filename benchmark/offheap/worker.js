@@ -1,6 +1,7 @@
 'use strict'
 
-// One contender, one process: `node worker.js <offheap|lru-cache|floor> [max]`.
+// One contender, one process:
+// `node worker.js <offheap|lru-cache|floor|native-map> [max]`.
 // Prints one JSON line: ns per operation for each operation, best of
 // several runs. 24-byte string keys, 100-byte string values.
 
@@ -23,6 +24,18 @@ const floor = {
   set: (key, value) => native.floorSet(key, value),
 }
 
+// The plainest store that keeps its entries in native memory: a Rust hash
+// map of key to value bytes that evicts in insertion order, with no
+// recency, expiry, accounting or checks (src/floor.rs). What any off-heap
+// cache pays to find a value in native memory and copy it into a string.
+const nativeMap = {
+  get: (key) => native.floorMapGet(key),
+  set: (key, value) => native.floorMapSet(key, value),
+  get size() {
+    return native.floorMapSize()
+  },
+}
+
 const contenders = {
   offheap: () => new LRU({ max: MAX, storage: 'offheap' }),
   'lru-cache': () => {
@@ -30,6 +43,10 @@ const contenders = {
     return new LRUCache({ max: MAX })
   },
   floor: () => floor,
+  'native-map': () => {
+    native.floorMapReset(MAX)
+    return nativeMap
+  },
 }
 const make = contenders[name]
 
