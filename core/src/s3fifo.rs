@@ -79,21 +79,20 @@ struct Ghost {
   len: usize,
   size: u64,
   capacity: u64,
-  /// A Bloom filter of the ghost's hashes, as long as the caller's copy
-  /// (see [`S3Fifo::mirror_ghost_filter`]; empty until it is first
-  /// written): every hash in the ghost has its bits at its
-  /// [`filter_positions`] set. A hash leaving the ghost leaves its bits set
-  /// (clearing them would need a count per bit, or a lookup of shared
-  /// bits per removal); the filter is rebuilt from the table once as many
-  /// hashes left as the ghost holds, which keeps it at most about twice
-  /// as full as an exact one.
-  filter: Vec<u64>,
+  /// Bits of the caller's Bloom filter of the ghost's hashes (see
+  /// [`S3Fifo::mirror_ghost_filter`]; 0 until it is first written). Only
+  /// the caller holds the filter: each write sets the bits of the hashes
+  /// added since the last one. A hash leaving the ghost leaves its bits
+  /// set (clearing them would need a count per bit); the filter is written
+  /// whole from the table once as many hashes left as the ghost holds,
+  /// which keeps it at most about twice as full as an exact one.
   filter_bits: usize,
-  /// Hashes that left the ghost since the filter was last rebuilt.
+  /// Hashes that left the ghost since the filter was last written whole.
   left: usize,
-  /// Positions changed since the caller's copy was last written (`None`:
-  /// too many, write it whole).
-  changed: Option<Vec<u32>>,
+  /// Hashes added since the caller's filter was last written (`None`:
+  /// write it whole, from the table: first, at a new length, after many
+  /// additions or removals).
+  added: Option<Vec<u32>>,
 }
 
 impl Ghost {
@@ -209,98 +208,58 @@ impl Ghost {
     }
   }
 
-  /// `hash` joined the ghost: sets its bits in the filter.
+  /// `hash` joined the ghost: its bits are set at the next write.
   fn filter_in(&mut self, hash: u32) {
-    if self.filter_bits == 0 {
-      return;
-    }
-    for p in filter_positions(hash, self.filter_bits) {
-      let (word, bit) = (p / 64, 1u64 << (p % 64));
-      if self.filter[word] & bit == 0 {
-        self.filter[word] |= bit;
-        self.note_changed(p);
+    if let Some(added) = self.added.as_mut() {
+      if added.len() < self.len + 64 {
+        added.push(hash);
+      } else {
+        // Cheaper written whole.
+        self.added = None;
       }
     }
   }
 
   /// A hash left the ghost: its bits stay, until enough have left that a
-  /// rebuild pays (about two words of work per hash that left, and a whole
-  /// write of the caller's copy).
+  /// whole write pays (about two words of work per hash that left).
   fn filter_out(&mut self) {
-    if self.filter_bits == 0 {
-      return;
-    }
     self.left += 1;
     if self.left > self.len.max(256) {
-      self.rebuild_filter();
+      self.added = None;
     }
   }
 
-  /// Sets exactly the bits of the hashes in the ghost; the caller's copy
-  /// is written whole next time.
-  fn rebuild_filter(&mut self) {
-    self.filter.fill(0);
-    self.left = 0;
-    self.changed = None;
-    let bits = self.filter_bits;
-    for &e in &self.table {
-      if e != 0 {
-        for p in filter_positions(e as u32, bits) {
-          self.filter[p / 64] |= 1u64 << (p % 64);
-        }
-      }
-    }
-  }
-
-  fn note_changed(&mut self, p: usize) {
-    if let Some(changed) = self.changed.as_mut() {
-      if changed.len() < self.len + 64 {
-        changed.push(p as u32);
-      } else {
-        // Cheaper written whole.
-        self.changed = None;
-      }
-    }
-  }
-
-  /// Whether `hash` may be in the ghost (without looking it up).
-  fn may_hold(&self, hash: u32) -> bool {
-    self.filter_bits == 0
-      || filter_positions(hash, self.filter_bits)
-        .iter()
-        .all(|&p| self.filter[p / 64] & (1 << (p % 64)) != 0)
-  }
-
-  /// Byte `i` of the filter.
-  fn filter_byte(&self, i: usize) -> u8 {
-    (self.filter[i / 8] >> (8 * (i % 8))) as u8
-  }
-
-  /// Writes the filter into the caller's copy `out`: the bytes changed
-  /// since the last write, or all of it (first, at a new length, or after
-  /// many changes).
+  /// Writes the filter into the caller's copy `out`, a power of two bytes
+  /// long: sets the bits of the hashes added since the last write, or
+  /// writes it whole from the table (first, at a new length, after many
+  /// additions or removals). Every hash in the ghost then has its bits set.
   fn write_filter(&mut self, out: &mut [u8]) {
     let bits = out.len() * 8;
     if self.filter_bits != bits {
-      self.filter = vec![0; bits.div_ceil(64)];
       self.filter_bits = bits;
-      self.rebuild_filter();
+      self.added = None;
     }
-    match self.changed.as_mut() {
-      Some(changed) => {
-        let changed = std::mem::take(changed);
-        for &p in &changed {
-          out[p as usize / 8] = self.filter_byte(p as usize / 8);
+    let set = |out: &mut [u8], hash: u32| {
+      for p in filter_positions(hash, bits) {
+        out[p / 8] |= 1 << (p % 8);
+      }
+    };
+    match self.added.as_mut() {
+      Some(added) => {
+        for &hash in added.iter() {
+          set(out, hash);
         }
-        let mut changed = changed;
-        changed.clear();
-        self.changed = Some(changed);
+        added.clear();
       }
       None => {
-        for (i, byte) in out.iter_mut().enumerate() {
-          *byte = self.filter_byte(i);
+        out.fill(0);
+        for &e in &self.table {
+          if e != 0 {
+            set(out, e as u32);
+          }
         }
-        self.changed = Some(Vec::new());
+        self.left = 0;
+        self.added = Some(Vec::new());
       }
     }
   }
@@ -369,8 +328,7 @@ impl Ghost {
   fn heap_bytes(&self) -> usize {
     (self.fifo.capacity() + self.weights.as_ref().map_or(0, VecDeque::capacity)) * 4
       + self.table.capacity() * 8
-      + self.filter.capacity() * 8
-      + self.changed.as_ref().map_or(0, Vec::capacity) * 4
+      + self.added.as_ref().map_or(0, Vec::capacity) * 4
   }
 }
 
@@ -639,11 +597,11 @@ impl S3Fifo {
   }
 
   /// Keeps `out` (a power of two long) a Bloom filter of the hashes in the
-  /// ghost: both of a hash's [`filter_positions`] are set while it is there,
-  /// and a bit no hash there has is clear (the queues keep the filter, and
-  /// count the bits hashes share). The first call, or a new length, writes
-  /// it whole; later calls the bytes that changed. The caller may set bits
-  /// of its own in between (they stay until their byte changes).
+  /// ghost: both of a hash's [`filter_positions`] are set while it is there.
+  /// Bits of hashes that left stay set until the filter is written whole
+  /// (first, at a new length, and once as many hashes left as the ghost
+  /// holds); later calls set the bits of the hashes added since. The caller
+  /// may set bits of its own in between (they stay until a whole write).
   pub fn mirror_ghost_filter(&mut self, out: &mut [u8]) {
     if out.is_empty() || !out.len().is_power_of_two() {
       return;
@@ -654,8 +612,8 @@ impl S3Fifo {
   /// Sets in the caller's ghost filter `out` (just written by
   /// [`Self::mirror_ghost_filter`]) the bits of the pending victims whose
   /// keys reach the ghost if they are evicted, so that the caller takes an
-  /// insert of one of those keys for a possible ghost hit; the next write
-  /// puts those bits right.
+  /// insert of one of those keys for a possible ghost hit; the bits of
+  /// those that do not stay set until the filter is next written whole.
   pub fn flag_pending(&mut self, out: &mut [u8]) {
     let bits = self.ghost.filter_bits;
     if bits == 0 || out.len() * 8 != bits {
@@ -668,7 +626,6 @@ impl S3Fifo {
       }
       for p in filter_positions(self.hash[slot], bits) {
         out[p / 8] |= 1 << (p % 8);
-        self.ghost.note_changed(p);
       }
     }
   }
@@ -723,8 +680,7 @@ impl S3Fifo {
     if self.weighted {
       self.weight[s] = weight;
     }
-    // The filter spares looking up most keys that are not there.
-    let place = if (self.ghost.may_hold(hash) && self.ghost.take(hash))
+    let place = if self.ghost.take(hash)
       || (self.weighted && weight > self.small_capacity)
       || (!self.has_evicted && self.small_size >= self.small_capacity)
     {
@@ -1133,9 +1089,9 @@ mod tests {
           let h = h * 0x0100_0000;
           assert_eq!(g.contains(h), plain.iter().any(|e| e.0 == h), "step {step}");
         }
-        // The filter has every bit of the hashes there (and may have bits
-        // of hashes that left, until it is rebuilt), and so has the copy
-        // once written.
+        // Once written, the copy has every bit of the hashes there (and may
+        // have bits of hashes that left, until it is written whole, when it
+        // has exactly theirs).
         let mut want = [0u8; 16];
         for &(h, _) in &plain {
           for p in filter_positions(h, 128) {
@@ -1143,24 +1099,20 @@ mod tests {
           }
         }
         if step % 7 == 0 {
+          let whole = g.added.is_none();
           g.write_filter(&mut copy);
           for (i, (&got, &need)) in copy.iter().zip(&want).enumerate() {
             assert_eq!(got & need, need, "step {step}, byte {i}");
-            assert_eq!(got, g.filter_byte(i), "step {step}, byte {i}");
           }
-        }
-        for (i, &byte) in want.iter().enumerate() {
-          assert_eq!(g.filter_byte(i) & byte, byte, "step {step}");
-        }
-        if g.left == 0 {
-          rebuilds += 1;
-          for (i, &byte) in want.iter().enumerate() {
-            assert_eq!(g.filter_byte(i), byte, "step {step}: rebuilt");
+          if whole {
+            rebuilds += 1;
+            assert_eq!(copy, want, "step {step}: written whole");
           }
         }
       }
-      // Rebuilt many times over (a rebuild follows 257 removals here).
-      assert!(rebuilds > 20, "{rebuilds} steps right after a rebuild");
+      // Written whole many times over (after 257 removals here, or as
+      // many additions as the ghost holds and 64 more).
+      assert!(rebuilds > 20, "written whole {rebuilds} times");
     }
   }
 
