@@ -87,7 +87,7 @@ class LRU {
   // Most victims per crossing under 's3fifo' (`[kS3Batch]` in the tests).
   #s3Batch = BATCH_SIZE
   // A Bloom filter of the ghost's key hashes (bit i is bit i % 8 of byte
-  // i / 8), kept by Rust: an insert of a key it flags may go to main, which
+  // i / 8), written by Rust: an insert of a key it flags may go to main, which
   // victims picked ahead did not foresee. #ghostMask is its bit count - 1.
   #ghostFilter = null
   #ghostMask = 0
