@@ -37,7 +37,9 @@ unsafe fn read(
   buf: &mut [u16; READ],
 ) -> errors::Result<usize> {
   let mut len = 0usize;
-  // SAFETY: `buf` has room for `READ` bytes, which napi writes at most.
+  // SAFETY: `env` and `v` are live (the caller's contract); `buf` has room
+  // for `READ` code units, which napi writes at most (its NUL included), and
+  // `len` is a valid out pointer.
   let status =
     unsafe { sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), READ, &mut len) };
   check(status, "napi_get_value_string_utf16")?;
@@ -55,7 +57,9 @@ unsafe fn read_latin1(
   buf: &mut [u8; READ],
 ) -> errors::Result<usize> {
   let mut len = 0usize;
-  // SAFETY: `buf` has room for `READ` bytes, which napi writes at most.
+  // SAFETY: `env` and `v` are live (the caller's contract); `buf` has room
+  // for `READ` bytes, which napi writes at most (its NUL included), and
+  // `len` is a valid out pointer.
   let status = unsafe {
     sys::napi_get_value_string_latin1(env, v, buf.as_mut_ptr().cast::<c_char>(), READ, &mut len)
   };

@@ -209,7 +209,7 @@ impl Ghost {
   }
 
   /// `hash` joined the ghost: its bits are set at the next write.
-  fn filter_in(&mut self, hash: u32) {
+  fn note_added(&mut self, hash: u32) {
     if let Some(added) = self.added.as_mut() {
       if added.len() < self.len + 64 {
         added.push(hash);
@@ -222,7 +222,7 @@ impl Ghost {
 
   /// A hash left the ghost: its bits stay, until enough have left that a
   /// whole write pays (about two words of work per hash that left).
-  fn filter_out(&mut self) {
+  fn note_left(&mut self) {
     self.left += 1;
     if self.left > self.len.max(256) {
       self.added = None;
@@ -239,15 +239,10 @@ impl Ghost {
       self.filter_bits = bits;
       self.added = None;
     }
-    let set = |out: &mut [u8], hash: u32| {
-      for p in filter_positions(hash, bits) {
-        out[p / 8] |= 1 << (p % 8);
-      }
-    };
     match self.added.as_mut() {
       Some(added) => {
         for &hash in added.iter() {
-          set(out, hash);
+          set_filter_bits(out, hash);
         }
         added.clear();
       }
@@ -255,7 +250,7 @@ impl Ghost {
         out.fill(0);
         for &e in &self.table {
           if e != 0 {
-            set(out, e as u32);
+            set_filter_bits(out, e as u32);
           }
         }
         self.left = 0;
@@ -271,7 +266,7 @@ impl Ghost {
         let w = self.weight(seq.wrapping_sub(self.head) as usize);
         self.size -= u64::from(w);
         self.table_remove(i);
-        self.filter_out();
+        self.note_left();
         true
       }
       None => false,
@@ -297,7 +292,7 @@ impl Ghost {
         if s == seq {
           self.size -= u64::from(w);
           self.table_remove(i);
-          self.filter_out();
+          self.note_left();
         }
       }
     }
@@ -319,7 +314,7 @@ impl Ghost {
     }
     self.table_insert(hash, seq);
     self.size += u64::from(w);
-    self.filter_in(hash);
+    self.note_added(hash);
     if self.fifo.len() > 2 * self.len + 64 {
       self.compact();
     }
@@ -350,6 +345,13 @@ pub fn filter_positions(hash: u32, bits: usize) -> [usize; 2] {
     (hash.wrapping_mul(0x9e37_79b1) >> (32 - log2)) as usize
   };
   [first, (first & !(block - 1)) | within]
+}
+
+/// Sets `hash`'s two bits in `filter` (a power of two bytes long).
+fn set_filter_bits(filter: &mut [u8], hash: u32) {
+  for p in filter_positions(hash, filter.len() * 8) {
+    filter[p / 8] |= 1 << (p % 8);
+  }
 }
 
 /// A FIFO of slots. Records have positions, counted on from the front's
@@ -614,18 +616,15 @@ impl S3Fifo {
   /// keys reach the ghost if they are evicted, so that the caller takes an
   /// insert of one of those keys for a possible ghost hit; the bits of
   /// those that do not stay set until the filter is next written whole.
-  pub fn flag_pending(&mut self, out: &mut [u8]) {
+  pub fn flag_pending(&self, out: &mut [u8]) {
     let bits = self.ghost.filter_bits;
     if bits == 0 || out.len() * 8 != bits {
       return;
     }
-    for i in 0..self.pending.len() {
-      let slot = self.pending[i].slot as usize;
-      if self.place[slot] != PENDING_SMALL {
-        continue;
-      }
-      for p in filter_positions(self.hash[slot], bits) {
-        out[p / 8] |= 1 << (p % 8);
+    for p in &self.pending {
+      let slot = p.slot as usize;
+      if self.place[slot] == PENDING_SMALL {
+        set_filter_bits(out, self.hash[slot]);
       }
     }
   }

@@ -520,10 +520,8 @@ class LRU {
         // The entry eviction would take next.
         slot = this.#nextVictim(this.#now())
       } else {
-        const used = this.#used
-        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
-        this.#logLen = 0
-        this.#freshFrom = used
+        slot = native.lruOldest(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, this.#used)
+        this.#replayed()
       }
       if (slot < 0) break
       const entry = [this.#keys[slot], this.#vals[slot]]
@@ -822,18 +820,30 @@ class LRU {
       this.#s3Order(EMPTY_ORDER)
       return
     }
-    const used = this.#used
-    native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
+    native.lruApply(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, this.#used)
+    this.#replayed()
+  }
+
+  /**
+   * Rust has replayed the log and, told `#used`, filed the slots handed out
+   * since the last replay ('lru'; S3-FIFO logs every insert).
+   */
+  #replayed() {
     this.#logLen = 0
-    this.#freshFrom = used
+    this.#freshFrom = this.#used
   }
 
   #renumber() {
     const before = this.#tick
-    const used = this.#used
-    this.#tick = native.lruRenumber(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, used)
-    this.#logLen = 0
-    this.#freshFrom = used
+    this.#tick = native.lruRenumber(
+      this.#id,
+      this.#log,
+      this.#logLen,
+      this.#stamps,
+      this.#expires ?? undefined,
+      this.#used,
+    )
+    this.#replayed()
     this.#tickOffset += before - this.#tick
     // Victims were handed out with the old stamps.
     this.#vi = this.#vn = this.#expiredInBatch = 0
@@ -1146,7 +1156,6 @@ class LRU {
         this.#ghostFilter,
       )
     } else {
-      const used = this.#used
       this.#vn = native.lruRefill(
         this.#id,
         this.#log,
@@ -1157,12 +1166,11 @@ class LRU {
         this.#victimStamps,
         now,
         this.#meta,
-        used,
+        this.#used,
       )
       this.#cleanTick = this.#tick
-      this.#freshFrom = used
     }
-    this.#logLen = 0
+    this.#replayed()
     this.#vi = 0
     this.#expiredInBatch = this.#meta[0]
     this.#nextExpiry = this.#meta[1]
@@ -1221,10 +1229,16 @@ class LRU {
     if (this.#freq !== null) {
       count = this.#s3Order(order)
     } else {
-      const used = this.#used
-      count = native.lruOrder(this.#id, this.#log, this.#logLen, this.#stamps, this.#expires ?? undefined, order, used)
-      this.#logLen = 0
-      this.#freshFrom = used
+      count = native.lruOrder(
+        this.#id,
+        this.#log,
+        this.#logLen,
+        this.#stamps,
+        this.#expires ?? undefined,
+        order,
+        this.#used,
+      )
+      this.#replayed()
     }
     return order.subarray(0, count)
   }
@@ -1235,7 +1249,7 @@ class LRU {
    */
   #s3Order(out) {
     const count = this.#s3Call(native.lruS3Order, out, this.#ghostFilter)
-    this.#logLen = 0
+    this.#replayed()
     this.#vi = this.#vn = this.#expiredInBatch = 0
     return count
   }
